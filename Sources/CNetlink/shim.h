@@ -1,0 +1,19 @@
+#ifndef ENI_AGENT_CNETLINK_SHIM_H
+#define ENI_AGENT_CNETLINK_SHIM_H
+
+// libnl-3 route API, as used by ENINetlink. Only headers: every function used
+// is a plain C function that Swift imports directly, so no shims are needed.
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <netlink/errno.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/route/link.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/route.h>
+#include <netlink/route/nexthop.h>
+#include <netlink/route/rule.h>
+#include <linux/rtnetlink.h>
+#include <linux/if.h>
+
+#endif

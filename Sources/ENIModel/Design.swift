@@ -1,0 +1,118 @@
+/// How one interface is to be configured: the planner's decision, the renderers' input.
+public struct InterfaceDesign: Hashable, Sendable {
+    public enum Role: String, Hashable, Sendable, Codable {
+        /// The instance's primary ENI: only its secondary IPs are added; routing untouched.
+        case primary
+        /// A secondary ENI: addresses, its own table and rules.
+        case secondary
+    }
+
+    public var name: String
+    public var role: Role
+    public var eni: ENI
+    /// Policy routing table and rule priority (secondary ENIs only).
+    public var table: UInt32?
+    public var priority: UInt32?
+    /// The protocol number carried by every route and rule the agent creates.
+    public var proto: UInt8
+
+    public init(name: String, role: Role, eni: ENI, table: UInt32?, priority: UInt32?, proto: UInt8) {
+        self.name = name; self.role = role; self.eni = eni
+        self.table = table; self.priority = priority; self.proto = proto
+    }
+
+    public var mac: MACAddress { eni.mac }
+
+    /// `ip addr` entries this interface must carry (the primary ENI: its secondary IPs only).
+    public var addresses: [InterfaceAddress] {
+        let ips = role == .primary ? eni.secondaryIPs : eni.allIPs
+        return ips.map { InterfaceAddress(address: $0, prefixLength: eni.subnet.length, device: name) }
+    }
+
+    /// Routes in this interface's own table: the subnet (`scope link`) and the default route.
+    public var routes: [Route] {
+        guard role == .secondary, let table else { return [] }
+        return [
+            Route(table: table, destination: eni.subnet, device: name, scope: .link, proto: proto),
+            Route(table: table, destination: .any, gateway: eni.gateway, device: name, proto: proto),
+        ]
+    }
+
+    /// One `from IP lookup T` rule per IP of a secondary ENI.
+    public var rules: [Rule] {
+        guard role == .secondary, let table, let priority else { return [] }
+        return eni.allIPs.map {
+            Rule(priority: priority, source: try! IPv4Prefix(containing: $0, length: 32), table: table, proto: proto)
+        }
+    }
+}
+
+/// A sysctl setting, e.g. `net.ipv4.conf.eth1.rp_filter = 2`.
+public struct SysctlSetting: Hashable, Sendable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) { self.key = key; self.value = value }
+
+    /// `net.ipv4.conf.IF.LEAF`; a dot in an interface name is written `/`, as sysctl.d(5) has it.
+    public static func ipv4Conf(_ interface: String, _ leaf: String) -> String {
+        "net.ipv4.conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
+    }
+
+    /// The path below /proc/sys: dots separate components; a `/` inside a component is a dot.
+    public static func procPath(_ key: String) -> String {
+        key.split(separator: ".", omittingEmptySubsequences: false)
+            .map { String($0).replacingOccurrences("/", with: ".") }.joined(separator: "/")
+    }
+}
+
+/// The complete desired configuration of the machine, as decided by the planner.
+public struct NetworkDesign: Hashable, Sendable {
+    /// Interfaces, sorted by name.
+    public var interfaces: [InterfaceDesign]
+    /// Sysctls to hold and persist, in a stable order.
+    public var sysctls: [SysctlSetting]
+    public init(interfaces: [InterfaceDesign], sysctls: [SysctlSetting]) {
+        self.interfaces = interfaces.sorted { $0.name < $1.name }
+        self.sysctls = sysctls
+    }
+}
+
+/// Turns a design into files. Pure: returns path -> content, writes nothing.
+public protocol FileRenderer: Sendable {
+    /// Directories whose marked files this renderer owns (to find files of detached ENIs).
+    var directories: [String] { get }
+    /// Extra single files this renderer owns outside those directories.
+    var files: [String] { get }
+    /// The files for `design`. Throws when a value cannot be written safely.
+    func render(_ design: NetworkDesign) throws(ModelError) -> [String: String]
+}
+
+/// The first line of every file the agent writes. A file without it is never changed.
+public enum FileMarker {
+    public static let prefix = "# Managed by eni-agent"
+
+    /// The marker line, naming the ENI the file belongs to when it belongs to one.
+    public static func line(owner: MACAddress?) -> String {
+        if let owner { return "\(prefix) for \(owner); local changes are overwritten." }
+        return "\(prefix); local changes are overwritten."
+    }
+
+    public static func isManaged(_ content: String) -> Bool {
+        content.hasPrefix(prefix + " ") || content.hasPrefix(prefix + ";") || content.hasPrefix(prefix + "\n")
+    }
+
+    /// The ENI named in a managed file's marker, if any.
+    public static func owner(of content: String) -> MACAddress? {
+        guard isManaged(content), let first = content.split(separator: "\n", maxSplits: 1).first else { return nil }
+        guard let r = first.firstRange(of: " for ") else { return nil }
+        let rest = first[r.upperBound...].prefix { $0 != ";" }
+        return try? MACAddress(rest)
+    }
+}
+
+extension String {
+    /// Replaces every occurrence of `target` (FoundationEssentials has no such method on String).
+    public func replacingOccurrences(_ target: Character, with replacement: Character) -> String {
+        String(map { $0 == target ? replacement : $0 })
+    }
+}

@@ -1,0 +1,89 @@
+/// One elastic network interface as the cloud describes it.
+public struct ENI: Hashable, Sendable {
+    public var mac: MACAddress
+    public var primaryIP: IPv4Address
+    /// Secondary private IPs, sorted, without duplicates and without the primary IP.
+    public var secondaryIPs: [IPv4Address]
+    public var subnet: IPv4Prefix
+    public var gateway: IPv4Address
+    /// The provider's device index (AWS `device-number`), when it has one.
+    public var deviceNumber: Int?
+    /// The provider's network card index (AWS `network-card`), when it has one.
+    public var networkCard: Int?
+    /// The provider's ENI id (`eni-...`), for display only.
+    public var id: String?
+
+    /// Builds and validates an ENI: every IP and the gateway inside the subnet, the gateway not one
+    /// of the ENI's IPs, indices non-negative.
+    public init(
+        mac: MACAddress, primaryIP: IPv4Address, secondaryIPs: [IPv4Address] = [],
+        subnet: IPv4Prefix, gateway: IPv4Address,
+        deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil
+    ) throws(ModelError) {
+        let name = "ENI \(mac)"
+        for ip in [primaryIP] + secondaryIPs where !subnet.contains(ip) {
+            throw ModelError("\(name): IP \(ip) is outside its subnet \(subnet)")
+        }
+        guard subnet.contains(gateway) else {
+            throw ModelError("\(name): gateway \(gateway) is outside its subnet \(subnet)")
+        }
+        guard gateway != primaryIP, !secondaryIPs.contains(gateway) else {
+            throw ModelError("\(name): gateway \(gateway) is also one of its IPs")
+        }
+        guard subnet.length <= 30 else {
+            throw ModelError("\(name): subnet \(subnet) is too small for an ENI")
+        }
+        if let d = deviceNumber, d < 0 || d > 255 {
+            throw ModelError("\(name): device number \(d) out of range 0...255")
+        }
+        if let c = networkCard, c < 0 || c > 31 {
+            throw ModelError("\(name): network card \(c) out of range 0...31")
+        }
+        if let id, id.isEmpty || !id.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }) {
+            throw ModelError("\(name): invalid ENI id \(quoted(id))")
+        }
+        self.mac = mac
+        self.primaryIP = primaryIP
+        self.secondaryIPs = Array(Set(secondaryIPs).subtracting([primaryIP])).sorted()
+        self.subnet = subnet
+        self.gateway = gateway
+        self.deviceNumber = deviceNumber
+        self.networkCard = networkCard
+        self.id = id
+    }
+
+    /// Primary IP first, then the secondary IPs in order.
+    public var allIPs: [IPv4Address] { [primaryIP] + secondaryIPs }
+}
+
+/// What the cloud says is attached to this instance.
+public struct Instance: Hashable, Sendable {
+    /// The instance's top-level MAC: the primary ENI (eth0).
+    public var primaryMAC: MACAddress
+    /// ENIs the metadata described completely and validly, sorted by MAC.
+    public var enis: [ENI]
+    /// ENIs the metadata lists but could not describe this time (error, invalid value): reason per
+    /// MAC. The planner changes nothing for them.
+    public var unknown: [MACAddress: String]
+
+    public init(primaryMAC: MACAddress, enis: [ENI], unknown: [MACAddress: String] = [:]) throws(ModelError) {
+        var seenMAC = Set<MACAddress>()
+        var owner: [IPv4Address: MACAddress] = [:]
+        for eni in enis {
+            guard seenMAC.insert(eni.mac).inserted else {
+                throw ModelError("MAC \(eni.mac) is listed twice")
+            }
+            for ip in eni.allIPs {
+                if let other = owner[ip] {
+                    throw ModelError("IP \(ip) is claimed by two ENIs: \(other) and \(eni.mac)")
+                }
+                owner[ip] = eni.mac
+            }
+        }
+        self.primaryMAC = primaryMAC
+        self.enis = enis.sorted { $0.mac < $1.mac }
+        self.unknown = unknown.filter { !seenMAC.contains($0.key) }
+    }
+
+    public func eni(mac: MACAddress) -> ENI? { enis.first { $0.mac == mac } }
+}

@@ -1,0 +1,152 @@
+/// A network interface as the kernel has it.
+public struct Link: Hashable, Sendable {
+    public var index: Int32
+    public var name: String
+    public var mac: MACAddress?
+    public var isUp: Bool
+    /// rtnetlink link kind (`veth`, `vlan`, `bond`, ...); nil for a physical device.
+    public var kind: String?
+    /// Index of the master device (bond, bridge, VRF) when enslaved.
+    public var master: Int32?
+    public init(index: Int32, name: String, mac: MACAddress?, isUp: Bool, kind: String? = nil, master: Int32? = nil) {
+        self.index = index; self.name = name; self.mac = mac; self.isUp = isUp
+        self.kind = kind; self.master = master
+    }
+}
+
+/// An IPv4 address on an interface (`ip addr add A/LEN dev IF`).
+public struct InterfaceAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var address: IPv4Address
+    public var prefixLength: Int
+    public var device: String
+    /// The kernel's IFA_F_SECONDARY: not the first address of its subnet on this interface.
+    public var isSecondary: Bool
+
+    public init(address: IPv4Address, prefixLength: Int, device: String, isSecondary: Bool = false) {
+        self.address = address; self.prefixLength = prefixLength; self.device = device
+        self.isSecondary = isSecondary
+    }
+
+    /// Identity for planning: the secondary flag is the kernel's business.
+    public func sameAs(_ o: InterfaceAddress) -> Bool {
+        address == o.address && prefixLength == o.prefixLength && device == o.device
+    }
+
+    public var description: String { "\(address)/\(prefixLength) dev \(device)" }
+    public static func < (a: Self, b: Self) -> Bool {
+        (a.device, a.address, a.prefixLength) < (b.device, b.address, b.prefixLength)
+    }
+}
+
+public enum RouteScope: UInt8, Sendable, Codable {
+    case universe = 0
+    case link = 253
+    case host = 254
+}
+
+/// An IPv4 unicast route in a table.
+public struct Route: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var table: UInt32
+    public var destination: IPv4Prefix
+    public var gateway: IPv4Address?
+    /// Output interface name; nil for routes without one (blackhole, multipath).
+    public var device: String?
+    public var scope: RouteScope
+    public var proto: UInt8
+    public var metric: UInt32
+
+    public init(table: UInt32, destination: IPv4Prefix, gateway: IPv4Address? = nil, device: String?,
+                scope: RouteScope = .universe, proto: UInt8, metric: UInt32 = 0) {
+        self.table = table; self.destination = destination; self.gateway = gateway
+        self.device = device; self.scope = scope; self.proto = proto; self.metric = metric
+    }
+
+    /// The kernel's key: two routes with the same key cannot coexist (`EEXIST`).
+    public var key: RouteKey { RouteKey(table: table, destination: destination, metric: metric) }
+
+    /// `ip route` syntax without the verb: `default via 10.0.2.1 dev eth1 table 10001 proto 234`.
+    public var description: String {
+        var s = destination.length == 0 ? "default" : destination.description
+        if let gateway { s += " via \(gateway)" }
+        if let device { s += " dev \(device)" }
+        if scope == .link { s += " scope link" } else if scope == .host { s += " scope host" }
+        s += " table \(table) proto \(proto)"
+        if metric != 0 { s += " metric \(metric)" }
+        return s
+    }
+
+    public static func < (a: Route, b: Route) -> Bool {
+        (a.table, a.destination.length, a.destination.network, a.description)
+            < (b.table, b.destination.length, b.destination.network, b.description)
+    }
+}
+
+public struct RouteKey: Hashable, Sendable {
+    public var table: UInt32
+    public var destination: IPv4Prefix
+    public var metric: UInt32
+}
+
+/// An IPv4 policy routing rule.
+public struct Rule: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var priority: UInt32
+    /// Source selector; nil means `from all`.
+    public var source: IPv4Prefix?
+    public var table: UInt32
+    public var proto: UInt8
+    /// True when the kernel rule has selectors or actions this model does not describe
+    /// (to, iif, oif, fwmark, tos, goto, not, ...). Such a rule never equals one the agent wants.
+    public var hasOtherSelectors: Bool
+
+    public init(priority: UInt32, source: IPv4Prefix?, table: UInt32, proto: UInt8, hasOtherSelectors: Bool = false) {
+        self.priority = priority; self.source = source; self.table = table; self.proto = proto
+        self.hasOtherSelectors = hasOtherSelectors
+    }
+
+    /// `ip rule` syntax without the verb: `from 10.0.2.10 lookup 10001 priority 10001 protocol 234`.
+    public var description: String {
+        let from: String
+        if let source { from = source.length == 32 ? source.network.description : source.description } else { from = "all" }
+        return "from \(from) lookup \(table) priority \(priority) protocol \(proto)"
+            + (hasOtherSelectors ? " (+other selectors)" : "")
+    }
+
+    public static func < (a: Rule, b: Rule) -> Bool {
+        (a.priority, a.table, a.source?.network.value ?? 0, a.source?.length ?? 0, a.description)
+            < (b.priority, b.table, b.source?.network.value ?? 0, b.source?.length ?? 0, b.description)
+    }
+}
+
+/// A file as found on disk, for planning. Paths are absolute as seen on the target system
+/// (without the `--root` prefix).
+public struct ObservedFile: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable { case regular(content: String), symlink, other }
+    public var kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public var content: String? {
+        if case .regular(let c) = kind { return c }
+        return nil
+    }
+}
+
+/// Everything the planner needs to know about the machine, read in one go.
+public struct ObservedState: Hashable, Sendable {
+    public var links: [Link]
+    public var addresses: [InterfaceAddress]
+    public var routes: [Route]
+    public var rules: [Rule]
+    /// sysctl key (`net.ipv4.conf.eth1.rp_filter`) -> current value, for the keys the agent manages.
+    public var sysctls: [String: String]
+    /// Path -> file, for the paths the agent may write or has written.
+    public var files: [String: ObservedFile]
+
+    public init(links: [Link] = [], addresses: [InterfaceAddress] = [], routes: [Route] = [], rules: [Rule] = [],
+                sysctls: [String: String] = [:], files: [String: ObservedFile] = [:]) {
+        self.links = links; self.addresses = addresses; self.routes = routes; self.rules = rules
+        self.sysctls = sysctls; self.files = files
+    }
+
+    public func link(mac: MACAddress) -> Link? { links.first { $0.mac == mac } }
+    public func link(named name: String) -> Link? { links.first { $0.name == name } }
+}

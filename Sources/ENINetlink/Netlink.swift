@@ -1,0 +1,237 @@
+internal import CNetlink
+import ENIModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An rtnetlink socket in the calling thread's network namespace, through libnl-3.
+///
+/// Reads (`links()`, `addresses()`, `routes()`, `rules()`) dump the kernel's tables; each change is
+/// one request, documented with its `ip` equivalent, and counted in `writes`.
+/// Not thread-safe: use one per task.
+public final class Netlink {
+    private let sk: OpaquePointer
+    /// Name -> ifindex, from the last `links()` dump; refreshed when a name is missing.
+    private var indexByName: [String: Int32] = [:]
+    private var nameByIndex: [Int32: String] = [:]
+    /// Change requests sent so far (successful or not).
+    public private(set) var writes = 0
+
+    public init() throws(NetlinkError) {
+        guard let sk = nl_socket_alloc() else {
+            throw NetlinkError(operation: "open", object: "netlink socket", code: .other(NLE_NOMEM), reason: "out of memory")
+        }
+        self.sk = sk
+        do { try NetlinkError.check(nl_connect(sk, NETLINK_ROUTE), "connect", "rtnetlink socket") } catch {
+            nl_socket_free(sk)
+            throw error
+        }
+    }
+
+    deinit { nl_socket_free(sk) }
+
+    // MARK: - Reading
+
+    /// Iterates a freshly allocated libnl cache, freeing it afterwards.
+    private func withCache<T>(_ what: String, _ alloc: (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>) -> Int32,
+                              _ body: (OpaquePointer) throws(NetlinkError) -> T?) throws(NetlinkError) -> [T] {
+        var cache: OpaquePointer?
+        try NetlinkError.check(alloc(sk, &cache), "dump", what)
+        guard let cache else { return [] }
+        defer { nl_cache_free(cache) }
+        var out: [T] = []
+        var obj = nl_cache_get_first(cache)
+        while let o = obj {
+            if let v = try body(o) { out.append(v) }
+            obj = nl_cache_get_next(o)
+        }
+        return out
+    }
+
+    /// `ip link show`
+    public func links() throws(NetlinkError) -> [Link] {
+        let links: [Link] = try withCache("links", { rtnl_link_alloc_cache($0, AF_UNSPEC, $1) }) { o in
+            let idx = rtnl_link_get_ifindex(o)
+            guard let cname = rtnl_link_get_name(o) else { return nil }
+            var mac: MACAddress?
+            if let a = rtnl_link_get_addr(o), nl_addr_get_len(a) == 6, let p = nl_addr_get_binary_addr(a) {
+                let bytes = Array(UnsafeRawBufferPointer(start: p, count: 6))
+                if bytes.contains(where: { $0 != 0 }) { mac = try? MACAddress(bytes: bytes) }
+            }
+            let master = rtnl_link_get_master(o)
+            return Link(index: Int32(idx), name: String(cString: cname), mac: mac,
+                        isUp: rtnl_link_get_flags(o) & UInt32(IFF_UP.rawValue) != 0,
+                        kind: rtnl_link_get_type(o).map { String(cString: $0) },
+                        master: master == 0 ? nil : Int32(master))
+        }
+        indexByName = Dictionary(links.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
+        nameByIndex = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
+        return links
+    }
+
+    /// `ip -4 addr show`
+    public func addresses() throws(NetlinkError) -> [InterfaceAddress] {
+        if nameByIndex.isEmpty { _ = try links() }
+        return try withCache("addresses", { rtnl_addr_alloc_cache($0, $1) }) { o in
+            guard rtnl_addr_get_family(o) == AF_INET, let local = rtnl_addr_get_local(o),
+                  let ip = ipv4(local), let dev = nameByIndex[Int32(rtnl_addr_get_ifindex(o))] else { return nil }
+            return InterfaceAddress(address: ip, prefixLength: Int(rtnl_addr_get_prefixlen(o)), device: dev,
+                                    isSecondary: rtnl_addr_get_flags(o) & UInt32(IFA_F_SECONDARY) != 0)
+        }
+    }
+
+    /// `ip -4 route show table all` (unicast routes only)
+    public func routes() throws(NetlinkError) -> [Route] {
+        if nameByIndex.isEmpty { _ = try links() }
+        return try withCache("routes", { rtnl_route_alloc_cache($0, AF_INET, 0, $1) }) { o in
+            guard rtnl_route_get_family(o) == AF_INET, rtnl_route_get_type(o) == UInt8(RTN_UNICAST),
+                  let dstAddr = rtnl_route_get_dst(o) else { return nil }
+            let len = Int(nl_addr_get_prefixlen(dstAddr))
+            let network = nl_addr_get_len(dstAddr) == 0 ? IPv4Address(value: 0) : ipv4(dstAddr)
+            guard let network, let dst = try? IPv4Prefix(containing: network, length: len) else { return nil }
+            var device: String?, gateway: IPv4Address?
+            if rtnl_route_get_nnexthops(o) == 1, let nh = rtnl_route_nexthop_n(o, 0) {
+                device = nameByIndex[Int32(rtnl_route_nh_get_ifindex(nh))]
+                gateway = rtnl_route_nh_get_gateway(nh).flatMap(ipv4)
+            }
+            return Route(table: rtnl_route_get_table(o), destination: dst, gateway: gateway, device: device,
+                         scope: RouteScope(rawValue: rtnl_route_get_scope(o)) ?? .universe,
+                         proto: rtnl_route_get_protocol(o), metric: rtnl_route_get_priority(o))
+        }
+    }
+
+    /// `ip -4 rule show`
+    public func rules() throws(NetlinkError) -> [Rule] {
+        try withCache("rules", { rtnl_rule_alloc_cache($0, AF_INET, $1) }) { o in
+            var proto: UInt8 = 0
+            if rtnl_rule_get_protocol(o, &proto) < 0 { proto = 0 }
+            var source: IPv4Prefix?
+            if let s = rtnl_rule_get_src(o), let ip = ipv4(s) {
+                source = try? IPv4Prefix(containing: ip, length: Int(nl_addr_get_prefixlen(s)))
+            }
+            let mark = rtnl_rule_get_mark(o)
+            let other = rtnl_rule_get_dst(o) != nil || rtnl_rule_get_iif(o) != nil || rtnl_rule_get_oif(o) != nil
+                || rtnl_rule_get_dsfield(o) != 0 || (mark != 0 && mark != UInt32.max)
+                || rtnl_rule_get_action(o) != UInt8(FR_ACT_TO_TBL) || rtnl_rule_get_goto(o) != 0
+            return Rule(priority: rtnl_rule_get_prio(o), source: source, table: rtnl_rule_get_table(o),
+                        proto: proto, hasOtherSelectors: other)
+        }
+    }
+
+    // MARK: - Changing
+
+    private func index(of device: String, for what: String) throws(NetlinkError) -> Int32 {
+        if indexByName[device] == nil { _ = try links() }
+        guard let i = indexByName[device] else {
+            throw NetlinkError(operation: what, object: "dev \(device)", code: .noDevice, reason: "no such interface")
+        }
+        return i
+    }
+
+    /// `ip link set dev DEV up`
+    public func setUp(_ device: String) throws(NetlinkError) {
+        let idx = try index(of: device, for: "set up")
+        var link: OpaquePointer?
+        try NetlinkError.check(rtnl_link_get_kernel(sk, idx, nil, &link), "set up", "dev \(device)")
+        guard let link else { return }
+        defer { rtnl_link_put(link) }
+        let change = rtnl_link_alloc()!
+        defer { rtnl_link_put(change) }
+        rtnl_link_set_flags(change, UInt32(IFF_UP.rawValue))
+        writes += 1
+        try NetlinkError.check(rtnl_link_change(sk, link, change, 0), "set up", "dev \(device)")
+    }
+
+    /// `ip addr add A/LEN dev DEV` / `ip addr del A/LEN dev DEV`
+    public func add(_ a: InterfaceAddress) throws(NetlinkError) { try address(a, add: true) }
+    public func remove(_ a: InterfaceAddress) throws(NetlinkError) { try address(a, add: false) }
+
+    private func address(_ a: InterfaceAddress, add: Bool) throws(NetlinkError) {
+        let op = add ? "add address" : "delete address"
+        let idx = try index(of: a.device, for: op)
+        let obj = rtnl_addr_alloc()!
+        defer { rtnl_addr_put(obj) }
+        let local = nlAddr(a.address, a.prefixLength)
+        defer { nl_addr_put(local) }
+        rtnl_addr_set_ifindex(obj, Int32(idx))
+        try NetlinkError.check(rtnl_addr_set_local(obj, local), op, a.description)
+        rtnl_addr_set_prefixlen(obj, Int32(a.prefixLength))
+        writes += 1
+        let rc = add ? rtnl_addr_add(sk, obj, NLM_F_EXCL) : rtnl_addr_delete(sk, obj, 0)
+        try NetlinkError.check(rc, op, a.description)
+    }
+
+    /// `ip route add ROUTE` / `ip route del ROUTE`
+    public func add(_ r: Route) throws(NetlinkError) { try route(r, add: true) }
+    public func remove(_ r: Route) throws(NetlinkError) { try route(r, add: false) }
+
+    private func route(_ r: Route, add: Bool) throws(NetlinkError) {
+        let op = add ? "add route" : "delete route"
+        let obj = rtnl_route_alloc()!
+        defer { rtnl_route_put(obj) }
+        _ = rtnl_route_set_family(obj, UInt8(AF_INET))
+        rtnl_route_set_table(obj, r.table)
+        let dst = nlAddr(r.destination.network, r.destination.length)
+        defer { nl_addr_put(dst) }
+        try NetlinkError.check(rtnl_route_set_dst(obj, dst), op, r.description)
+        rtnl_route_set_protocol(obj, r.proto)
+        rtnl_route_set_scope(obj, r.scope.rawValue)
+        _ = rtnl_route_set_type(obj, UInt8(RTN_UNICAST))
+        if r.metric != 0 { rtnl_route_set_priority(obj, r.metric) }
+        if let dev = r.device {
+            let nh = rtnl_route_nh_alloc()!  // owned by the route once added
+            rtnl_route_nh_set_ifindex(nh, Int32(try index(of: dev, for: op)))
+            if let gw = r.gateway {
+                let g = nlAddr(gw, 32)
+                rtnl_route_nh_set_gateway(nh, g)
+                nl_addr_put(g)
+            }
+            rtnl_route_add_nexthop(obj, nh)
+        }
+        writes += 1
+        let rc = add ? rtnl_route_add(sk, obj, NLM_F_EXCL) : rtnl_route_delete(sk, obj, 0)
+        try NetlinkError.check(rc, op, r.description)
+    }
+
+    /// `ip rule add RULE` / `ip rule del RULE`
+    public func add(_ r: Rule) throws(NetlinkError) { try rule(r, add: true) }
+    public func remove(_ r: Rule) throws(NetlinkError) { try rule(r, add: false) }
+
+    private func rule(_ r: Rule, add: Bool) throws(NetlinkError) {
+        let op = add ? "add rule" : "delete rule"
+        guard !r.hasOtherSelectors else {
+            throw NetlinkError(operation: op, object: r.description, code: .invalid, reason: "selectors the agent does not model")
+        }
+        let obj = rtnl_rule_alloc()!
+        defer { rtnl_rule_put(obj) }
+        rtnl_rule_set_family(obj, AF_INET)
+        rtnl_rule_set_prio(obj, r.priority)
+        rtnl_rule_set_table(obj, r.table)
+        rtnl_rule_set_action(obj, UInt8(FR_ACT_TO_TBL))
+        try NetlinkError.check(rtnl_rule_set_protocol(obj, r.proto), op, r.description)
+        if let s = r.source {
+            let src = nlAddr(s.network, s.length)
+            defer { nl_addr_put(src) }
+            try NetlinkError.check(rtnl_rule_set_src(obj, src), op, r.description)
+        }
+        writes += 1
+        let rc = add ? rtnl_rule_add(sk, obj, NLM_F_EXCL) : rtnl_rule_delete(sk, obj, 0)
+        try NetlinkError.check(rc, op, r.description)
+    }
+
+    // MARK: - Addresses
+
+    private func ipv4(_ a: OpaquePointer) -> IPv4Address? {
+        guard nl_addr_get_family(a) == AF_INET, nl_addr_get_len(a) == 4, let p = nl_addr_get_binary_addr(a) else { return nil }
+        return try? IPv4Address(bytes: Array(UnsafeRawBufferPointer(start: p, count: 4)))
+    }
+
+    /// A new `struct nl_addr` (caller puts it).
+    private func nlAddr(_ ip: IPv4Address, _ prefixLength: Int) -> OpaquePointer {
+        let a = ip.bytes.withUnsafeBytes { nl_addr_build(AF_INET, $0.baseAddress, 4)! }
+        nl_addr_set_prefixlen(a, Int32(prefixLength))
+        return a
+    }
+}

@@ -1,0 +1,104 @@
+import ENIModel
+
+/// One change to the machine. The executor carries out exactly these; `diff` prints exactly these.
+public enum Change: Hashable, Sendable {
+    case linkUp(device: String)
+    case addAddress(InterfaceAddress)
+    case removeAddress(InterfaceAddress)
+    case addRoute(Route)
+    case removeRoute(Route)
+    case addRule(Rule)
+    case removeRule(Rule)
+    case setSysctl(key: String, from: String?, to: String)
+    case writeFile(path: String, old: String?, new: String)
+    case removeFile(path: String, old: String)
+
+    /// True for changes made through netlink.
+    public var isNetlink: Bool {
+        switch self {
+        case .linkUp, .addAddress, .removeAddress, .addRoute, .removeRoute, .addRule, .removeRule: true
+        case .setSysctl, .writeFile, .removeFile: false
+        }
+    }
+
+    public var isFile: Bool {
+        switch self {
+        case .writeFile, .removeFile: true
+        default: false
+        }
+    }
+
+    /// The change as one `ip`/`sysctl` command, prefixed `+` (adds/sets) or `-` (removes).
+    /// Files print as `+ write PATH` / `- remove PATH`; their content is in `unifiedDiff`.
+    public var command: String {
+        switch self {
+        case .linkUp(let dev): "+ ip link set dev \(dev) up"
+        case .addAddress(let a): "+ ip addr add \(a)"
+        case .removeAddress(let a): "- ip addr del \(a)"
+        case .addRoute(let r): "+ ip route add \(r)"
+        case .removeRoute(let r): "- ip route del \(r)"
+        case .addRule(let r): "+ ip rule add \(r)"
+        case .removeRule(let r): "- ip rule del \(r)"
+        case .setSysctl(let k, let from, let to): "+ sysctl -w \(k)=\(to)" + (from.map { "  # was \($0)" } ?? "")
+        case .writeFile(let path, let old, _): "+ write \(path)" + (old == nil ? " (new)" : "")
+        case .removeFile(let path, _): "- remove \(path)"
+        }
+    }
+
+    /// File changes as a unified diff; nil for kernel changes.
+    public var unifiedDiff: String? {
+        switch self {
+        case .writeFile(let path, let old, let new): UnifiedDiff.render(path: path, old: old, new: new)
+        case .removeFile(let path, let old): UnifiedDiff.render(path: path, old: old, new: nil)
+        default: nil
+        }
+    }
+}
+
+/// A change with the interface it belongs to (for grouping) and a reason (for display only).
+public struct Action: Hashable, Sendable {
+    public var change: Change
+    /// The interface this change is for; nil for machine-wide changes.
+    public var interface: String?
+    public var reason: String
+
+    public init(_ change: Change, interface: String?, reason: String) {
+        self.change = change; self.interface = interface; self.reason = reason
+    }
+}
+
+/// Something the planner refused to do, with the object and the value it concerns.
+public struct Problem: Hashable, Sendable, CustomStringConvertible {
+    public var interface: String?
+    public var message: String
+    public init(interface: String?, message: String) { self.interface = interface; self.message = message }
+    public var description: String { (interface.map { "\($0): " } ?? "") + message }
+}
+
+/// The state of each ENI the metadata or the kernel told about, for reporting.
+public struct ENIStatus: Hashable, Sendable {
+    public enum State: Hashable, Sendable {
+        /// Managed in this plan (configured once the plan is applied).
+        case managed(InterfaceDesign)
+        /// Listed by the metadata, no kernel link with its MAC yet.
+        case waiting
+        /// Listed, but the metadata could not describe it this time: nothing is changed for it.
+        case unknown(reason: String)
+        /// Left out by `--interface`.
+        case skipped(device: String)
+    }
+    public var mac: MACAddress
+    public var state: State
+}
+
+/// The result of planning: ordered actions, problems, and what became of each ENI.
+public struct Plan: Hashable, Sendable {
+    public var actions: [Action]
+    public var problems: [Problem]
+    public var enis: [ENIStatus]
+    public var design: NetworkDesign
+
+    public var isEmpty: Bool { actions.isEmpty }
+    public var netlinkChangeCount: Int { actions.filter { $0.change.isNetlink }.count }
+    public var fileChangeCount: Int { actions.filter { $0.change.isFile }.count }
+}

@@ -1,0 +1,377 @@
+import ENIModel
+
+/// How `rp_filter` is set on the interfaces the agent manages.
+public enum RPFilterMode: String, CaseIterable, Hashable, Sendable, Codable {
+    /// 2 on each managed secondary interface (the default): policy routing keeps replies symmetric,
+    /// loose mode also tolerates asymmetric traffic the operator routes on purpose.
+    case loose
+    /// 0 on `all`, `default` and every ENI interface, exactly as the Tencent Cloud guide does it.
+    case off
+    /// 1 on each managed secondary interface.
+    case strict
+    /// The agent neither reads nor writes `rp_filter`.
+    case unchanged
+}
+
+public struct PlannerConfig: Hashable, Sendable {
+    /// Table of the ENI in slot s is `tableBase + s`.
+    public var tableBase: UInt32
+    /// Rule priority of the ENI in slot s is `priorityBase + s`.
+    public var priorityBase: UInt32
+    /// The protocol number carried by every route and rule the agent creates (`proto N`).
+    public var proto: UInt8
+    public var rpFilter: RPFilterMode
+    /// Only these interfaces are changed (empty: all). Machine-wide changes are always planned.
+    public var interfaces: Set<String>
+    /// Overwrite files at the agent's paths that do not carry its marker (never other changes).
+    public var force: Bool
+
+    public init(tableBase: UInt32 = 10000, priorityBase: UInt32 = 10000, proto: UInt8 = 234,
+                rpFilter: RPFilterMode = .loose, interfaces: Set<String> = [], force: Bool = false) {
+        self.tableBase = tableBase; self.priorityBase = priorityBase; self.proto = proto
+        self.rpFilter = rpFilter; self.interfaces = interfaces; self.force = force
+    }
+}
+
+/// Decides everything. Pure: no I/O, no clock; same inputs, same plan.
+public enum Planner {
+    /// Slots 1...8191: device number + 256 × network card at most.
+    public static let maxSlot = 32 * 256 - 1
+    /// The kernel's rule for the main table; ours must come before it.
+    public static let mainRulePriority: UInt32 = 32766
+
+    public static func plan(desired: Instance, observed: ObservedState, config: PlannerConfig,
+                            renderer: any FileRenderer) -> Plan {
+        var b = Builder(desired: desired, observed: observed, config: config)
+        b.matchLinks()
+        b.allocateSlots()
+        b.planInterfaces()
+        b.planOrphans()
+        b.planSysctls()
+        b.planFiles(renderer: renderer)
+        return b.finish()
+    }
+}
+
+/// The planner's working state for one plan.
+private struct Builder {
+    let desired: Instance
+    let observed: ObservedState
+    let config: PlannerConfig
+
+    var problems: [Problem] = []
+    var statuses: [ENIStatus] = []
+    var actions: [Action] = []
+    /// Managed ENIs with their link, before slots are known.
+    var candidates: [(eni: ENI, link: Link)] = []
+    var designs: [InterfaceDesign] = []
+    var sysctls: [SysctlSetting] = []
+    /// Links the agent must not touch this pass (unknown ENIs, unlisted MACs, ambiguous).
+    var protectedLinks = Set<String>()
+    /// MACs whose files must be kept although no file is rendered for them.
+    var protectedOwners = Set<MACAddress>()
+
+    init(desired: Instance, observed: ObservedState, config: PlannerConfig) {
+        self.desired = desired; self.observed = observed; self.config = config
+    }
+
+    var ours: UInt8 { config.proto }
+
+    // MARK: Matching
+
+    mutating func matchLinks() {
+        // Links that may be an ENI: physical or veth, not enslaved. VLANs, bonds and the like
+        // carry their parent's MAC and are never an ENI.
+        var byMAC: [MACAddress: [Link]] = [:]
+        for l in observed.links.sorted(by: { $0.index < $1.index }) {
+            guard let mac = l.mac else { continue }
+            byMAC[mac, default: []].append(l)
+        }
+        func candidateLinks(_ mac: MACAddress) -> [Link] {
+            (byMAC[mac] ?? []).filter { $0.kind == nil || $0.kind == "veth" }
+        }
+        var listed = Set<MACAddress>()
+        for (mac, reason) in desired.unknown.sorted(by: { $0.key < $1.key }) {
+            listed.insert(mac)
+            statuses.append(ENIStatus(mac: mac, state: .unknown(reason: reason)))
+            protectedOwners.insert(mac)
+        }
+        for eni in desired.enis {
+            listed.insert(eni.mac)
+            let links = candidateLinks(eni.mac)
+            guard let link = links.first else {
+                statuses.append(ENIStatus(mac: eni.mac, state: .waiting))
+                protectedOwners.insert(eni.mac)
+                continue
+            }
+            if links.count > 1 {
+                problems.append(Problem(interface: nil, message:
+                    "MAC \(eni.mac) is on several links (\(links.map(\.name).joined(separator: ", "))); none is configured"))
+                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(reason: "MAC on several links")))
+                protectedOwners.insert(eni.mac)
+                continue
+            }
+            if link.master != nil {
+                problems.append(Problem(interface: link.name, message:
+                    "link \(link.name) (\(eni.mac)) is enslaved to another device; left alone"))
+                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(reason: "enslaved to another device")))
+                protectedOwners.insert(eni.mac)
+                continue
+            }
+            candidates.append((eni, link))
+        }
+        let managedNames = Set(candidates.map(\.link.name))
+        for l in observed.links where !managedNames.contains(l.name) {
+            protectedLinks.insert(l.name)
+            if let mac = l.mac, !listed.contains(mac) { protectedOwners.insert(mac) }
+        }
+    }
+
+    // MARK: Slots
+
+    /// Tables that hold a route through a link the agent must not touch.
+    var protectedTables: Set<UInt32> {
+        Set(observed.routes.filter { $0.device.map(protectedLinks.contains) ?? false }.map(\.table))
+    }
+
+    func slotRange(_ s: Int) -> Bool { (1...Planner.maxSlot).contains(s) }
+
+    mutating func allocateSlots() {
+        var taken = Set(protectedTables.compactMap { t -> Int? in
+            t >= config.tableBase ? Int(t - config.tableBase) : nil
+        }.filter(slotRange))
+        var slot: [MACAddress: Int] = [:]
+        let secondaries = candidates.filter { $0.eni.mac != desired.primaryMAC }
+        // In order of strength: the provider's device number (0 is the primary's, never trusted for a
+        // secondary), the ethN index, the table the kernel already uses for it, the lowest free slot.
+        let sources: [(ENI, Link) -> Int?] = [
+            { eni, _ in
+                guard let d = eni.deviceNumber, d > 0 else { return nil }
+                return (eni.networkCard ?? 0) * 256 + d
+            },
+            { _, link in
+                guard link.name.hasPrefix("eth"), let n = Int(link.name.dropFirst(3)),
+                      link.name.dropFirst(3).allSatisfy(\.isNumber), n > 0 else { return nil }
+                return n
+            },
+            { [observed, config, ours] _, link in
+                observed.routes.first { $0.proto == ours && $0.device == link.name && $0.table > config.tableBase }
+                    .map { Int($0.table - config.tableBase) }
+            },
+        ]
+        for source in sources {
+            for (eni, link) in secondaries where slot[eni.mac] == nil {
+                if let s = source(eni, link), slotRange(s), !taken.contains(s) {
+                    slot[eni.mac] = s; taken.insert(s)
+                }
+            }
+        }
+        var next = 1
+        for (eni, _) in secondaries where slot[eni.mac] == nil {
+            while taken.contains(next) { next += 1 }
+            slot[eni.mac] = next; taken.insert(next)
+        }
+        for (eni, link) in candidates {
+            if eni.mac == desired.primaryMAC {
+                designs.append(InterfaceDesign(name: link.name, role: .primary, eni: eni, table: nil, priority: nil, proto: ours))
+                continue
+            }
+            let s = UInt32(slot[eni.mac]!)
+            let (table, tOverflow) = config.tableBase.addingReportingOverflow(s)
+            let priority = config.priorityBase + s
+            if tOverflow || [0, 253, 254, 255].contains(table) {
+                problems.append(Problem(interface: link.name, message: "table \(table) for \(eni.mac) is reserved or out of range; change table_base"))
+                protectedLinks.insert(link.name); protectedOwners.insert(eni.mac)
+                continue
+            }
+            if priority >= Planner.mainRulePriority {
+                problems.append(Problem(interface: link.name, message:
+                    "rule priority \(priority) for \(eni.mac) would come after the main table's rule (32766); lower rule_priority_base"))
+                protectedLinks.insert(link.name); protectedOwners.insert(eni.mac)
+                continue
+            }
+            designs.append(InterfaceDesign(name: link.name, role: .secondary, eni: eni, table: table, priority: priority, proto: ours))
+        }
+        designs.sort { $0.name < $1.name }
+        for d in designs { statuses.append(ENIStatus(mac: d.mac, state: .managed(d))) }
+    }
+
+    // MARK: Kernel objects of managed interfaces
+
+    mutating func add(_ c: Change, _ iface: String?, _ reason: String) {
+        actions.append(Action(c, interface: iface, reason: reason))
+    }
+
+    mutating func planInterfaces() {
+        let foreignRoutes = observed.routes.filter { $0.proto != ours }
+        for d in designs {
+            let link = observed.link(named: d.name)!
+            // Addresses.
+            let have = observed.addresses.filter { $0.device == d.name }.sorted()
+            let want = d.addresses
+            let removals = have.filter { a in
+                d.eni.subnet.contains(a.address) && !want.contains(where: a.sameAs)
+                    && (d.role == .secondary || (a.isSecondary && a.address != d.eni.primaryIP))
+            }
+            // Deleting the kernel's primary address of a subnet deletes its secondaries too, unless
+            // promote_secondaries is on: turn it on first when addresses in that subnet stay.
+            let key = SysctlSetting.ipv4Conf(d.name, "promote_secondaries")
+            if removals.contains(where: { r in
+                !r.isSecondary && (have + want).contains { !removals.contains($0) && $0.address != r.address
+                    && (try? IPv4Prefix(containing: r.address, length: r.prefixLength))?.contains($0.address) == true }
+            }), observed.sysctls[key] != "1" {
+                add(.setSysctl(key: key, from: observed.sysctls[key], to: "1"), d.name,
+                    "keep the other addresses of the subnet when its first address is removed")
+            }
+            for a in removals { add(.removeAddress(a), d.name, "IP no longer assigned to \(d.mac)") }
+            if d.role == .secondary, !link.isUp { add(.linkUp(device: d.name), d.name, "ENI \(d.mac) is down") }
+            for a in want where !have.contains(where: a.sameAs) {
+                add(.addAddress(a), d.name, "IP assigned to \(d.mac)")
+            }
+            // Routes in the ENI's table.
+            let wantRoutes = d.routes
+            for r in observed.routes.filter({ $0.proto == ours && $0.table == d.table && !wantRoutes.contains($0) }).sorted() {
+                add(.removeRoute(r), d.name, "not part of \(d.mac)'s table")
+            }
+            for r in wantRoutes where !observed.routes.contains(r) {
+                if let f = foreignRoutes.first(where: { $0.key == r.key }) {
+                    problems.append(Problem(interface: d.name, message:
+                        "table \(r.table) already holds route '\(f)' that eni-agent did not create; '\(r)' not added"))
+                    continue
+                }
+                add(.addRoute(r), d.name, "policy routing for \(d.mac)")
+            }
+            // Rules.
+            for r in d.rules where !observed.rules.contains(r) {
+                add(.addRule(r), d.name, "replies from \(r.source!.network) leave through \(d.name)")
+            }
+        }
+    }
+
+    /// Our rules and routes that no managed interface wants: ENIs detached, IPs moved, slots changed.
+    mutating func planOrphans() {
+        let wantRules = Set(designs.flatMap(\.rules))
+        let wantRoutes = Set(designs.flatMap(\.routes))
+        let keep = protectedTables
+        let managedTables = Set(designs.compactMap(\.table))
+        func group(_ table: UInt32) -> String {
+            designs.first { $0.table == table }?.name ?? "table \(table)"
+        }
+        for r in observed.rules.sorted() where r.proto == ours && !wantRules.contains(r) && !keep.contains(r.table) {
+            add(.removeRule(r), group(r.table), "no managed ENI holds \(r.source.map { "\($0.network)" } ?? "this rule")")
+        }
+        for r in observed.routes.sorted() where r.proto == ours && !wantRoutes.contains(r)
+            && !managedTables.contains(r.table) && !(r.device.map(protectedLinks.contains) ?? false) {
+            add(.removeRoute(r), group(r.table), "no managed ENI uses table \(r.table)")
+        }
+    }
+
+    // MARK: rp_filter
+
+    mutating func planSysctls() {
+        let value: String
+        var keys: [String] = []
+        let secondaries = designs.filter { $0.role == .secondary }.map(\.name)
+        switch config.rpFilter {
+        case .unchanged: return
+        case .loose: value = "2"; keys = secondaries
+        case .strict: value = "1"; keys = secondaries
+        case .off: value = "0"; keys = ["all", "default"] + designs.map(\.name)
+        }
+        sysctls = keys.map { SysctlSetting(key: SysctlSetting.ipv4Conf($0, "rp_filter"), value: value) }
+        for (name, s) in zip(keys, sysctls) where observed.sysctls[s.key] != s.value {
+            let iface = name == "all" || name == "default" ? nil : name
+            add(.setSysctl(key: s.key, from: observed.sysctls[s.key], to: s.value), iface, "rp_filter mode \(config.rpFilter.rawValue)")
+        }
+    }
+
+    // MARK: Files
+
+    mutating func planFiles(renderer: any FileRenderer) {
+        let design = NetworkDesign(interfaces: designs, sysctls: sysctls)
+        let rendered: [String: String]
+        do { rendered = try renderer.render(design) } catch {
+            problems.append(Problem(interface: nil, message: "files not written: \(error)"))
+            return
+        }
+        func owner(_ content: String) -> String? {
+            FileMarker.owner(of: content).flatMap { mac in designs.first { $0.mac == mac }?.name }
+        }
+        for (path, content) in rendered.sorted(by: { $0.key < $1.key }) {
+            let iface = owner(content)
+            switch observed.files[path]?.kind {
+            case nil:
+                add(.writeFile(path: path, old: nil, new: content), iface, "new file")
+            case .regular(let old) where old == content:
+                break
+            case .regular(let old) where FileMarker.isManaged(old) || config.force:
+                add(.writeFile(path: path, old: old, new: content), iface,
+                    FileMarker.isManaged(old) ? "out of date" : "overwritten with --force")
+            case .regular:
+                problems.append(Problem(interface: iface, message:
+                    "\(path) exists and is not managed by eni-agent (no marker line); not overwritten (use --force)"))
+            case .symlink where config.force:
+                add(.writeFile(path: path, old: nil, new: content), iface, "symlink replaced with --force")
+            case .symlink:
+                problems.append(Problem(interface: iface, message:
+                    "\(path) is a symlink; not written through (use --force to replace the link)"))
+            case .other:
+                problems.append(Problem(interface: iface, message: "\(path) is not a regular file; not written"))
+            }
+        }
+        for (path, file) in observed.files.sorted(by: { $0.key < $1.key }) where rendered[path] == nil {
+            guard let old = file.content, FileMarker.isManaged(old) else { continue }
+            let mac = FileMarker.owner(of: old)
+            if let mac, protectedOwners.contains(mac) { continue }
+            let iface = mac.flatMap { m in observed.link(mac: m)?.name } ?? path.split(separator: "/").last.map {
+                String($0.split(separator: "-", maxSplits: 1).last ?? $0)
+            }
+            add(.removeFile(path: path, old: old), mac == nil ? nil : iface, mac.map { "ENI \($0) is no longer attached" } ?? "no longer needed")
+        }
+    }
+
+    // MARK: Ordering
+
+    static func rank(_ c: Change) -> Int {
+        switch c {
+        case .setSysctl(let k, _, _) where k.hasSuffix(".promote_secondaries"): 0
+        case .removeRule: 1
+        case .removeRoute: 2
+        case .removeAddress: 3
+        case .linkUp: 4
+        case .addAddress: 5
+        case .addRoute: 6
+        case .addRule: 7
+        case .setSysctl: 8
+        case .removeFile: 9
+        case .writeFile: 10
+        }
+    }
+
+    func finish() -> Plan {
+        let managed = Set(designs.map(\.name))
+        // Groups: orphan cleanup first, then interfaces by name, then machine-wide changes.
+        func groupRank(_ a: Action) -> (Int, String) {
+            guard let i = a.interface else { return (2, "") }
+            return (managed.contains(i) ? 1 : 0, i)
+        }
+        var ordered = actions.enumerated().sorted { x, y in
+            let gx = groupRank(x.element), gy = groupRank(y.element)
+            if gx != gy { return gx < gy }
+            let rx = Builder.rank(x.element.change), ry = Builder.rank(y.element.change)
+            return rx != ry ? rx < ry : x.offset < y.offset
+        }.map(\.element)
+        var enis = statuses.sorted { $0.mac < $1.mac }
+        if !config.interfaces.isEmpty {
+            ordered = ordered.filter { $0.interface == nil || config.interfaces.contains($0.interface!) }
+            enis = enis.map { s in
+                if case .managed(let d) = s.state, !config.interfaces.contains(d.name) {
+                    return ENIStatus(mac: s.mac, state: .skipped(device: d.name))
+                }
+                return s
+            }
+        }
+        return Plan(actions: ordered, problems: problems, enis: enis,
+                    design: NetworkDesign(interfaces: designs, sysctls: sysctls))
+    }
+}
