@@ -1,0 +1,139 @@
+import ENIModel
+import ENINetlink
+import ENIPlanner
+
+/// What became of one planned action.
+public struct Outcome: Sendable {
+    public enum Result: Sendable, Equatable { case done, failed(String), skipped(String) }
+    public var action: Action
+    public var result: Result
+}
+
+/// One reconcile pass: the plan, what was done, and what (if anything) still differs afterwards.
+public struct PassResult: Sendable {
+    public var plan: Plan
+    public var outcomes: [Outcome]
+    public var netlinkWrites: Int
+    public var fileWrites: Int
+    public var sysctlWrites: Int
+    /// Changes a fresh plan still wants after applying (empty when the pass converged).
+    public var remaining: [Action]
+
+    public var failed: [Outcome] { outcomes.filter { if case .failed = $0.result { true } else { false } } }
+}
+
+public enum AgentError: Error, CustomStringConvertible {
+    case noMetadataSource(String)
+    public var description: String {
+        switch self { case .noMetadataSource(let m): m }
+    }
+}
+
+/// fetch -> observe -> plan -> apply. The only place that knows both the kernel and the files.
+public struct Agent: Sendable {
+    public let config: AgentConfig
+    public let files: FileStore
+    public let procSys: ProcSys
+
+    public init(config: AgentConfig, procSys: ProcSys = ProcSys()) {
+        self.config = config
+        self.files = FileStore(root: config.root)
+        self.procSys = procSys
+    }
+
+    /// The metadata source the config names.
+    public func provider() throws -> any MetadataProvider {
+        if let f = config.metadataFile, config.provider == .file || config.provider == .auto {
+            return MetadataFileProvider(path: f)
+        }
+        switch config.provider {
+        case .file: throw AgentError.noMetadataSource("provider 'file' needs metadata_file (or --metadata-file PATH)")
+        default:
+            throw AgentError.noMetadataSource(
+                "provider '\(config.provider.rawValue)': the HTTP metadata providers are not in this build; use --metadata-file PATH")
+        }
+    }
+
+    /// Reads everything the planner needs from the kernel, /proc/sys and the files.
+    public func observe(_ nl: Netlink) throws -> ObservedState {
+        let links = try nl.links()
+        var sysctls: [String: String] = [:]
+        var keys = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
+        for l in links where l.mac != nil {
+            keys += ["rp_filter", "promote_secondaries"].map { SysctlSetting.ipv4Conf(l.name, $0) }
+        }
+        for k in keys { sysctls[k] = procSys.read(k) }
+        let r = config.fileRenderer
+        return ObservedState(links: links, addresses: try nl.addresses(), routes: try nl.routes(), rules: try nl.rules(),
+                             sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files))
+    }
+
+    public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>) -> Plan {
+        var pc = config.plannerConfig
+        pc.interfaces = interfaces
+        return Planner.plan(desired: instance, observed: observed, config: pc, renderer: config.fileRenderer)
+    }
+
+    /// The plan, without changing anything (`eni-agent diff`).
+    public func diff(interfaces: Set<String> = []) async throws -> Plan {
+        let instance = try await provider().fetch()
+        let nl = try Netlink()
+        return plan(instance, try observe(nl), interfaces: interfaces)
+    }
+
+    /// Plans and applies under the lock (`eni-agent reconfigure`).
+    public func reconfigure(interfaces: Set<String> = []) async throws -> PassResult {
+        let lock = try RunLock(path: files.hostPath(config.lockPath), timeoutSeconds: config.lockTimeoutSeconds)
+        defer { withExtendedLifetime(lock) {} }
+        let instance = try await provider().fetch()
+        let nl = try Netlink()
+        let plan = plan(instance, try observe(nl), interfaces: interfaces)
+        let before = nl.writes
+        var result = apply(plan, nl)
+        result.netlinkWrites = nl.writes - before
+        if !plan.isEmpty {
+            result.remaining = self.plan(instance, try observe(nl), interfaces: interfaces).actions
+        }
+        return result
+    }
+
+    /// Carries out the plan in order. When a change for an interface fails, the rest of that
+    /// interface's changes are skipped (they build on it); other interfaces go ahead.
+    public func apply(_ plan: Plan, _ nl: Netlink) -> PassResult {
+        var outcomes: [Outcome] = []
+        var broken: [String: String] = [:]
+        var fileWrites = 0, sysctlWrites = 0
+        for a in plan.actions {
+            let group = a.interface ?? ""
+            if let why = broken[group] {
+                outcomes.append(Outcome(action: a, result: .skipped("earlier change for \(group.isEmpty ? "the machine" : group) failed: \(why)")))
+                continue
+            }
+            do {
+                switch a.change {
+                case .linkUp(let dev): try nl.setUp(dev)
+                case .addAddress(let x): try tolerate(.exists) { () throws(NetlinkError) in try nl.add(x) }
+                case .removeAddress(let x): try tolerate(.notFound) { () throws(NetlinkError) in try nl.remove(x) }
+                case .addRoute(let x): try tolerate(.exists) { () throws(NetlinkError) in try nl.add(x) }
+                case .removeRoute(let x): try tolerate(.notFound) { () throws(NetlinkError) in try nl.remove(x) }
+                case .addRule(let x): try tolerate(.exists) { () throws(NetlinkError) in try nl.add(x) }
+                case .removeRule(let x): try tolerate(.notFound) { () throws(NetlinkError) in try nl.remove(x) }
+                case .setSysctl(let k, _, let v): sysctlWrites += 1; try procSys.write(k, v)
+                case .writeFile(let p, _, let c): fileWrites += 1; try files.write(c, to: p)
+                case .removeFile(let p, _): fileWrites += 1; try files.remove(p)
+                }
+                outcomes.append(Outcome(action: a, result: .done))
+            } catch {
+                broken[group] = "\(error)"
+                outcomes.append(Outcome(action: a, result: .failed("\(error)")))
+            }
+        }
+        return PassResult(plan: plan, outcomes: outcomes, netlinkWrites: 0, fileWrites: fileWrites,
+                          sysctlWrites: sysctlWrites, remaining: [])
+    }
+
+    /// A change the kernel already has (added meanwhile, or removed meanwhile) is not a failure.
+    private func tolerate(_ code: NetlinkError.Code, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+        do { try body() } catch where error.code == code {}
+    }
+}

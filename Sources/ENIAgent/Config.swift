@@ -1,0 +1,112 @@
+import ENIModel
+import ENIPlanner
+import ENIRender
+
+/// Where the instance description comes from.
+public enum ProviderKind: String, CaseIterable, Sendable {
+    /// A JSON file (`metadata_file`): offline use and tests.
+    case file
+    /// Probe the clouds' endpoints (HTTP providers: not built yet).
+    case auto
+    case tencent
+    case aliyun
+    case aws
+}
+
+/// Every knob of the agent. Defaults, then the config file, then command-line flags.
+public struct AgentConfig: Equatable, Sendable {
+    public var provider: ProviderKind = .auto
+    public var metadataFile: String?
+    public var metadataURL: String?
+    public var renderer: RendererKind = .ifcfg
+    public var nmControlled = false
+    public var rpFilter: RPFilterMode = .loose
+    public var tableBase: UInt32 = 10000
+    public var rulePriorityBase: UInt32 = 10000
+    public var routeProtocol: UInt8 = 234
+    /// Serialises runs; below `root`.
+    public var lockPath = "/run/eni-agent.lock"
+    /// How long a run waits for another to release the lock.
+    public var lockTimeoutSeconds = 30
+    /// Prefix for every file read or written (not /proc/sys, which is the kernel's, per namespace).
+    public var root = "/"
+    public var force = false
+
+    public static let defaultPath = "/etc/eni-agent/eni-agent.toml"
+
+    public init() {}
+
+    public var plannerConfig: PlannerConfig {
+        PlannerConfig(tableBase: tableBase, priorityBase: rulePriorityBase, proto: routeProtocol,
+                      rpFilter: rpFilter, force: force)
+    }
+
+    public var fileRenderer: any FileRenderer { renderer.renderer(nmControlled: nmControlled) }
+
+    /// Applies a config file's text over the current values. Unknown keys and wrong types are
+    /// errors naming the file, line, key and value.
+    public mutating func load(toml text: String, file: String) throws(ConfigError) {
+        let entries: [(key: String, value: TOMLValue, line: Int)]
+        do { entries = try TOML.parse(text, file: file) } catch { throw ConfigError(error.description) }
+        for e in entries {
+            let at = "\(file):\(e.line)"
+            func string() throws(ConfigError) -> String {
+                guard case .string(let s) = e.value else {
+                    throw ConfigError("\(at): \(e.key) must be a string, not \(e.value.typeName)")
+                }
+                return s
+            }
+            func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+                guard case .integer(let n) = e.value else {
+                    throw ConfigError("\(at): \(e.key) must be an integer, not \(e.value.typeName)")
+                }
+                guard range.contains(n) else { throw ConfigError("\(at): \(e.key) = \(n) is out of range \(range.lowerBound)...\(range.upperBound)") }
+                return n
+            }
+            func boolean() throws(ConfigError) -> Bool {
+                guard case .boolean(let b) = e.value else {
+                    throw ConfigError("\(at): \(e.key) must be true or false, not \(e.value.typeName)")
+                }
+                return b
+            }
+            func choice<T: RawRepresentable & CaseIterable>(_: T.Type) throws(ConfigError) -> T where T.RawValue == String {
+                let s = try string()
+                guard let v = T(rawValue: s) else {
+                    throw ConfigError("\(at): \(e.key) = \(quoted(s)) is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return v
+            }
+            switch e.key {
+            case "provider": provider = try choice(ProviderKind.self)
+            case "metadata_file": metadataFile = try string()
+            case "metadata_url": metadataURL = try string()
+            case "renderer": renderer = try choice(RendererKind.self)
+            case "nm_controlled": nmControlled = try boolean()
+            case "rp_filter": rpFilter = try choice(RPFilterMode.self)
+            case "table_base": tableBase = UInt32(try integer(256...2_000_000_000))
+            case "rule_priority_base": rulePriorityBase = UInt32(try integer(1...(32765 - Planner.maxSlot)))
+            case "route_protocol": routeProtocol = UInt8(try integer(5...254))
+            case "lock_path": lockPath = try string()
+            case "lock_timeout": lockTimeoutSeconds = try integer(0...3600)
+            default: throw ConfigError("\(at): unknown key \(quoted(e.key))")
+            }
+        }
+        try validate()
+    }
+
+    /// Checks that hold whatever the source of the values.
+    public func validate() throws(ConfigError) {
+        guard root.hasPrefix("/") else { throw ConfigError("root \(quoted(root)) must be an absolute path") }
+        guard lockPath.hasPrefix("/") else { throw ConfigError("lock_path \(quoted(lockPath)) must be an absolute path") }
+        if let f = metadataFile, f.isEmpty { throw ConfigError("metadata_file is empty") }
+        if [253, 254, 255].contains(tableBase) {
+            throw ConfigError("table_base \(tableBase) is a reserved table")
+        }
+    }
+}
+
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

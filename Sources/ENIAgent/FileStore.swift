@@ -1,0 +1,247 @@
+import ENIModel
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A failed file operation, naming the operation, the path and the system's reason.
+public struct FileError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var path: String
+    public var reason: String
+    public init(_ operation: String, _ path: String, _ reason: String) {
+        self.operation = operation; self.path = path; self.reason = reason
+    }
+    init(_ operation: String, _ path: String, errno e: Int32) {
+        self.init(operation, path, Errno(rawValue: e).description)
+    }
+    public var description: String { "\(operation) \(path): \(reason)" }
+}
+
+/// Files below a root prefix. Every path below the root is walked one component at a time with
+/// `O_NOFOLLOW`: a symlink anywhere below the root is never followed, for reading or writing.
+/// Writes are atomic: a temp file in the same directory, fsync, rename, fsync of the directory.
+public struct FileStore: Sendable {
+    /// The prefix (`--root`); `/` on a real system.
+    public let root: String
+    public init(root: String) { self.root = root }
+
+    /// The path on this machine for a target-system path.
+    public func hostPath(_ path: String) -> String {
+        root == "/" ? path : (root.hasSuffix("/") ? String(root.dropLast()) : root) + path
+    }
+
+    /// Components of an absolute target path: (directories, file name).
+    private func split(_ path: String) throws(FileError) -> ([String], String) {
+        let parts = path.split(separator: "/").map(String.init)
+        guard path.hasPrefix("/"), let name = parts.last, !parts.contains(".."), !parts.contains(".") else {
+            throw FileError("resolve", path, "not a clean absolute path")
+        }
+        return (Array(parts.dropLast()), name)
+    }
+
+    /// Opens the directory `components` below the root without following symlinks.
+    /// Returns nil when it does not exist and `create` is false.
+    private func openDirectory(_ components: [String], create: Bool, for path: String) throws(FileError) -> Int32? {
+        var fd = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("open", root, errno: errno) }
+        for c in components {
+            var next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if next < 0, errno == ENOENT, create {
+                if mkdirat(fd, c, 0o755) < 0, errno != EEXIST {
+                    let e = errno; close(fd); throw FileError("create directory for", hostPath(path), errno: e)
+                }
+                next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            }
+            let e = errno
+            close(fd)
+            if next < 0 {
+                if e == ENOENT { return nil }
+                if e == ELOOP || e == ENOTDIR {
+                    throw FileError("open", hostPath(path), "a directory on the way (\(c)) is a symlink or not a directory; not followed")
+                }
+                throw FileError("open", hostPath(path), errno: e)
+            }
+            fd = next
+        }
+        return fd
+    }
+
+    /// Reads a whole file (following nothing special: for input files named by the operator).
+    public static func readFile(atPath path: String, limit: Int) throws(FileError) -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("read", path, errno: errno) }
+        defer { close(fd) }
+        return try readAll(fd, path: path, limit: limit)
+    }
+
+    private static func readAll(_ fd: Int32, path: String, limit: Int) throws(FileError) -> [UInt8] {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw FileError("read", path, errno: errno) }
+            if n == 0 { return out }
+            out += buf[..<n]
+            if out.count > limit { throw FileError("read", path, "larger than \(limit) bytes") }
+        }
+    }
+
+    /// Reads the file at `name` in an open directory; nil when absent.
+    private func observe(dir: Int32, name: String, path: String) throws(FileError) -> ObservedFile? {
+        var st = stat()
+        if fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 {
+            if errno == ENOENT { return nil }
+            throw FileError("stat", hostPath(path), errno: errno)
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFLNK: return ObservedFile(.symlink)
+        case S_IFREG:
+            let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw FileError("read", hostPath(path), errno: errno) }
+            defer { close(fd) }
+            let bytes = try Self.readAll(fd, path: hostPath(path), limit: 1 << 20)
+            return ObservedFile(.regular(content: String(decoding: bytes, as: UTF8.self)))
+        default: return ObservedFile(.other)
+        }
+    }
+
+    /// The files in `directories` (every entry) and the single `files`, keyed by target path.
+    public func observe(directories: [String], files: [String]) throws(FileError) -> [String: ObservedFile] {
+        var out: [String: ObservedFile] = [:]
+        for d in directories {
+            let (comps, last) = try split(d)
+            guard let fd = try openDirectory(comps + [last], create: false, for: d) else { continue }
+            let names = try list(fd, path: d)
+            defer { close(fd) }
+            for n in names where !n.hasSuffix(Self.tempSuffix) {
+                let p = d + "/" + n
+                if let f = try observe(dir: fd, name: n, path: p) { out[p] = f }
+            }
+        }
+        for p in files {
+            let (comps, name) = try split(p)
+            guard let fd = try openDirectory(comps, create: false, for: p) else { continue }
+            defer { close(fd) }
+            if let f = try observe(dir: fd, name: name, path: p) { out[p] = f }
+        }
+        return out
+    }
+
+    private func list(_ fd: Int32, path: String) throws(FileError) -> [String] {
+        let dup = Glibc.dup(fd)
+        guard dup >= 0, let dir = fdopendir(dup) else { throw FileError("list", hostPath(path), errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static let tempSuffix = ".eni-agent-tmp"
+
+    /// Writes `content` to `path` atomically with mode 0644, creating parent directories (0755).
+    /// A symlink at `path` is replaced, never written through.
+    public func write(_ content: String, to path: String) throws(FileError) {
+        let (comps, name) = try split(path)
+        guard let dir = try openDirectory(comps, create: true, for: path) else {
+            throw FileError("write", hostPath(path), "parent directory missing")
+        }
+        defer { close(dir) }
+        let tmp = "." + name + Self.tempSuffix
+        _ = unlinkat(dir, tmp, 0)  // a leftover of a run that died
+        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError("write", hostPath(path), errno: errno) }
+        var ok = false
+        defer { if !ok { _ = unlinkat(dir, tmp, 0) } }
+        do {
+            defer { close(fd) }
+            guard fchmod(fd, 0o644) == 0 else { throw FileError("chmod", hostPath(path), errno: errno) }
+            var bytes = Array(content.utf8)[...]
+            while !bytes.isEmpty {
+                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw FileError("write", hostPath(path), errno: errno) }
+                bytes = bytes.dropFirst(n)
+            }
+            guard fsync(fd) == 0 else { throw FileError("fsync", hostPath(path), errno: errno) }
+        }
+        guard renameat(dir, tmp, dir, name) == 0 else { throw FileError("rename into", hostPath(path), errno: errno) }
+        ok = true
+        guard fsync(dir) == 0 else { throw FileError("fsync directory of", hostPath(path), errno: errno) }
+    }
+
+    /// Removes `path` (the entry itself; a symlink is not followed). Absent is fine.
+    public func remove(_ path: String) throws(FileError) {
+        let (comps, name) = try split(path)
+        guard let dir = try openDirectory(comps, create: false, for: path) else { return }
+        defer { close(dir) }
+        if unlinkat(dir, name, 0) < 0, errno != ENOENT { throw FileError("remove", hostPath(path), errno: errno) }
+        guard fsync(dir) == 0 else { throw FileError("fsync directory of", hostPath(path), errno: errno) }
+    }
+}
+
+/// An exclusive lock on a file (`flock`), held until released or the process ends.
+public final class RunLock {
+    private let fd: Int32
+    public let path: String
+
+    /// Waits up to `timeout` seconds for the lock, then fails naming the path.
+    public init(path: String, timeoutSeconds: Int) throws(FileError) {
+        self.path = path
+        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
+            _ = mkdir(String(path[..<slash]), 0o755)
+        }
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw FileError("open lock", path, errno: errno) }
+        var waitedMs = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                let e = errno; close(fd); throw FileError("lock", path, errno: e)
+            }
+            guard waitedMs < timeoutSeconds * 1000 else {
+                close(fd)
+                throw FileError("lock", path, "another eni-agent run holds it (waited \(timeoutSeconds) s)")
+            }
+            usleep(20_000)
+            waitedMs += 20
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+}
+
+/// Kernel parameters through /proc/sys (per network namespace for `net.*`). Never a subprocess.
+public struct ProcSys: Sendable {
+    public var base: String
+    public init(base: String = "/proc/sys") { self.base = base }
+
+    public func read(_ key: String) -> String? {
+        guard let bytes = try? FileStore.readFile(atPath: base + "/" + SysctlSetting.procPath(key), limit: 4096) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace
+    }
+
+    public func write(_ key: String, _ value: String) throws(FileError) {
+        let path = base + "/" + SysctlSetting.procPath(key)
+        let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("set", key, errno: errno) }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw FileError("set", key, errno: errno) }
+    }
+}
+
+extension String {
+    var trimmingTrailingWhitespace: String {
+        var s = Substring(self)
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}

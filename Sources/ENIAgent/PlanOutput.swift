@@ -1,0 +1,174 @@
+import ENIModel
+import ENIPlanner
+import FoundationEssentials
+
+/// Human and JSON renderings of plans and passes. Deterministic: same plan, same bytes.
+public enum PlanOutput {
+    /// Groups in plan order, each headed by the interface (or "machine-wide").
+    static func groups(_ actions: [Action]) -> [(String?, [Action])] {
+        var out: [(String?, [Action])] = []
+        for a in actions {
+            if let last = out.last, last.0 == a.interface { out[out.count - 1].1.append(a) } else { out.append((a.interface, [a])) }
+        }
+        return out
+    }
+
+    static func heading(_ iface: String?, _ plan: Plan) -> String {
+        guard let iface else { return "# machine-wide" }
+        for s in plan.enis {
+            if case .managed(let d) = s.state, d.name == iface {
+                var h = "# \(iface): ENI \(d.mac)" + (d.eni.id.map { " (\($0))" } ?? "")
+                if d.role == .primary { h += ", primary" }
+                if let t = d.table, let p = d.priority { h += ", table \(t), rule priority \(p)" }
+                return h
+            }
+        }
+        return iface.hasPrefix("table ") ? "# \(iface) (no managed ENI)" : "# \(iface): ENI detached"
+    }
+
+    /// Notes on ENIs that are not configured this pass (waiting, unknown, skipped).
+    public static func notes(_ plan: Plan) -> [String] {
+        plan.enis.compactMap { s in
+            switch s.state {
+            case .managed: nil
+            case .waiting: "waiting: ENI \(s.mac) is listed by the metadata but no link has its MAC yet"
+            case .unknown(let r): "unknown: ENI \(s.mac) left as it is: \(r)"
+            case .skipped(let d): "skipped: ENI \(s.mac) (\(d)) not selected by --interface"
+            }
+        }
+    }
+
+    /// `eni-agent diff`: kernel changes as `+`/`-` lines in `ip` syntax and files as unified diffs,
+    /// grouped by interface.
+    public static func text(_ plan: Plan) -> String {
+        var out = ""
+        for (iface, actions) in groups(plan.actions) {
+            out += heading(iface, plan) + "\n"
+            for a in actions {
+                if let d = a.change.unifiedDiff { out += d } else { out += a.change.command + "\n" }
+            }
+        }
+        return out
+    }
+
+    /// `eni-agent reconfigure`: what was done, one line per change.
+    public static func text(_ r: PassResult) -> String {
+        var out = ""
+        var done = [Int: Outcome.Result]()
+        for (i, o) in r.outcomes.enumerated() { done[i] = o.result }
+        var i = 0
+        for (iface, actions) in groups(r.plan.actions) {
+            out += heading(iface, r.plan) + "\n"
+            for a in actions {
+                out += a.change.command + "\n"
+                switch done[i] {
+                case .failed(let why): out += "  ! failed: \(why)\n"
+                case .skipped(let why): out += "  ! skipped: \(why)\n"
+                default: break
+                }
+                i += 1
+            }
+        }
+        return out
+    }
+
+    public static func summary(_ r: PassResult) -> String {
+        if r.plan.isEmpty { return "nothing to do" }
+        let ok = r.outcomes.filter { $0.result == .done }.count
+        var s = "\(ok) of \(r.outcomes.count) changes applied (\(r.netlinkWrites) netlink writes, \(r.sysctlWrites) sysctl writes, \(r.fileWrites) file writes)"
+        if !r.failed.isEmpty { s += "; \(r.failed.count) failed" }
+        return s
+    }
+
+    // MARK: JSON
+
+    struct JSONPlan: Encodable {
+        var changes: [JSONChange]
+        var enis: [JSONENI]
+        var problems: [String]
+        var pending: Int
+    }
+
+    struct JSONChange: Encodable {
+        var interface: String?
+        var op: String
+        var command: String
+        var reason: String
+        var path: String?
+        var diff: String?
+        var result: String?
+        var error: String?
+    }
+
+    struct JSONENI: Encodable {
+        var mac: String
+        var state: String
+        var interface: String?
+        var role: String?
+        var ips: [String]?
+        var table: UInt32?
+        var priority: UInt32?
+        var reason: String?
+        var id: String?
+    }
+
+    static func op(_ c: Change) -> (String, String?) {
+        switch c {
+        case .linkUp: ("link_up", nil)
+        case .addAddress: ("add_address", nil)
+        case .removeAddress: ("remove_address", nil)
+        case .addRoute: ("add_route", nil)
+        case .removeRoute: ("remove_route", nil)
+        case .addRule: ("add_rule", nil)
+        case .removeRule: ("remove_rule", nil)
+        case .setSysctl: ("set_sysctl", nil)
+        case .writeFile(let p, _, _): ("write_file", p)
+        case .removeFile(let p, _): ("remove_file", p)
+        }
+    }
+
+    static func jsonENIs(_ plan: Plan) -> [JSONENI] {
+        plan.enis.map { s in
+            var e = JSONENI(mac: s.mac.description, state: "")
+            switch s.state {
+            case .managed(let d):
+                e.state = "managed"; e.interface = d.name; e.role = d.role.rawValue
+                e.ips = d.eni.allIPs.map(\.description); e.table = d.table; e.priority = d.priority; e.id = d.eni.id
+            case .waiting: e.state = "waiting"
+            case .unknown(let r): e.state = "unknown"; e.reason = r
+            case .skipped(let d): e.state = "skipped"; e.interface = d
+            }
+            return e
+        }
+    }
+
+    static func encode(_ v: some Encodable) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: (try? enc.encode(v)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
+    }
+
+    public static func json(_ plan: Plan) -> String {
+        encode(JSONPlan(
+            changes: plan.actions.map { a in
+                let (o, p) = op(a.change)
+                return JSONChange(interface: a.interface, op: o, command: a.change.command, reason: a.reason, path: p, diff: a.change.unifiedDiff)
+            },
+            enis: jsonENIs(plan), problems: plan.problems.map(\.description), pending: plan.actions.count))
+    }
+
+    public static func json(_ r: PassResult) -> String {
+        encode(JSONPlan(
+            changes: zip(r.plan.actions, r.outcomes).map { a, o in
+                let (op, p) = op(a.change)
+                var c = JSONChange(interface: a.interface, op: op, command: a.change.command, reason: a.reason, path: p)
+                switch o.result {
+                case .done: c.result = "done"
+                case .failed(let e): c.result = "failed"; c.error = e
+                case .skipped(let e): c.result = "skipped"; c.error = e
+                }
+                return c
+            },
+            enis: jsonENIs(r.plan), problems: r.plan.problems.map(\.description), pending: r.remaining.count))
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import ENIAgent
+
+/// `eni-agent diff`: prints the plan. Exit 0: nothing to do; 2: changes pending; 1: error.
+struct Diff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what reconfigure would change, without changing anything.",
+        discussion: "Exit status: 0 nothing to do, 2 changes pending, 1 error (a conflict counts as an error)."
+    )
+
+    @OptionGroup var options: SharedOptions
+
+    @Flag(help: "Print the plan as JSON.")
+    var json = false
+
+    @Option(name: .customLong("interface"), help: ArgumentHelp("Only this interface (repeatable).", valueName: "if"))
+    var interfaces: [String] = []
+
+    func run() async throws {
+        let plan = try await Agent(config: options.resolve()).diff(interfaces: Set(interfaces))
+        if json {
+            print(PlanOutput.json(plan), terminator: "")
+        } else {
+            print(PlanOutput.text(plan), terminator: "")
+            for n in PlanOutput.notes(plan) { warn("note: \(n)") }
+        }
+        for p in plan.problems { warn("error: \(p)") }
+        if !plan.problems.isEmpty { throw ExitCode(1) }
+        if !plan.isEmpty { throw ExitCode(2) }
+    }
+}

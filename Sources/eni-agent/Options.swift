@@ -1,0 +1,83 @@
+import ArgumentParser
+import ENIAgent
+import ENIPlanner
+import ENIRender
+
+/// Options shared by every subcommand. Each overrides the config file's key of the same name.
+struct SharedOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("TOML config file.", valueName: "path"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Prefix for every file read or written (not /proc/sys).", valueName: "dir"))
+    var root: String?
+
+    @Option(help: ArgumentHelp("Instance description as JSON, instead of the cloud's metadata (see README).", valueName: "path"))
+    var metadataFile: String?
+
+    @Option(help: ArgumentHelp("Metadata provider: \(ProviderKind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var provider: String?
+
+    @Option(help: ArgumentHelp("Base URL of the metadata service (HTTP providers).", valueName: "url"))
+    var metadataURL: String?
+
+    @Option(help: ArgumentHelp("Files to write: \(RendererKind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var renderer: String?
+
+    @Option(help: ArgumentHelp("rp_filter mode: \(RPFilterMode.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "mode"))
+    var rpFilter: String?
+
+    @Flag(help: "Overwrite files at the agent's paths that lack its marker line.")
+    var force = false
+
+    @Flag(name: .shortAndLong, help: "Say more: the plan's reasons, each ENI's state.")
+    var verbose = false
+
+    /// Defaults, then the config file, then these flags.
+    func resolve() throws -> AgentConfig {
+        var c = AgentConfig()
+        let path = config ?? AgentConfig.defaultPath
+        do {
+            let bytes = try FileStore.readFile(atPath: path, limit: 1 << 20)
+            try c.load(toml: String(decoding: bytes, as: UTF8.self), file: path)
+        } catch let e as FileError where config == nil && e.reason.contains("No such file") {
+            // No config file at the default path: defaults.
+        }
+        if let root { c.root = root }
+        if let metadataFile { c.metadataFile = metadataFile; c.provider = .file }
+        if let provider { c.provider = try choice(provider, "--provider") }
+        if let metadataURL { c.metadataURL = metadataURL }
+        if let renderer { c.renderer = try choice(renderer, "--renderer") }
+        if let rpFilter { c.rpFilter = try choice(rpFilter, "--rp-filter") }
+        if force { c.force = true }
+        try c.validate()
+        return c
+    }
+
+    private func choice<T: RawRepresentable & CaseIterable>(_ s: String, _ flag: String) throws -> T where T.RawValue == String {
+        guard let v = T(rawValue: s) else {
+            throw ValidationError("\(flag) \"\(s)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+}
+
+/// Writes to standard error.
+func warn(_ s: String) {
+    var e = StandardError()
+    print(s, to: &e)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ s: String) {
+        var bytes = Array(s.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,34 @@
+import ArgumentParser
+import ENIAgent
+
+/// `eni-agent reconfigure`: applies the plan once and prints what it did.
+struct Reconfigure: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the kernel and the network files to the state the metadata describes.",
+        discussion: "Exit status: 0 done (or nothing to do), 1 a change failed, a conflict remains, or an error."
+    )
+
+    @OptionGroup var options: SharedOptions
+
+    @Flag(help: "Print what was done as JSON.")
+    var json = false
+
+    @Option(name: .customLong("interface"), help: ArgumentHelp("Only this interface (repeatable).", valueName: "if"))
+    var interfaces: [String] = []
+
+    func run() async throws {
+        let result = try await Agent(config: options.resolve()).reconfigure(interfaces: Set(interfaces))
+        if json {
+            print(PlanOutput.json(result), terminator: "")
+        } else {
+            print(PlanOutput.text(result), terminator: "")
+            for n in PlanOutput.notes(result.plan) { warn("note: \(n)") }
+            print(PlanOutput.summary(result))
+        }
+        for p in result.plan.problems { warn("error: \(p)") }
+        if !result.remaining.isEmpty, result.failed.isEmpty {
+            warn("warning: \(result.remaining.count) changes still differ after applying; the next run retries them")
+        }
+        if !result.failed.isEmpty || !result.plan.problems.isEmpty { throw ExitCode(1) }
+    }
+}
