@@ -42,12 +42,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ENIModelTests", dependencies: ["ENIModel"]),
+        // CNetlink is listed for tests only because testable builds need every module the
+        // libraries import internally; no test imports it.
         .testTarget(
             name: "ENIPlannerTests",
-            dependencies: ["ENIModel", "ENIPlanner", "ENIRender"],
+            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIAgent", "CNetlink"],
             resources: [.copy("Golden")]
         ),
-        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIModel", "ENIPlanner", "eni-agent"]),
+        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "eni-agent"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,6 +14,18 @@ public struct Link: Hashable, Sendable {
     }
 }
 
+extension Link {
+    /// Names the agent will manage: 1-15 of `A-Z a-z 0-9 _ . -`, not `.` or `..`. The kernel allows
+    /// more (quotes, `$`); such a name could not be written to network files or shown as an `ip`
+    /// command safely, so its link is left alone.
+    public static func isSafeName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 15 && name != "." && name != ".."
+            && name.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0))
+            }
+    }
+}
+
 /// An IPv4 address on an interface (`ip addr add A/LEN dev IF`).
 public struct InterfaceAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var address: IPv4Address

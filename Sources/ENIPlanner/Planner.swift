@@ -111,6 +111,13 @@ private struct Builder {
                 protectedOwners.insert(eni.mac)
                 continue
             }
+            if !Link.isSafeName(link.name) {
+                problems.append(Problem(interface: nil, message:
+                    "link \(quoted(link.name)) (\(eni.mac)) has a name eni-agent cannot write safely; left alone"))
+                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(reason: "unsafe interface name")))
+                protectedOwners.insert(eni.mac)
+                continue
+            }
             if link.master != nil {
                 problems.append(Problem(interface: link.name, message:
                     "link \(link.name) (\(eni.mac)) is enslaved to another device; left alone"))
@@ -257,7 +264,8 @@ private struct Builder {
         func group(_ table: UInt32) -> String {
             designs.first { $0.table == table }?.name ?? "table \(table)"
         }
-        for r in observed.rules.sorted() where r.proto == ours && !wantRules.contains(r) && !keep.contains(r.table) {
+        // A rule with selectors the agent does not model is not one it made: left alone.
+        for r in observed.rules.sorted() where r.proto == ours && !r.hasOtherSelectors && !wantRules.contains(r) && !keep.contains(r.table) {
             add(.removeRule(r), group(r.table), "no managed ENI holds \(r.source.map { "\($0.network)" } ?? "this rule")")
         }
         for r in observed.routes.sorted() where r.proto == ours && !wantRoutes.contains(r)

@@ -56,9 +56,7 @@ public enum ShellValue {
 
 /// Interface names that may appear in a file name and in `ip` arguments unquoted.
 func validateInterfaceName(_ name: String) throws(ModelError) {
-    let ok = !name.isEmpty && name.count <= 15 && name != "." && name != ".."
-        && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-".unicodeScalars.contains($0)) }
-    guard ok else { throw ModelError("interface name \(quoted(name)) cannot be written to network files safely") }
+    guard Link.isSafeName(name) else { throw ModelError("interface name \(quoted(name)) cannot be written to network files safely") }
 }
 
 /// RHEL/CentOS network-scripts files for each secondary ENI, so that the runtime state comes back

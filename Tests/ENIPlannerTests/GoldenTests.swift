@@ -1,0 +1,125 @@
+import ENIAgent
+import ENIModel
+import ENIPlanner
+import Foundation
+import XCTest
+
+/// Golden cases: `Golden/<case>/` holds `instance.json` (the metadata-file format), `observed.json`
+/// (the kernel and files, see `ObservedFixture`), optionally `previous.json` (an instance whose plan
+/// is applied to the observed state first, to start from a configured machine, and `gone` links
+/// removed afterwards), and `expected.txt`. Set `UPDATE_GOLDEN=1` to rewrite the expected files.
+final class GoldenTests: XCTestCase {
+    static let dir = Bundle.module.resourceURL!.appending(path: "Golden")
+    /// The source tree's copy, for UPDATE_GOLDEN.
+    static let sourceDir = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "Golden")
+
+    func load(_ name: String, _ file: String) throws -> Data? {
+        let url = Self.dir.appending(path: name).appending(path: file)
+        return FileManager.default.fileExists(atPath: url.path) ? try Data(contentsOf: url) : nil
+    }
+
+    struct Extra: Decodable { var gone: [String]? }
+
+    /// Plans the case and compares with `expected.txt`; returns the plan and the state it was made on.
+    @discardableResult
+    func check(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> (Plan, ObservedState, Instance?, ObservedFixture) {
+        let fixture = try JSONDecoder().decode(ObservedFixture.self, from: try load(name, "observed.json")!)
+        var observed = try fixture.state()
+        let config = fixture.plannerConfig()
+        if let prev = try load(name, "previous.json") {
+            let before = try MetadataFileProvider.parse(Array(prev), source: "previous.json")
+            var full = config
+            full.interfaces = []
+            observed = simulate(Planner.plan(desired: before, observed: observed, config: full, renderer: fixture.renderer), on: observed)
+            if let extra = try load(name, "gone.json") {
+                // Links detached since: the kernel drops the link, its addresses and its routes.
+                for g in try JSONDecoder().decode(Extra.self, from: extra).gone ?? [] {
+                    observed.links.removeAll { $0.name == g }
+                    observed.addresses.removeAll { $0.device == g }
+                    observed.routes.removeAll { $0.device == g }
+                }
+            }
+        }
+        var text: String
+        var plan: Plan?
+        var instance: Instance?
+        do {
+            instance = try MetadataFileProvider.parse(Array(try load(name, "instance.json")!), source: "instance.json")
+            plan = Planner.plan(desired: instance!, observed: observed, config: config, renderer: fixture.renderer)
+            text = goldenText(plan!)
+        } catch {
+            text = "## error\n\(error)\n"
+        }
+        let expectedURL = Self.sourceDir.appending(path: name).appending(path: "expected.txt")
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] != nil {
+            try Data(text.utf8).write(to: expectedURL)
+        }
+        let expected = String(decoding: try load(name, "expected.txt") ?? Data(), as: UTF8.self)
+        XCTAssertEqual(text, expected, "golden \(name) differs; UPDATE_GOLDEN=1 rewrites it", file: file, line: line)
+        if let plan {
+            return (plan, observed, instance, fixture)
+        }
+        throw XCTSkip("case \(name) is an error case")
+    }
+
+    /// After applying a case's plan, planning again yields nothing: the plan is complete and idempotent.
+    func assertConverges(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (plan, observed, instance, fixture) = try check(name, file: file, line: line)
+        let after = simulate(plan, on: observed)
+        var config = fixture.plannerConfig()
+        config.interfaces = fixture.plannerConfig().interfaces
+        let again = Planner.plan(desired: instance!, observed: after, config: config, renderer: fixture.renderer)
+        XCTAssertEqual(again.actions.map(\.change.command), [], "\(name): second plan is not empty", file: file, line: line)
+    }
+
+    func testPrimaryOnly() throws { try assertConverges("primary-only") }
+    func testOneSecondary() throws { try assertConverges("one-secondary") }
+    func testEightSecondaries30IPs() throws {
+        try assertConverges("eight-secondaries")
+        let (plan, _, _, _) = try check("eight-secondaries")
+        // 8 ENIs × 30 IPs: 240 addresses and 240 rules, tables 10001...10008, all distinct.
+        XCTAssertEqual(plan.actions.filter { if case .addRule = $0.change { true } else { false } }.count, 240)
+        XCTAssertEqual(Set(plan.design.interfaces.compactMap(\.table)).count, 8)
+    }
+    func testIPAdded() throws { try assertConverges("ip-added") }
+    func testIPRemoved() throws { try assertConverges("ip-removed") }
+    func testENIDetached() throws { try assertConverges("eni-detached") }
+    func testPrimaryIPChanged() throws { try assertConverges("primary-ip-changed") }
+    func testForeignRulesAndRoutes() throws {
+        let (plan, _, _, _) = try check("foreign-objects")
+        // Nothing foreign is ever removed.
+        for a in plan.actions {
+            switch a.change {
+            case .removeRule(let r): XCTAssertEqual(r.proto, 234, "removes foreign rule \(r)")
+            case .removeRoute(let r): XCTAssertEqual(r.proto, 234, "removes foreign route \(r)")
+            default: break
+            }
+        }
+    }
+    func testUnmarkedFileConflict() throws {
+        let (plan, _, _, _) = try check("unmarked-file")
+        XCTAssertFalse(plan.actions.contains { $0.change.command.contains("ifcfg-eth1") })
+        XCTAssertEqual(plan.problems.count, 2)
+    }
+    func testUnmarkedFileForce() throws { try assertConverges("unmarked-file-force") }
+    func testHostileMetadataValues() throws {
+        for name in ["hostile-newline", "hostile-quote", "hostile-command", "hostile-space"] {
+            XCTAssertThrowsError(try check(name), name)
+        }
+    }
+    func testHostileInterfaceName() throws {
+        let (plan, _, _, _) = try check("hostile-ifname")
+        XCTAssertFalse(plan.actions.contains { $0.change.isFile })
+    }
+    func testWaitingAndUnlisted() throws { try assertConverges("waiting-and-unlisted") }
+    func testRPFilterOff() throws { try assertConverges("rp-filter-off") }
+    func testRendererNone() throws {
+        let (plan, _, _, _) = try check("renderer-none")
+        XCTAssertFalse(plan.actions.contains { $0.change.isFile })
+    }
+    func testDeviceNumberSlots() throws { try assertConverges("device-numbers") }
+    func testInterfaceFilter() throws {
+        let (plan, _, _, _) = try check("interface-filter")
+        XCTAssertTrue(plan.actions.allSatisfy { $0.interface == nil || $0.interface == "eth2" })
+    }
+}
