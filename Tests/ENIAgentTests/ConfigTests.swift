@@ -1,0 +1,73 @@
+@testable import ENIAgent
+import ENIPlanner
+import ENIRender
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    func testTOMLSubset() throws {
+        let t = try TOML.parse("""
+            # comment
+            a = "x\\ty" # trailing
+            b = 'C:\\path'
+            c = 1_000
+            d = true
+            e = ["eth1", 'eth2',
+                 "eth3"]
+            [metadata]
+            url = "http://127.0.0.1:8080/"
+            """, file: "t.toml")
+        XCTAssertEqual(t.map(\.key), ["a", "b", "c", "d", "e", "metadata.url"])
+        XCTAssertEqual(t[0].value, .string("x\ty"))
+        XCTAssertEqual(t[1].value, .string("C:\\path"))
+        XCTAssertEqual(t[2].value, .integer(1000))
+        XCTAssertEqual(t[3].value, .boolean(true))
+        XCTAssertEqual(t[4].value, .array([.string("eth1"), .string("eth2"), .string("eth3")]))
+        XCTAssertEqual(t[5].line, 9)
+    }
+
+    func testTOMLErrorsNameTheLine() {
+        for (text, message) in [
+            ("a = \"x", "t.toml:1: unterminated string"),
+            ("a = 1\na = 2", "t.toml:2: key 'a' is set twice"),
+            ("a = 1 b", "t.toml:1: unexpected text after value: 'b'"),
+            ("\n\na = yes", "t.toml:3: invalid value 'yes' (expected a string, integer, boolean or array)"),
+            ("a = 012", "t.toml:1: invalid value '012' (expected a string, integer, boolean or array)"),
+        ] {
+            XCTAssertThrowsError(try TOML.parse(text, file: "t.toml"), text) { XCTAssertEqual("\($0)", message) }
+        }
+    }
+
+    func testConfigKeysAndErrors() throws {
+        var c = AgentConfig()
+        try c.load(toml: """
+            renderer = "none"
+            rp_filter = "off"
+            table_base = 20000
+            rule_priority_base = 20000
+            route_protocol = 200
+            nm_controlled = true
+            lock_path = "/tmp/x.lock"
+            metadata_file = "/tmp/i.json"
+            provider = "file"
+            """, file: "c.toml")
+        XCTAssertEqual(c.renderer, .none)
+        XCTAssertEqual(c.rpFilter, .off)
+        XCTAssertEqual(c.plannerConfig.tableBase, 20000)
+        XCTAssertEqual(c.plannerConfig.priorityBase, 20000)
+        XCTAssertEqual(c.plannerConfig.proto, 200)
+        XCTAssertTrue(c.nmControlled)
+        XCTAssertEqual(c.provider, .file)
+
+        for (text, message) in [
+            ("rp_filter = \"lose\"", "c.toml:1: rp_filter = \"lose\" is not one of loose, off, strict, unchanged"),
+            ("tabel_base = 1", "c.toml:1: unknown key \"tabel_base\""),
+            ("table_base = \"1\"", "c.toml:1: table_base must be an integer, not string"),
+            ("rule_priority_base = 30000", "c.toml:1: rule_priority_base = 30000 is out of range 1...24574"),
+            ("route_protocol = 2", "c.toml:1: route_protocol = 2 is out of range 5...254"),
+            ("lock_path = \"run/x\"", "lock_path \"run/x\" must be an absolute path"),
+        ] {
+            var c = AgentConfig()
+            XCTAssertThrowsError(try c.load(toml: text, file: "c.toml"), text) { XCTAssertEqual("\($0)", message) }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+@testable import ENIAgent
+import ENIModel
+import ENIPlanner
+import ENIRender
+import Foundation
+import XCTest
+
+final class FileTests: XCTestCase {
+    var root = ""
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appending(path: "eni-agent-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: root) }
+
+    func testAtomicWriteCreatesDirectoriesMode0644AndReplaces() throws {
+        let fs = FileStore(root: root)
+        try fs.write("one\n", to: "/etc/sysconfig/network-scripts/ifcfg-eth1")
+        try fs.write("two\n", to: "/etc/sysconfig/network-scripts/ifcfg-eth1")
+        let path = root + "/etc/sysconfig/network-scripts/ifcfg-eth1"
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "two\n")
+        let attrs = try FileManager.default.attributesOfItem(atPath: path)
+        XCTAssertEqual((attrs[.posixPermissions] as! NSNumber).intValue, 0o644)
+        // No temp file left behind.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/etc/sysconfig/network-scripts"), ["ifcfg-eth1"])
+    }
+
+    func testNeverWritesThroughASymlink() throws {
+        let fs = FileStore(root: root)
+        let target = root + "/target"
+        try "precious\n".write(toFile: target, atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/ifcfg-eth1", withDestinationPath: target)
+        XCTAssertEqual(try fs.observe(directories: ["/etc"], files: [])["/etc/ifcfg-eth1"], ObservedFile(.symlink))
+        // Writing replaces the link itself; the target is untouched.
+        try fs.write("new\n", to: "/etc/ifcfg-eth1")
+        XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "precious\n")
+        XCTAssertNil(try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/etc/ifcfg-eth1"))
+    }
+
+    func testRefusesASymlinkedDirectoryOnTheWay() throws {
+        let fs = FileStore(root: root)
+        let elsewhere = root + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/etc/sysconfig", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/sysconfig/network-scripts", withDestinationPath: elsewhere)
+        XCTAssertThrowsError(try fs.write("x\n", to: "/etc/sysconfig/network-scripts/ifcfg-eth1")) {
+            XCTAssertTrue("\($0)".contains("(network-scripts) is a symlink or not a directory; not followed"), "\($0)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere), [])
+    }
+
+    func testRemoveAndObserve() throws {
+        let fs = FileStore(root: root)
+        try fs.write("a\n", to: "/d/x")
+        try fs.write("b\n", to: "/d/y")
+        try fs.remove("/d/x")
+        try fs.remove("/d/absent")
+        XCTAssertEqual(try fs.observe(directories: ["/d", "/missing"], files: ["/d/y", "/nope/z"]),
+                       ["/d/y": ObservedFile(.regular(content: "b\n"))])
+    }
+
+    func testLockIsExclusive() throws {
+        let path = root + "/run/eni-agent.lock"
+        do {
+            let first = try RunLock(path: path, timeoutSeconds: 0)
+            XCTAssertThrowsError(try RunLock(path: path, timeoutSeconds: 0)) {
+                XCTAssertEqual("\($0)", "lock \(path): another eni-agent run holds it (waited 0 s)")
+            }
+            withExtendedLifetime(first) {}
+        }
+        _ = try RunLock(path: path, timeoutSeconds: 0)  // released with the first
+    }
+
+    /// `bash -c '. FILE'` yields exactly the values, whatever characters they hold.
+    func testShellValuesSurviveSourcing() throws {
+        let values = ["plain", "with space", "quote'inside", "dollar $(reboot) `x`", "semi;colon", "back\\slash", "\"dq\"", ""]
+        var text = ""
+        for (i, v) in values.enumerated() { text += try ShellValue.assignment("V\(i)", v) + "\n" }
+        let file = root + "/vars"
+        try text.write(toFile: file, atomically: false, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(filePath: "/bin/bash")
+        p.arguments = ["-c", ". \"$1\"; for i in \(values.indices.map(String.init).joined(separator: " ")); do v=V$i; printf '%s\\0' \"${!v}\"; done", "bash", file]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        let got = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
+        XCTAssertEqual(got, values)
+        XCTAssertThrowsError(try ShellValue.quote("a\nb", for: "IPADDR")) {
+            XCTAssertEqual("\($0)", "IPADDR: value \"a\\nb\" has a control character (U+a); not written")
+        }
+    }
+
+    func testUnifiedDiffMatchesDiffU() throws {
+        let old = (1...20).map { "line \($0)" }.joined(separator: "\n") + "\n"
+        var lines = old.split(separator: "\n").map(String.init)
+        lines[2] = "changed 3"; lines.remove(at: 10); lines.insert("new", at: 15); lines.append("tail")
+        let new = lines.joined(separator: "\n") + "\n"
+        try old.write(toFile: root + "/a", atomically: false, encoding: .utf8)
+        try new.write(toFile: root + "/b", atomically: false, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(filePath: "/usr/bin/diff")
+        p.arguments = ["-u", "--label", "F", "--label", "F", root + "/a", root + "/b"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        let expected = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(UnifiedDiff.render(path: "F", old: old, new: new), expected)
+    }
+}

@@ -1,0 +1,95 @@
+import ENIModel
+import XCTest
+
+final class ModelTests: XCTestCase {
+    func testMACParsesEitherCaseAndPrintsLower() throws {
+        XCTAssertEqual(try MACAddress("52:54:00:BF:B3:51").description, "52:54:00:bf:b3:51")
+        XCTAssertEqual(try MACAddress("52-54-00-bf-b3-51"), try MACAddress("52:54:00:BF:B3:51"))
+    }
+
+    func testMACRejectsMalformedNamingTheValue() {
+        for bad in ["52:54:00:bf:b3", "52:54:00:bf:b3:5g", "52:54:00:bf:b3:511", "", "52:54:00:bf:b3:51\n", "52:54:00:bf:b3:5"] {
+            XCTAssertThrowsError(try MACAddress(bad), bad) { e in
+                XCTAssertTrue("\(e)".contains("invalid MAC address"), "\(e)")
+            }
+        }
+        XCTAssertThrowsError(try MACAddress("zz:54:00:bf:b3:51")) { XCTAssertEqual("\($0)", "invalid MAC address \"zz:54:00:bf:b3:51\"") }
+    }
+
+    func testIPv4StrictDottedQuad() throws {
+        XCTAssertEqual(try IPv4Address("10.0.2.10").value, 0x0A00_020A)
+        XCTAssertEqual(try IPv4Address("255.255.255.255").description, "255.255.255.255")
+        for bad in ["10.0.2", "10.0.2.256", "010.0.2.1", "10.0.2.1 ", "10.0.2.-1", "10..2.1", "1e1.0.0.1", "$(reboot)", "10.0.2.1\n"] {
+            XCTAssertThrowsError(try IPv4Address(bad), bad) { e in XCTAssertTrue("\(e)".contains("invalid IPv4 address"), "\(e)") }
+        }
+    }
+
+    func testPrefixRequiresZeroHostBits() throws {
+        XCTAssertEqual(try IPv4Prefix("10.0.2.0/24").description, "10.0.2.0/24")
+        XCTAssertThrowsError(try IPv4Prefix("10.0.2.1/24")) { XCTAssertTrue("\($0)".contains("host bits set")) }
+        XCTAssertThrowsError(try IPv4Prefix("10.0.2.0/33"))
+        XCTAssertThrowsError(try IPv4Prefix("10.0.2.0"))
+        XCTAssertTrue(try IPv4Prefix("10.0.0.0/18").contains(try IPv4Address("10.0.63.255")))
+        XCTAssertFalse(try IPv4Prefix("10.0.0.0/18").contains(try IPv4Address("10.0.64.0")))
+    }
+
+    func testNetmaskMustBeContiguous() throws {
+        XCTAssertEqual(try IPv4Prefix.length(ofNetmask: "255.255.192.0"), 18)
+        XCTAssertEqual(try IPv4Prefix.length(ofNetmask: "255.255.255.255"), 32)
+        XCTAssertEqual(try IPv4Prefix.length(ofNetmask: "0.0.0.0"), 0)
+        XCTAssertThrowsError(try IPv4Prefix.length(ofNetmask: "255.0.255.0")) {
+            XCTAssertEqual("\($0)", "non-contiguous netmask \"255.0.255.0\"")
+        }
+    }
+
+    func eni(_ mac: String, _ ip: String, _ more: [String] = [], subnet: String = "10.0.2.0/24", gw: String = "10.0.2.1") throws -> ENI {
+        try ENI(mac: MACAddress(mac), primaryIP: IPv4Address(ip), secondaryIPs: more.map { try IPv4Address($0) },
+                subnet: IPv4Prefix(subnet), gateway: IPv4Address(gw))
+    }
+
+    func testENIValidation() throws {
+        XCTAssertThrowsError(try eni("52:54:00:00:02:0a", "10.0.3.10")) {
+            XCTAssertEqual("\($0)", "ENI 52:54:00:00:02:0a: IP 10.0.3.10 is outside its subnet 10.0.2.0/24")
+        }
+        XCTAssertThrowsError(try eni("52:54:00:00:02:0a", "10.0.2.10", gw: "10.0.3.1")) {
+            XCTAssertEqual("\($0)", "ENI 52:54:00:00:02:0a: gateway 10.0.3.1 is outside its subnet 10.0.2.0/24")
+        }
+        XCTAssertThrowsError(try eni("52:54:00:00:02:0a", "10.0.2.1"))
+        // Secondary IPs: sorted, deduplicated, without the primary.
+        let e = try eni("52:54:00:00:02:0a", "10.0.2.10", ["10.0.2.12", "10.0.2.10", "10.0.2.11", "10.0.2.12"])
+        XCTAssertEqual(e.secondaryIPs.map(\.description), ["10.0.2.11", "10.0.2.12"])
+    }
+
+    func testInstanceRejectsAnIPOnTwoENIs() throws {
+        let a = try eni("52:54:00:00:02:0a", "10.0.2.10")
+        let b = try eni("52:54:00:00:03:0a", "10.0.2.11", ["10.0.2.10"])
+        XCTAssertThrowsError(try Instance(primaryMAC: a.mac, enis: [a, b])) {
+            XCTAssertEqual("\($0)", "IP 10.0.2.10 is claimed by two ENIs: 52:54:00:00:02:0a and 52:54:00:00:03:0a")
+        }
+        XCTAssertThrowsError(try Instance(primaryMAC: a.mac, enis: [a, a]))
+    }
+
+    func testMarkerOwner() throws {
+        let mac = try MACAddress("52:54:00:00:02:0a")
+        let file = FileMarker.line(owner: mac) + "\nDEVICE=eth1\n"
+        XCTAssertTrue(FileMarker.isManaged(file))
+        XCTAssertEqual(FileMarker.owner(of: file), mac)
+        XCTAssertNil(FileMarker.owner(of: FileMarker.line(owner: nil) + "\n"))
+        XCTAssertFalse(FileMarker.isManaged("DEVICE=eth1\n# Managed by eni-agent\n"))
+        XCTAssertFalse(FileMarker.isManaged("# Managed by eni-agentX\n"))
+    }
+
+    func testSysctlKeysWithDottedInterfaceNames() {
+        let k = SysctlSetting.ipv4Conf("eth0.100", "rp_filter")
+        XCTAssertEqual(k, "net.ipv4.conf.eth0/100.rp_filter")
+        XCTAssertEqual(SysctlSetting.procPath(k), "net/ipv4/conf/eth0.100/rp_filter")
+    }
+
+    func testSafeInterfaceNames() {
+        XCTAssertTrue(Link.isSafeName("eth1"))
+        XCTAssertTrue(Link.isSafeName("enp1s0f0.100"))
+        for bad in ["", ".", "..", "eth1$(x)", "eth 1", "eth1'", "a234567890123456", "eth1\n"] {
+            XCTAssertFalse(Link.isSafeName(bad), bad)
+        }
+    }
+}
