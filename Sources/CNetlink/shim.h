@@ -1,8 +1,8 @@
 #ifndef ENI_AGENT_CNETLINK_SHIM_H
 #define ENI_AGENT_CNETLINK_SHIM_H
 
-// libnl-3 route API, as used by ENINetlink. Only headers: every function used
-// is a plain C function that Swift imports directly, so no shims are needed.
+// libnl-3 route API, as used by ENINetlink. Every libnl function used is a plain
+// C function that Swift imports directly.
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 #include <netlink/errno.h>
@@ -15,5 +15,11 @@
 #include <netlink/route/rule.h>
 #include <linux/rtnetlink.h>
 #include <linux/if.h>
+#include <linux/sched.h>   // CLONE_NEWNET
+
+// setns(2): <sched.h> declares it only under _GNU_SOURCE, which Swift's Glibc module
+// is not built with. Same prototype as glibc's; used to open a socket in another
+// network namespace (tests, and later one handle per namespace).
+extern int setns(int fd, int nstype);
 
 #endif

@@ -30,6 +30,27 @@ public final class Netlink {
         }
     }
 
+    /// A socket in the network namespace at `path` (e.g. `/run/netns/NAME`): the calling thread
+    /// enters it, opens the socket (a netlink socket stays in the namespace it was made in), and
+    /// returns to its own namespace before this returns.
+    public convenience init(namespace path: String) throws(NetlinkError) {
+        let target = open(path, O_RDONLY | O_CLOEXEC)
+        guard target >= 0 else {
+            throw NetlinkError(operation: "open", object: "namespace \(path)", code: .notFound, reason: String(cString: strerror(errno)))
+        }
+        defer { close(target) }
+        let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard home >= 0 else {
+            throw NetlinkError(operation: "open", object: "own namespace", code: .other(0), reason: String(cString: strerror(errno)))
+        }
+        defer { close(home) }
+        guard setns(target, CLONE_NEWNET) == 0 else {
+            throw NetlinkError(operation: "enter", object: "namespace \(path)", code: .permission, reason: String(cString: strerror(errno)))
+        }
+        defer { precondition(setns(home, CLONE_NEWNET) == 0, "cannot return to the thread's own network namespace") }
+        try self.init()
+    }
+
     deinit { nl_socket_free(sk) }
 
     // MARK: - Reading
@@ -122,10 +143,10 @@ public final class Netlink {
 
     // MARK: - Changing
 
-    private func index(of device: String, for what: String) throws(NetlinkError) -> Int32 {
+    private func index(of device: String, for what: String, _ object: String? = nil) throws(NetlinkError) -> Int32 {
         if indexByName[device] == nil { _ = try links() }
         guard let i = indexByName[device] else {
-            throw NetlinkError(operation: what, object: "dev \(device)", code: .noDevice, reason: "no such interface")
+            throw NetlinkError(operation: what, object: object ?? "dev \(device)", code: .noDevice, reason: "no such interface")
         }
         return i
     }
@@ -150,7 +171,7 @@ public final class Netlink {
 
     private func address(_ a: InterfaceAddress, add: Bool) throws(NetlinkError) {
         let op = add ? "add address" : "delete address"
-        let idx = try index(of: a.device, for: op)
+        let idx = try index(of: a.device, for: op, a.description)
         let obj = rtnl_addr_alloc()!
         defer { rtnl_addr_put(obj) }
         let local = nlAddr(a.address, a.prefixLength)
@@ -181,8 +202,9 @@ public final class Netlink {
         _ = rtnl_route_set_type(obj, UInt8(RTN_UNICAST))
         if r.metric != 0 { rtnl_route_set_priority(obj, r.metric) }
         if let dev = r.device {
+            let idx = try index(of: dev, for: op, r.description)
             let nh = rtnl_route_nh_alloc()!  // owned by the route once added
-            rtnl_route_nh_set_ifindex(nh, Int32(try index(of: dev, for: op)))
+            rtnl_route_nh_set_ifindex(nh, Int32(idx))
             if let gw = r.gateway {
                 let g = nlAddr(gw, 32)
                 rtnl_route_nh_set_gateway(nh, g)

@@ -1,0 +1,118 @@
+import ENIModel
+import ENINetlink
+import Foundation
+import XCTest
+
+/// Runs a command (test set-up only: the product never spawns `ip`); fails the test on error.
+@discardableResult
+func sh(_ args: String..., file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    let p = Process()
+    p.executableURL = URL(filePath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw FixtureFailure(description: "\(args.joined(separator: " ")): exit \(p.terminationStatus): \(String(decoding: e, as: UTF8.self))")
+    }
+    return String(decoding: o, as: UTF8.self)
+}
+
+struct FixtureFailure: Error, CustomStringConvertible { var description: String }
+
+/// A throwaway network namespace with one veth pair (`eth1` / `peer1`), deleted afterwards.
+class NamespaceTestCase: XCTestCase {
+    var ns = ""
+    nonisolated(unsafe) static var counter = 0
+
+    override func setUpWithError() throws {
+        guard getuid() == 0 else {
+            print("SKIP \(name): needs root to create network namespaces")
+            throw XCTSkip("needs root to create network namespaces")
+        }
+        Self.counter += 1
+        ns = "eni-ut-\(getpid())-\(Self.counter)"
+        try sh("ip", "netns", "add", ns)
+        try sh("ip", "-n", ns, "link", "add", "eth1", "address", "52:54:00:00:02:0a", "type", "veth", "peer", "name", "peer1")
+        try sh("ip", "-n", ns, "link", "set", "peer1", "up")
+    }
+
+    override func tearDownWithError() throws {
+        if !ns.isEmpty { try? sh("ip", "netns", "del", ns) }
+    }
+}
+
+final class NetlinkTests: NamespaceTestCase {
+    func testDumpsLinksWithMACAndState() throws {
+        let nl = try Netlink(namespace: "/run/netns/\(ns)")
+        let links = try nl.links()
+        let eth1 = try XCTUnwrap(links.first { $0.name == "eth1" })
+        XCTAssertEqual(eth1.mac, try MACAddress("52:54:00:00:02:0A"))
+        XCTAssertFalse(eth1.isUp)
+        XCTAssertEqual(eth1.kind, "veth")
+        XCTAssertNil(links.first { $0.name == "lo" }?.mac, "all-zero MAC is no MAC")
+    }
+
+    func testAddressRouteRuleRoundTripWithProtocol() throws {
+        let nl = try Netlink(namespace: "/run/netns/\(ns)")
+        let addr = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
+        let subnet = Route(table: 10001, destination: try IPv4Prefix("10.0.2.0/24"), device: "eth1", scope: .link, proto: 234)
+        let dflt = Route(table: 10001, destination: .any, gateway: try IPv4Address("10.0.2.1"), device: "eth1", proto: 234)
+        let rule = Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 234)
+        try nl.setUp("eth1")
+        try nl.add(addr)
+        try nl.add(subnet)
+        try nl.add(dflt)
+        try nl.add(rule)
+        XCTAssertEqual(nl.writes, 5)
+        XCTAssertTrue(try nl.links().first { $0.name == "eth1" }!.isUp)
+        XCTAssertTrue(try nl.addresses().contains { $0.sameAs(addr) })
+        let routes = try nl.routes()
+        XCTAssertTrue(routes.contains(subnet), "\(routes)")
+        XCTAssertTrue(routes.contains(dflt), "\(routes)")
+        XCTAssertTrue(try nl.rules().contains(rule))
+        // What `ip` shows agrees.
+        XCTAssertTrue(try sh("ip", "-n", ns, "rule").contains("from 10.0.2.10 lookup 10001 proto 234"))
+        XCTAssertTrue(try sh("ip", "-n", ns, "route", "show", "table", "10001").contains("default via 10.0.2.1 dev eth1 proto 234"))
+
+        try nl.remove(rule)
+        try nl.remove(dflt)
+        try nl.remove(subnet)
+        try nl.remove(addr)
+        XCTAssertFalse(try nl.rules().contains(rule))
+        XCTAssertFalse(try nl.routes().contains { $0.table == 10001 })
+        XCTAssertFalse(try nl.addresses().contains { $0.sameAs(addr) })
+    }
+
+    func testForeignRuleIsReadWithItsProtocol() throws {
+        try sh("ip", "-n", ns, "rule", "add", "from", "10.0.2.10", "lookup", "10001", "priority", "10001")
+        try sh("ip", "-n", ns, "rule", "add", "fwmark", "0x1", "lookup", "10001", "priority", "10001", "protocol", "234")
+        let rules = try Netlink(namespace: "/run/netns/\(ns)").rules().filter { $0.priority == 10001 }
+        XCTAssertEqual(rules.count, 2)
+        XCTAssertTrue(rules.contains { $0.proto != 234 && !$0.hasOtherSelectors && $0.source?.description == "10.0.2.10/32" })
+        XCTAssertTrue(rules.contains { $0.proto == 234 && $0.hasOtherSelectors })
+    }
+
+    func testErrorsAreTypedAndNameTheObject() throws {
+        let nl = try Netlink(namespace: "/run/netns/\(ns)")
+        try nl.setUp("eth1")
+        let addr = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
+        try nl.add(addr)
+        XCTAssertThrowsError(try nl.add(addr)) { e in
+            XCTAssertEqual((e as? NetlinkError)?.code, .exists)
+            XCTAssertTrue("\(e)".hasPrefix("add address 10.0.2.10/24 dev eth1: "), "\(e)")
+        }
+        let r = Route(table: 10001, destination: .any, gateway: try IPv4Address("10.0.2.1"), device: "eth1", proto: 234)
+        XCTAssertThrowsError(try nl.remove(r)) { e in
+            XCTAssertEqual((e as? NetlinkError)?.code, .notFound, "\(e)")
+            XCTAssertTrue("\(e)".hasPrefix("delete route default via 10.0.2.1 dev eth1 table 10001 proto 234: "), "\(e)")
+        }
+        XCTAssertThrowsError(try nl.add(InterfaceAddress(address: try IPv4Address("10.0.9.9"), prefixLength: 24, device: "eth9"))) { e in
+            XCTAssertEqual("\(e)", "add address 10.0.9.9/24 dev eth9: no such interface")
+        }
+    }
+}
