@@ -36,11 +36,10 @@ struct SharedOptions: ParsableArguments {
     func resolve() throws -> AgentConfig {
         var c = AgentConfig()
         let path = config ?? AgentConfig.defaultPath
-        do {
+        // The default path may be absent (defaults apply); a path given with --config may not.
+        if config != nil || access(path, F_OK) == 0 {
             let bytes = try FileStore.readFile(atPath: path, limit: 1 << 20)
             try c.load(toml: String(decoding: bytes, as: UTF8.self), file: path)
-        } catch let e as FileError where config == nil && e.reason.contains("No such file") {
-            // No config file at the default path: defaults.
         }
         if let root { c.root = root }
         if let metadataFile { c.metadataFile = metadataFile; c.provider = .file }

@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# A throwaway lab of network namespaces, shared by the integration tests and the demo:
+#
+#   client ($LAB-cli)          router ($LAB-rtr, strict rp_filter)          VM ($LAB-vm)
+#   c0 192.168.100.10 ---- rc 192.168.100.1
+#                              r0 10.0.1.1/24 ------------------------------ eth0 10.0.1.10/24 (primary ENI)
+#                              r1 10.0.2.1/24 ------------------------------ eth1 (secondary ENI, no address)
+#                              r2 10.0.3.1/24 ------------------------------ eth2 (secondary ENI, no address)
+#
+# The VM starts as a cloud image boots: eth0 with its address and the default route via
+# 10.0.1.1; all.rp_filter=1 as RHEL-family images set it. The router drops packets whose source
+# does not belong behind the interface they arrive on, as a VPC does. MACs match
+# examples/instance.json. Nothing outside these namespaces is touched.
+
+LAB=${LAB:-eni-$$}
+VM=$LAB-vm RTR=$LAB-rtr CLI=$LAB-cli
+
+lab_create() {
+    ip netns add "$VM" && ip netns add "$RTR" && ip netns add "$CLI" || return 1
+    local n
+    for n in "$VM" "$RTR" "$CLI"; do ip -n "$n" link set lo up; done
+    ip -n "$VM" link add eth0 address 52:54:00:00:01:0a type veth peer name r0 netns "$RTR"
+    ip -n "$VM" link add eth1 address 52:54:00:00:02:0a type veth peer name r1 netns "$RTR"
+    ip -n "$VM" link add eth2 address 52:54:00:00:03:0a type veth peer name r2 netns "$RTR"
+    ip -n "$CLI" link add c0 type veth peer name rc netns "$RTR"
+    ip netns exec "$RTR" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 1 > /proc/sys/net/ipv4/conf/default/rp_filter'
+    for n in r0 r1 r2 rc; do
+        ip netns exec "$RTR" sh -c "echo 1 > /proc/sys/net/ipv4/conf/$n/rp_filter"
+        ip -n "$RTR" link set "$n" up
+    done
+    ip -n "$RTR" addr add 10.0.1.1/24 dev r0
+    ip -n "$RTR" addr add 10.0.2.1/24 dev r1
+    ip -n "$RTR" addr add 10.0.3.1/24 dev r2
+    ip -n "$RTR" addr add 192.168.100.1/24 dev rc
+    ip -n "$CLI" link set c0 up
+    ip -n "$CLI" addr add 192.168.100.10/24 dev c0
+    ip -n "$CLI" route add default via 192.168.100.1
+    ip netns exec "$VM" sh -c 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 1 > /proc/sys/net/ipv4/conf/default/rp_filter; echo 1 > /proc/sys/net/ipv4/conf/eth0/rp_filter'
+    ip -n "$VM" link set eth0 up
+    ip -n "$VM" addr add 10.0.1.10/24 dev eth0
+    ip -n "$VM" route add default via 10.0.1.1 dev eth0
+}
+
+lab_destroy() {
+    local n
+    for n in "$VM" "$RTR" "$CLI"; do ip netns del "$n" 2>/dev/null; done
+    return 0
+}
+
+# Can the client reach IP (one ping, 1 s)?
+lab_ping() { ip netns exec "$CLI" ping -n -q -c 1 -W 1 "$1" >/dev/null 2>&1; }

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Integration tests: the real eni-agent binary in throwaway network namespaces (see lab.sh).
+# Usage: Tests/integration/run.sh PATH-TO-ENI-AGENT
+# Needs root; without it every test is reported as skipped. Prints "N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BIN=${1:?usage: run.sh PATH-TO-ENI-AGENT}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+LAB=eni-it-$$
+# shellcheck source=lab.sh
+. "$here/lab.sh"
+
+pass=0 fail=0 skip=0
+TMP=$(mktemp -d /tmp/eni-agent-it.XXXXXX)
+cleanup() { lab_destroy; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP integration tests: they need root to create network namespaces"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "    $l"; done; }
+check() { # check NAME COMMAND...: passes when the command succeeds
+    local name=$1; shift
+    if "$@" >"$TMP/check.out" 2>&1; then ok "$name"; else not_ok "$name" "$(head -c 2000 "$TMP/check.out")"; fi
+}
+
+ROOT=$TMP/root
+META=$TMP/instance.json
+cp "$repo/examples/instance.json" "$META"
+mkdir -p "$ROOT"
+agent() { ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --metadata-file "$META" --config /dev/null; }
+rules() { ip -n "$VM" -4 rule show; }
+table() { ip -n "$VM" -4 route show table "$1" 2>/dev/null; }
+
+lab_create || { not_ok "lab set-up"; echo "$pass passed, $fail failed"; exit 1; }
+
+# --- Before: what a naive script does (addresses only) leaves the ENI unreachable -------------
+ip -n "$VM" link set eth1 up
+ip -n "$VM" addr add 10.0.2.10/24 dev eth1
+check "client reaches the primary IP through eth0 before" lab_ping 10.0.1.10
+check "a secondary ENI IP with an address but no policy routing is unreachable" bash -c "! ip netns exec $CLI ping -n -q -c 1 -W 1 10.0.2.10"
+eth0_before=$(ip -n "$VM" -4 -o addr show dev eth0 | grep -v secondary | awk "{print \$4}")
+main_default_before=$(ip -n "$VM" -4 route show default table main)
+
+# --- diff shows changes, exit 2 ----------------------------------------------------------------
+agent diff >"$TMP/diff1.out" 2>&1; rc=$?
+check "diff exits 2 when changes are pending" test "$rc" = 2
+check "diff shows rules in ip syntax" grep -q "^+ ip rule add from 10.0.2.11 lookup 10001 priority 10001 protocol 234$" "$TMP/diff1.out"
+check "diff shows files as unified diffs" grep -q "^+++ /etc/sysconfig/network-scripts/ifcfg-eth1$" "$TMP/diff1.out"
+check "diff changes nothing" bash -c "! ip -n $VM rule | grep -q 10001 && [ ! -e $ROOT/etc/sysconfig ]"
+
+# --- reconfigure configures both secondary ENIs -------------------------------------------------
+agent reconfigure >"$TMP/reconf1.out" 2>&1; rc=$?
+check "reconfigure exits 0" test "$rc" = 0
+for ip in 10.0.2.10 10.0.2.11 10.0.2.12; do
+    check "rule from $ip lookup 10001 with protocol 234" bash -c "ip -n $VM -4 rule | grep -q '^10001:.*from $ip lookup 10001 proto 234'"
+done
+for ip in 10.0.3.10 10.0.3.11; do
+    check "rule from $ip lookup 10002 with protocol 234" bash -c "ip -n $VM -4 rule | grep -q '^10002:.*from $ip lookup 10002 proto 234'"
+done
+check "table 10001 has the subnet and default routes" bash -c "ip -n $VM -4 route show table 10001 | grep -q '^default via 10.0.2.1 dev eth1 proto 234' && ip -n $VM -4 route show table 10001 | grep -q '^10.0.2.0/24 dev eth1 proto 234 scope link'"
+check "table 10002 has the default route via eth2" bash -c "ip -n $VM -4 route show table 10002 | grep -q '^default via 10.0.3.1 dev eth2 proto 234'"
+check "main table gained no default route" test "$(ip -n "$VM" -4 route show default table main)" = "$main_default_before"
+check "eth0's primary address is unchanged" test "$(ip -n "$VM" -4 -o addr show dev eth0 | grep -v secondary | awk "{print \$4}")" = "$eth0_before" -a "$eth0_before" = 10.0.1.10/24
+check "the primary ENI's secondary IP is on eth0" bash -c "ip -n $VM -4 addr show dev eth0 | grep -q 'inet 10.0.1.11/24'"
+check "rp_filter is loose on eth1 and eth2" bash -c "[ \$(ip netns exec $VM cat /proc/sys/net/ipv4/conf/eth1/rp_filter) = 2 ] && [ \$(ip netns exec $VM cat /proc/sys/net/ipv4/conf/eth2/rp_filter) = 2 ]"
+for f in ifcfg-eth1 route-eth1 rule-eth1 ifcfg-eth2 route-eth2 rule-eth2; do
+    check "$f written with the marker, mode 0644" bash -c "head -1 $ROOT/etc/sysconfig/network-scripts/$f | grep -q '^# Managed by eni-agent' && [ \$(stat -c %a $ROOT/etc/sysconfig/network-scripts/$f) = 644 ]"
+done
+check "ifcfg-eth1 sources to the intended values" bash -c ". $ROOT/etc/sysconfig/network-scripts/ifcfg-eth1 && [ \"\$DEVICE \$IPADDR \$PREFIX \$IPADDR2 \$DEFROUTE \$NM_CONTROLLED\" = 'eth1 10.0.2.10 24 10.0.2.12 no no' ]"
+check "sysctl.d file persists rp_filter" grep -qx "net.ipv4.conf.eth2.rp_filter = 2" "$ROOT/etc/sysctl.d/90-eni-agent.conf"
+check "no ifcfg-eth0 written" test ! -e "$ROOT/etc/sysconfig/network-scripts/ifcfg-eth0"
+
+# --- Reachability through the strict router ----------------------------------------------------
+for ip in 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.2.12 10.0.3.10 10.0.3.11; do
+    check "client reaches $ip after reconfigure" lab_ping "$ip"
+done
+
+# --- route-/rule- files reproduce the runtime state without the agent ---------------------------
+check "route-eth1 and rule-eth1 lines are valid 'ip route add'/'ip rule add' arguments" bash -c "
+    ip netns add $LAB-boot && trap 'ip netns del $LAB-boot' EXIT
+    ip -n $LAB-boot link add eth1 type dummy && ip -n $LAB-boot link set eth1 up && ip -n $LAB-boot addr add 10.0.2.10/24 dev eth1
+    grep -v '^#' $ROOT/etc/sysconfig/network-scripts/route-eth1 | while read -r l; do ip -n $LAB-boot route add \$l || exit 1; done
+    grep -v '^#' $ROOT/etc/sysconfig/network-scripts/rule-eth1 | while read -r l; do ip -n $LAB-boot rule add \$l || exit 1; done
+    [ \"\$(ip -n $LAB-boot -4 rule | grep -c 'lookup 10001 proto 234')\" = 3 ]"
+
+# --- Idempotent: nothing to do, nothing written --------------------------------------------------
+stat -c '%n %i %Y' "$ROOT"/etc/sysconfig/network-scripts/* "$ROOT"/etc/sysctl.d/* >"$TMP/stat1"
+rules >"$TMP/rules1"
+agent diff >"$TMP/diff2.out" 2>&1; rc=$?
+check "diff right after reconfigure reports nothing (exit 0)" bash -c "[ $rc = 0 ] && [ ! -s $TMP/diff2.out ]"
+agent reconfigure --json >"$TMP/reconf2.json" 2>&1; rc=$?
+check "second reconfigure exits 0 with no changes" bash -c "[ $rc = 0 ] && python3 -c 'import json,sys; d=json.load(open(\"$TMP/reconf2.json\")); sys.exit(0 if d[\"changes\"]==[] else 1)'"
+agent reconfigure >"$TMP/reconf3.out" 2>&1
+check "second reconfigure says nothing to do" grep -qx "nothing to do" "$TMP/reconf3.out"
+stat -c '%n %i %Y' "$ROOT"/etc/sysconfig/network-scripts/* "$ROOT"/etc/sysctl.d/* >"$TMP/stat2"
+check "second reconfigure wrote no file (same inodes and mtimes)" cmp -s "$TMP/stat1" "$TMP/stat2"
+check "second reconfigure left the rules as they were" bash -c "ip -n $VM -4 rule show | cmp -s - $TMP/rules1"
+
+# --- Foreign rules and routes survive --------------------------------------------------------------
+ip -n "$VM" rule add from 10.0.2.99 lookup 10001 priority 10001
+ip -n "$VM" rule add from all fwmark 0x1 lookup 100 priority 100
+ip -n "$VM" route add 192.0.2.0/24 dev eth1 table 10001
+ip -n "$VM" route add 198.51.100.0/24 via 10.0.1.1 dev eth0
+python3 - "$META" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["enis"][1]["secondary_ips"] = ["10.0.2.12", "10.0.2.13"]   # 10.0.2.11 unassigned, 10.0.2.13 assigned
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
+agent reconfigure >"$TMP/reconf4.out" 2>&1; rc=$?
+check "reconfigure after an IP moved exits 0" test "$rc" = 0
+check "unassigned 10.0.2.11: address and rule removed" bash -c "! ip -n $VM -4 addr show dev eth1 | grep -q 10.0.2.11/ && ! ip -n $VM rule | grep -q 'from 10.0.2.11 '"
+check "assigned 10.0.2.13: address and rule added" bash -c "ip -n $VM -4 addr show dev eth1 | grep -q 10.0.2.13/ && ip -n $VM rule | grep -q 'from 10.0.2.13 lookup 10001 proto 234'"
+check "client reaches the new 10.0.2.13" lab_ping 10.0.2.13
+check "foreign rule at our priority survives" bash -c "ip -n $VM rule | grep -q '^10001:.*from 10.0.2.99 lookup 10001\$'"
+check "foreign fwmark rule survives" bash -c "ip -n $VM rule | grep -q 'fwmark 0x1 lookup 100'"
+check "foreign route in our table survives" bash -c "ip -n $VM route show table 10001 | grep -q '^192.0.2.0/24 dev eth1'"
+check "foreign route in main survives" bash -c "ip -n $VM route show | grep -q '^198.51.100.0/24 via 10.0.1.1'"
+
+# --- An unmarked file is a conflict; --force overwrites it -----------------------------------------
+printf 'DEVICE=eth2\nIPADDR=10.0.3.99\n' >"$ROOT/etc/sysconfig/network-scripts/ifcfg-eth2"
+sed -i 's/"10.0.3.11"/"10.0.3.11", "10.0.3.12"/' "$META"
+agent reconfigure >"$TMP/reconf5.out" 2>&1; rc=$?
+check "a conflict makes reconfigure exit 1" test "$rc" = 1
+check "the conflict names the file" grep -q "ifcfg-eth2 exists and is not managed by eni-agent" "$TMP/reconf5.out"
+check "the unmarked file is untouched" grep -qx "IPADDR=10.0.3.99" "$ROOT/etc/sysconfig/network-scripts/ifcfg-eth2"
+check "the rest is applied despite the conflict" bash -c "ip -n $VM rule | grep -q 'from 10.0.3.12 lookup 10002'"
+agent reconfigure --force >"$TMP/reconf6.out" 2>&1; rc=$?
+check "--force overwrites the unmarked file" bash -c "[ $rc = 0 ] && head -1 $ROOT/etc/sysconfig/network-scripts/ifcfg-eth2 | grep -q '^# Managed by eni-agent'"
+
+# --- Detach: eth2 leaves the kernel and the metadata ---------------------------------------------
+ip -n "$VM" link del eth2
+python3 - "$META" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["enis"] = [e for e in d["enis"] if e["mac"] != "52:54:00:00:03:0a"]
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
+rules_eth1_before=$(ip -n "$VM" rule | grep 'lookup 10001')
+agent reconfigure >"$TMP/reconf7.out" 2>&1; rc=$?
+check "reconfigure after detach exits 0" test "$rc" = 0
+check "detached ENI's rules removed" bash -c "! ip -n $VM rule | grep -q 'lookup 10002'"
+check "detached ENI's files removed" bash -c "! ls $ROOT/etc/sysconfig/network-scripts/ | grep -q eth2"
+check "detached ENI left the sysctl.d file" bash -c "! grep -q eth2 $ROOT/etc/sysctl.d/90-eni-agent.conf"
+check "the other ENI is untouched by the detach" test "$(ip -n "$VM" rule | grep 'lookup 10001')" = "$rules_eth1_before"
+check "client still reaches eth1's IPs" lab_ping 10.0.2.10
+agent diff >/dev/null 2>&1; rc=$?
+check "diff after detach clean-up reports nothing" test "$rc" = 0
+
+# --- --interface limits the changes ----------------------------------------------------------------
+ip -n "$VM" addr del 10.0.2.12/24 dev eth1
+ip -n "$VM" addr del 10.0.1.11/24 dev eth0
+agent reconfigure --interface eth0 >"$TMP/reconf8.out" 2>&1
+check "--interface eth0 restores eth0 only" bash -c "ip -n $VM -4 addr show dev eth0 | grep -q 10.0.1.11/ && ! ip -n $VM -4 addr show dev eth1 | grep -q 10.0.2.12/"
+agent reconfigure >/dev/null 2>&1
+
+# --- Errors: bad metadata, lock held -------------------------------------------------------------
+echo '{"primary_mac": "52:54:00:00:01:0a", "enis": [{"mac": "52:54:00:00:02:0a", "primary_ip": "10.0.2.10", "subnet": "10.0.2.0/24", "gateway": "$(reboot)"}]}' >"$TMP/bad.json"
+ip netns exec "$VM" "$BIN" diff --root "$ROOT" --metadata-file "$TMP/bad.json" --config /dev/null >"$TMP/bad.out" 2>&1; rc=$?
+check "invalid metadata: diff exits 1 naming the field and value" bash -c "[ $rc = 1 ] && grep -q 'enis\[0\].gateway: invalid IPv4 address \"\$(reboot)\"' $TMP/bad.out"
+ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$TMP/bad.json" --config /dev/null >/dev/null 2>&1
+check "invalid metadata changes nothing" bash -c "ip -n $VM rule | grep -q 'from 10.0.2.10 lookup 10001' && ip -n $VM -4 addr show dev eth1 | grep -q 10.0.2.10/"
+printf 'lock_timeout = 0\n' >"$TMP/lock.toml"
+( flock 9; ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$META" --config "$TMP/lock.toml" >"$TMP/lock.out" 2>&1; echo $? >"$TMP/lock.rc" ) 9>"$ROOT/run/eni-agent.lock"
+check "a held lock stops a second run, naming the lock" bash -c "[ \$(cat $TMP/lock.rc) = 1 ] && grep -q 'eni-agent.lock: another eni-agent run holds it' $TMP/lock.out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
