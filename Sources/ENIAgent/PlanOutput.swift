@@ -40,19 +40,35 @@ public enum PlanOutput {
 
     /// `eni-agent diff`: kernel changes as `+`/`-` lines in `ip` syntax and files as unified diffs,
     /// grouped by interface.
-    public static func text(_ plan: Plan) -> String {
+    /// `verbose` adds each change's reason as a `#` comment line.
+    public static func text(_ plan: Plan, verbose: Bool = false) -> String {
         var out = ""
         for (iface, actions) in groups(plan.actions) {
             out += heading(iface, plan) + "\n"
             for a in actions {
+                if verbose { out += "#   \(a.reason)\n" }
                 if let d = a.change.unifiedDiff { out += d } else { out += a.change.command + "\n" }
             }
         }
         return out
     }
 
+    /// One line per ENI: MAC, state, interface, table (for `--verbose`).
+    public static func states(_ plan: Plan) -> [String] {
+        plan.enis.map { s in
+            switch s.state {
+            case .managed(let d):
+                "ENI \(s.mac): \(d.name), \(d.role.rawValue)" + (d.table.map { ", table \($0), rule priority \(d.priority!)" } ?? "")
+                    + ", \(d.eni.allIPs.count) IPs"
+            case .waiting: "ENI \(s.mac): waiting for its link"
+            case .unknown(let r): "ENI \(s.mac): unknown (\(r))"
+            case .skipped(let d): "ENI \(s.mac): \(d), skipped"
+            }
+        }
+    }
+
     /// `eni-agent reconfigure`: what was done, one line per change.
-    public static func text(_ r: PassResult) -> String {
+    public static func text(_ r: PassResult, verbose: Bool = false) -> String {
         var out = ""
         var done = [Int: Outcome.Result]()
         for (i, o) in r.outcomes.enumerated() { done[i] = o.result }
@@ -60,6 +76,7 @@ public enum PlanOutput {
         for (iface, actions) in groups(r.plan.actions) {
             out += heading(iface, r.plan) + "\n"
             for a in actions {
+                if verbose { out += "#   \(a.reason)\n" }
                 out += a.change.command + "\n"
                 switch done[i] {
                 case .failed(let why): out += "  ! failed: \(why)\n"

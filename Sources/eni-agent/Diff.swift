@@ -21,8 +21,9 @@ struct Diff: AsyncParsableCommand {
         if json {
             print(PlanOutput.json(plan), terminator: "")
         } else {
-            print(PlanOutput.text(plan), terminator: "")
+            print(PlanOutput.text(plan, verbose: options.verbose), terminator: "")
             for n in PlanOutput.notes(plan) { warn("note: \(n)") }
+            if options.verbose { for l in PlanOutput.states(plan) { warn(l) } }
         }
         for p in plan.problems { warn("error: \(p)") }
         if !plan.problems.isEmpty { throw ExitCode(1) }

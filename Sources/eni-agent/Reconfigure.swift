@@ -21,8 +21,9 @@ struct Reconfigure: AsyncParsableCommand {
         if json {
             print(PlanOutput.json(result), terminator: "")
         } else {
-            print(PlanOutput.text(result), terminator: "")
+            print(PlanOutput.text(result, verbose: options.verbose), terminator: "")
             for n in PlanOutput.notes(result.plan) { warn("note: \(n)") }
+            if options.verbose { for l in PlanOutput.states(result.plan) { warn(l) } }
             print(PlanOutput.summary(result))
         }
         for p in result.plan.problems { warn("error: \(p)") }
