@@ -59,7 +59,10 @@ public final class Netlink {
     private func withCache<T>(_ what: String, _ alloc: (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>) -> Int32,
                               _ body: (OpaquePointer) throws(NetlinkError) -> T?) throws(NetlinkError) -> [T] {
         var cache: OpaquePointer?
-        try NetlinkError.check(alloc(sk, &cache), "dump", what)
+        // A dump the kernel interrupted (the table changed meanwhile) is read again, a few times.
+        var rc = alloc(sk, &cache)
+        for _ in 0..<3 where rc == -NLE_DUMP_INTR { rc = alloc(sk, &cache) }
+        try NetlinkError.check(rc, "dump", what)
         guard let cache else { return [] }
         defer { nl_cache_free(cache) }
         var out: [T] = []

@@ -53,6 +53,15 @@ agent diff >"$TMP/diff1.out" 2>&1; rc=$?
 check "diff exits 2 when changes are pending" test "$rc" = 2
 check "diff shows rules in ip syntax" grep -q "^+ ip rule add from 10.0.2.11 lookup 10001 priority 10001 protocol 234$" "$TMP/diff1.out"
 check "diff shows files as unified diffs" grep -q "^+++ /etc/sysconfig/network-scripts/ifcfg-eth1$" "$TMP/diff1.out"
+agent diff --json >"$TMP/diff1.json" 2>/dev/null
+check "diff --json lists every change with op, command and interface" python3 -c "
+import json, sys
+d = json.load(open('$TMP/diff1.json'))
+assert d['pending'] == len(d['changes']) > 20, d['pending']
+assert all({'op', 'command', 'reason'} <= set(c) for c in d['changes'])
+assert {'add_rule', 'add_route', 'add_address', 'write_file', 'set_sysctl', 'link_up'} <= {c['op'] for c in d['changes']}
+assert [e['state'] for e in d['enis']] == ['managed'] * 3, d['enis']
+"
 check "diff changes nothing" bash -c "! ip -n $VM rule | grep -q 10001 && [ ! -e $ROOT/etc/sysconfig ]"
 
 # --- reconfigure configures both secondary ENIs -------------------------------------------------
