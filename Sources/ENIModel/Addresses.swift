@@ -137,8 +137,6 @@ public struct IPv4Prefix: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     public static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : ~UInt32(0) << (32 - length) }
 
-    public var netmask: IPv4Address { IPv4Address(value: IPv4Prefix.mask(length)) }
-
     public func contains(_ a: IPv4Address) -> Bool { a.value & IPv4Prefix.mask(length) == network.value }
 
     public var description: String { "\(network)/\(length)" }

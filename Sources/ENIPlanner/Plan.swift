@@ -13,14 +13,6 @@ public enum Change: Hashable, Sendable {
     case writeFile(path: String, old: String?, new: String)
     case removeFile(path: String, old: String)
 
-    /// True for changes made through netlink.
-    public var isNetlink: Bool {
-        switch self {
-        case .linkUp, .addAddress, .removeAddress, .addRoute, .removeRoute, .addRule, .removeRule: true
-        case .setSysctl, .writeFile, .removeFile: false
-        }
-    }
-
     public var isFile: Bool {
         switch self {
         case .writeFile, .removeFile: true
@@ -99,6 +91,4 @@ public struct Plan: Hashable, Sendable {
     public var design: NetworkDesign
 
     public var isEmpty: Bool { actions.isEmpty }
-    public var netlinkChangeCount: Int { actions.filter { $0.change.isNetlink }.count }
-    public var fileChangeCount: Int { actions.filter { $0.change.isFile }.count }
 }

@@ -66,9 +66,7 @@ final class GoldenTests: XCTestCase {
     func assertConverges(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let (plan, observed, instance, fixture) = try check(name, file: file, line: line)
         let after = simulate(plan, on: observed)
-        var config = fixture.plannerConfig()
-        config.interfaces = fixture.plannerConfig().interfaces
-        let again = Planner.plan(desired: instance!, observed: after, config: config, renderer: fixture.renderer)
+        let again = Planner.plan(desired: instance!, observed: after, config: fixture.plannerConfig(), renderer: fixture.renderer)
         XCTAssertEqual(again.actions.map(\.change.command), [], "\(name): second plan is not empty", file: file, line: line)
     }
 
