@@ -88,9 +88,7 @@ public struct Agent: Sendable {
         let instance = try await provider().fetch()
         let nl = try Netlink()
         let plan = plan(instance, try observe(nl), interfaces: interfaces)
-        let before = nl.writes
         var result = apply(plan, nl)
-        result.netlinkWrites = nl.writes - before
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try observe(nl), interfaces: interfaces).actions
         }
@@ -103,6 +101,7 @@ public struct Agent: Sendable {
         var outcomes: [Outcome] = []
         var broken: [String: String] = [:]
         var fileWrites = 0, sysctlWrites = 0
+        let netlinkBefore = nl.writes
         for a in plan.actions {
             let group = a.interface ?? ""
             if let why = broken[group] {
@@ -128,7 +127,7 @@ public struct Agent: Sendable {
                 outcomes.append(Outcome(action: a, result: .failed("\(error)")))
             }
         }
-        return PassResult(plan: plan, outcomes: outcomes, netlinkWrites: 0, fileWrites: fileWrites,
+        return PassResult(plan: plan, outcomes: outcomes, netlinkWrites: nl.writes - netlinkBefore, fileWrites: fileWrites,
                           sysctlWrites: sysctlWrites, remaining: [])
     }
 

@@ -114,8 +114,8 @@ public struct FileStore: Sendable {
         for d in directories {
             let (comps, last) = try split(d)
             guard let fd = try openDirectory(comps + [last], create: false, for: d) else { continue }
-            let names = try list(fd, path: d)
             defer { close(fd) }
+            let names = try list(fd, path: d)
             for n in names where !n.hasSuffix(Self.tempSuffix) {
                 let p = d + "/" + n
                 if let f = try observe(dir: fd, name: n, path: p) { out[p] = f }

@@ -5,10 +5,11 @@ import FoundationEssentials
 /// Human and JSON renderings of plans and passes. Deterministic: same plan, same bytes.
 public enum PlanOutput {
     /// Groups in plan order, each headed by the interface (or "machine-wide").
-    static func groups(_ actions: [Action]) -> [(String?, [Action])] {
-        var out: [(String?, [Action])] = []
-        for a in actions {
-            if let last = out.last, last.0 == a.interface { out[out.count - 1].1.append(a) } else { out.append((a.interface, [a])) }
+    static func groups<T>(_ items: [T], _ interface: (T) -> String?) -> [(String?, [T])] {
+        var out: [(String?, [T])] = []
+        for x in items {
+            let i = interface(x)
+            if let last = out.last, last.0 == i { out[out.count - 1].1.append(x) } else { out.append((i, [x])) }
         }
         return out
     }
@@ -43,7 +44,7 @@ public enum PlanOutput {
     /// `verbose` adds each change's reason as a `#` comment line.
     public static func text(_ plan: Plan, verbose: Bool = false) -> String {
         var out = ""
-        for (iface, actions) in groups(plan.actions) {
+        for (iface, actions) in groups(plan.actions, \.interface) {
             out += heading(iface, plan) + "\n"
             for a in actions {
                 if verbose { out += "#   \(a.reason)\n" }
@@ -70,20 +71,16 @@ public enum PlanOutput {
     /// `eni-agent reconfigure`: what was done, one line per change.
     public static func text(_ r: PassResult, verbose: Bool = false) -> String {
         var out = ""
-        var done = [Int: Outcome.Result]()
-        for (i, o) in r.outcomes.enumerated() { done[i] = o.result }
-        var i = 0
-        for (iface, actions) in groups(r.plan.actions) {
+        for (iface, outcomes) in groups(r.outcomes, \.action.interface) {
             out += heading(iface, r.plan) + "\n"
-            for a in actions {
-                if verbose { out += "#   \(a.reason)\n" }
-                out += a.change.command + "\n"
-                switch done[i] {
+            for o in outcomes {
+                if verbose { out += "#   \(o.action.reason)\n" }
+                out += o.action.change.command + "\n"
+                switch o.result {
                 case .failed(let why): out += "  ! failed: \(why)\n"
                 case .skipped(let why): out += "  ! skipped: \(why)\n"
-                default: break
+                case .done: break
                 }
-                i += 1
             }
         }
         return out
@@ -176,7 +173,8 @@ public enum PlanOutput {
 
     public static func json(_ r: PassResult) -> String {
         encode(JSONPlan(
-            changes: zip(r.plan.actions, r.outcomes).map { a, o in
+            changes: r.outcomes.map { o in
+                let a = o.action
                 let (op, p) = op(a.change)
                 var c = JSONChange(interface: a.interface, op: op, command: a.change.command, reason: a.reason, path: p)
                 switch o.result {

@@ -39,6 +39,9 @@ public struct InterfaceAddress: Hashable, Comparable, Sendable, CustomStringConv
         self.isSecondary = isSecondary
     }
 
+    /// The subnet the address belongs to (`10.0.2.11/24` -> `10.0.2.0/24`).
+    public var subnet: IPv4Prefix { try! IPv4Prefix(containing: address, length: min(max(prefixLength, 0), 32)) }
+
     /// Identity for planning: the secondary flag is the kernel's business.
     public func sameAs(_ o: InterfaceAddress) -> Bool {
         address == o.address && prefixLength == o.prefixLength && device == o.device

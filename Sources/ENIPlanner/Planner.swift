@@ -223,10 +223,11 @@ private struct Builder {
             // Deleting the kernel's primary address of a subnet deletes its secondaries too, unless
             // promote_secondaries is on: turn it on first when addresses in that subnet stay.
             let key = SysctlSetting.ipv4Conf(d.name, "promote_secondaries")
-            if removals.contains(where: { r in
-                !r.isSecondary && (have + want).contains { !removals.contains($0) && $0.address != r.address
-                    && (try? IPv4Prefix(containing: r.address, length: r.prefixLength))?.contains($0.address) == true }
-            }), observed.sysctls[key] != "1" {
+            let staying = (have + want).filter { !removals.contains($0) }
+            let dropsFirstOfSubnet = removals.contains { r in
+                !r.isSecondary && staying.contains { $0.address != r.address && r.subnet.contains($0.address) }
+            }
+            if dropsFirstOfSubnet, observed.sysctls[key] != "1" {
                 add(.setSysctl(key: key, from: observed.sysctls[key], to: "1"), d.name,
                     "keep the other addresses of the subnet when its first address is removed")
             }

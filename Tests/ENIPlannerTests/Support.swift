@@ -118,13 +118,13 @@ func simulate(_ plan: Plan, on s: ObservedState) -> ObservedState {
             if let i = s.links.firstIndex(where: { $0.name == dev }) { s.links[i].isUp = true }
         case .addAddress(var x):
             x.isSecondary = s.addresses.contains { $0.device == x.device
-                && (try! IPv4Prefix(containing: $0.address, length: $0.prefixLength)).contains(x.address) && $0.prefixLength == x.prefixLength }
+                && $0.subnet.contains(x.address) && $0.prefixLength == x.prefixLength }
             s.addresses.append(x)
         case .removeAddress(let x):
             s.addresses.removeAll { $0.sameAs(x) }
             // promote_secondaries on: the next address of the subnet becomes primary.
             if !x.isSecondary, let i = s.addresses.firstIndex(where: { $0.device == x.device && $0.prefixLength == x.prefixLength
-                && (try! IPv4Prefix(containing: x.address, length: x.prefixLength)).contains($0.address) }) {
+                && x.subnet.contains($0.address) }) {
                 s.addresses[i].isSecondary = false
             }
         case .addRoute(let r): s.routes.append(r)
