@@ -18,6 +18,12 @@ let package = Package(
             pkgConfig: "libnl-route-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
         ),
+        // libcurl. The only target that may import it is ENIHTTP.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         // Value types: MAC, IPv4, ENIs, instance, observed kernel state. No I/O.
         .target(name: "ENIModel"),
         // Pure planner: (desired, observed, config) -> Plan. Depends on the model only.
@@ -26,11 +32,16 @@ let package = Package(
         .target(name: "ENIRender", dependencies: ["ENIModel"]),
         // libnl-3 behind Swift types: dump and change links, addresses, routes, rules.
         .target(name: "ENINetlink", dependencies: ["ENIModel", "CNetlink"]),
+        // HTTP behind Swift types: libcurl's multi interface, timeouts, size cap, typed errors.
+        .target(name: "ENIHTTP", dependencies: ["CCurl"]),
+        // Cloud metadata providers (Tencent, Alibaba, AWS, auto): HTTP tree -> Instance, with
+        // retries, deadlines, validation, pending MACs and caches.
+        .target(name: "ENIMetadata", dependencies: ["ENIModel", "ENIHTTP"]),
         // One reconcile pass: fetch -> observe -> plan -> apply; config, files, lock.
         .target(
             name: "ENIAgent",
             dependencies: [
-                "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink",
+                "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "ENIMetadata",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -41,15 +52,22 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test support, never shipped: a metadata server for the three clouds' trees with fault
+        // injection, as a library (in-process in the tests) and as an executable (demo, scripts).
+        .target(name: "MetadataSimulator"),
+        .executableTarget(name: "eni-metadata-sim", dependencies: ["MetadataSimulator"]),
         .testTarget(name: "ENIModelTests", dependencies: ["ENIModel"]),
         // CNetlink is listed for tests only because testable builds need every module the
         // libraries import internally; no test imports it.
         .testTarget(
             name: "ENIPlannerTests",
-            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIAgent", "CNetlink"],
+            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIAgent", "CNetlink", "CCurl"],
             resources: [.copy("Golden")]
         ),
-        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "eni-agent"]),
+        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "CCurl", "eni-agent"]),
+        .testTarget(
+            name: "ENIMetadataTests",
+            dependencies: ["ENIMetadata", "ENIHTTP", "ENIModel", "CCurl", "MetadataSimulator"]),
     ],
     swiftLanguageModes: [.v6]
 )

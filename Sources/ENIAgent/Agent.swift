@@ -1,3 +1,4 @@
+import ENIMetadata
 import ENIModel
 import ENINetlink
 import ENIPlanner
@@ -16,6 +17,8 @@ public struct PassResult: Sendable {
     public var netlinkWrites: Int
     public var fileWrites: Int
     public var sysctlWrites: Int
+    /// HTTP requests sent to the metadata endpoint.
+    public var metadataRequests = 0
     /// Changes a fresh plan still wants after applying (empty when the pass converged).
     public var remaining: [Action]
 
@@ -34,24 +37,52 @@ public struct Agent: Sendable {
     public let config: AgentConfig
     public let files: FileStore
     public let procSys: ProcSys
+    /// Built once: the HTTP providers keep caches across passes.
+    private let source: Result<any MetadataProvider, AgentError>
 
     public init(config: AgentConfig, procSys: ProcSys = ProcSys()) {
         self.config = config
         self.files = FileStore(root: config.root)
         self.procSys = procSys
+        self.source = Self.makeProvider(config)
     }
 
     /// The metadata source the config names.
-    public func provider() throws -> any MetadataProvider {
-        if let f = config.metadataFile, config.provider == .file || config.provider == .auto {
-            return MetadataFileProvider(path: f)
-        }
+    public func provider() throws(AgentError) -> any MetadataProvider { try source.get() }
+
+    private static func makeProvider(_ config: AgentConfig) -> Result<any MetadataProvider, AgentError> {
+        let ua = "eni-agent/\(eniAgentVersion)"
         switch config.provider {
-        case .file: throw AgentError.noMetadataSource("provider 'file' needs metadata_file (or --metadata-file PATH)")
-        default:
-            throw AgentError.noMetadataSource(
-                "provider '\(config.provider.rawValue)': the HTTP metadata providers are not in this build; use --metadata-file PATH")
+        case .file:
+            guard let f = config.metadataFile else {
+                return .failure(.noMetadataSource("provider 'file' needs metadata_file (or --metadata-file PATH)"))
+            }
+            return .success(MetadataFileProvider(path: f))
+        case .auto:
+            if let f = config.metadataFile { return .success(MetadataFileProvider(path: f)) }
+            return .success(AutoMetadataProvider(baseURL: config.metadataURL, discipline: config.fetch, userAgent: ua))
+        case .tencent, .aliyun, .aws:
+            let cloud = Cloud(rawValue: config.provider.rawValue)!
+            return .success(CloudMetadataProvider(cloud: cloud, baseURL: config.metadataURL, discipline: config.fetch, userAgent: ua))
         }
+    }
+
+    /// MACs to wait for when the metadata does not list them yet: the links named with
+    /// `--interface`, or else every physical NIC (no link kind: in a cloud VM each one is an ENI).
+    /// Virtual links (veth, bridges, VLANs...) and enslaved links are never waited for.
+    public static func expectedMACs(_ links: [Link], interfaces: Set<String>) -> Set<MACAddress> {
+        Set(links.compactMap { l -> MACAddress? in
+            guard let mac = l.mac, l.master == nil, l.name != "lo", mac.bytes.contains(where: { $0 != 0 }) else { return nil }
+            if !interfaces.isEmpty { return interfaces.contains(l.name) ? mac : nil }
+            return l.kind == nil ? mac : nil
+        })
+    }
+
+    /// The metadata for this pass, waiting for the MACs the kernel has and the metadata lacks.
+    public func fetch(_ nl: Netlink, interfaces: Set<String>) async throws -> MetadataResult {
+        let provider = try provider()
+        let expected = Self.expectedMACs(try nl.links(), interfaces: interfaces)
+        return try await provider.fetch(waitingFor: expected)
     }
 
     /// Reads everything the planner needs from the kernel, /proc/sys and the files.
@@ -68,27 +99,31 @@ public struct Agent: Sendable {
                              sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files))
     }
 
-    public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>) -> Plan {
+    public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>, warnings: [String] = []) -> Plan {
         var pc = config.plannerConfig
         pc.interfaces = interfaces
-        return Planner.plan(desired: instance, observed: observed, config: pc, renderer: config.fileRenderer)
+        var plan = Planner.plan(desired: instance, observed: observed, config: pc, renderer: config.fileRenderer)
+        plan.problems += warnings.map { Problem(interface: nil, message: $0) }
+        return plan
     }
 
     /// The plan, without changing anything (`eni-agent diff`).
     public func diff(interfaces: Set<String> = []) async throws -> Plan {
-        let instance = try await provider().fetch()
         let nl = try Netlink()
-        return plan(instance, try observe(nl), interfaces: interfaces)
+        let metadata = try await fetch(nl, interfaces: interfaces)
+        return plan(metadata.instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
     }
 
     /// Plans and applies under the lock (`eni-agent reconfigure`).
     public func reconfigure(interfaces: Set<String> = []) async throws -> PassResult {
         let lock = try RunLock(path: files.hostPath(config.lockPath), timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
-        let instance = try await provider().fetch()
         let nl = try Netlink()
-        let plan = plan(instance, try observe(nl), interfaces: interfaces)
+        let metadata = try await fetch(nl, interfaces: interfaces)
+        let instance = metadata.instance
+        let plan = plan(instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
         var result = apply(plan, nl)
+        result.metadataRequests = metadata.requests
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try observe(nl), interfaces: interfaces).actions
         }

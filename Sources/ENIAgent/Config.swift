@@ -1,3 +1,4 @@
+import ENIMetadata
 import ENIModel
 import ENIPlanner
 import ENIRender
@@ -6,7 +7,7 @@ import ENIRender
 public enum ProviderKind: String, CaseIterable, Sendable {
     /// A JSON file (`metadata_file`): offline use and tests.
     case file
-    /// Probe the clouds' endpoints (HTTP providers: not built yet).
+    /// Probe the clouds' endpoints and use the one that answers with its cloud's shape.
     case auto
     case tencent
     case aliyun
@@ -31,6 +32,8 @@ public struct AgentConfig: Equatable, Sendable {
     /// Prefix for every file read or written (not /proc/sys, which is the kernel's, per namespace).
     public var root = "/"
     public var force = false
+    /// Timeouts, retries, caps and the pending deadline of the HTTP providers.
+    public var fetch = FetchDiscipline()
 
     public static let defaultPath = "/etc/eni-agent/eni-agent.toml"
 
@@ -88,6 +91,11 @@ public struct AgentConfig: Equatable, Sendable {
             case "route_protocol": routeProtocol = UInt8(try integer(5...254))
             case "lock_path": lockPath = try string()
             case "lock_timeout": lockTimeoutSeconds = try integer(0...3600)
+            case "metadata_connect_timeout_ms": fetch.connectTimeoutMilliseconds = try integer(1...60_000)
+            case "metadata_timeout_ms": fetch.requestTimeoutMilliseconds = try integer(1...600_000)
+            case "metadata_retry_deadline_ms": fetch.roundTimeoutMilliseconds = try integer(1...3_600_000)
+            case "metadata_attempts": fetch.attempts = try integer(1...20)
+            case "pending_timeout": fetch.pendingTimeoutMilliseconds = try integer(0...3600) * 1000
             default: throw ConfigError("\(at): unknown key \(quoted(e.key))")
             }
         }
@@ -99,6 +107,17 @@ public struct AgentConfig: Equatable, Sendable {
         guard root.hasPrefix("/") else { throw ConfigError("root \(quoted(root)) must be an absolute path") }
         guard lockPath.hasPrefix("/") else { throw ConfigError("lock_path \(quoted(lockPath)) must be an absolute path") }
         if let f = metadataFile, f.isEmpty { throw ConfigError("metadata_file is empty") }
+        if let u = metadataURL {
+            // Plain HTTP to the endpoint: the clouds serve metadata over HTTP only.
+            let rest = u.hasPrefix("http://") ? u.dropFirst(7) : ""
+            guard !rest.isEmpty, !rest.hasPrefix("/"),
+                  u.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
+                throw ConfigError("metadata_url \(quoted(u)) is not an http:// URL")
+            }
+        }
+        if fetch.connectTimeoutMilliseconds > fetch.requestTimeoutMilliseconds {
+            throw ConfigError("metadata_connect_timeout_ms \(fetch.connectTimeoutMilliseconds) is longer than metadata_timeout_ms \(fetch.requestTimeoutMilliseconds)")
+        }
         if [253, 254, 255].contains(tableBase) {
             throw ConfigError("table_base \(tableBase) is a reserved table")
         }

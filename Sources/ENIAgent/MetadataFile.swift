@@ -1,17 +1,6 @@
+import ENIMetadata
 import ENIModel
 import FoundationEssentials
-
-/// Where an instance description comes from. HTTP providers (Tencent, Alibaba, AWS) implement the
-/// same protocol; one call is one pass's worth of metadata.
-public protocol MetadataProvider: Sendable {
-    func fetch() async throws -> Instance
-}
-
-public struct MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
 
 /// The instance description as a JSON document (`--metadata-file`). Format:
 ///
@@ -29,7 +18,14 @@ public struct MetadataFileProvider: MetadataProvider {
     public var path: String
     public init(path: String) { self.path = path }
 
-    public func fetch() async throws -> Instance {
+    public var name: String { "file \(path)" }
+
+    /// The file says what it says: there is nothing to wait for.
+    public func fetch(waitingFor: Set<MACAddress>) async throws -> MetadataResult {
+        MetadataResult(instance: try await read())
+    }
+
+    public func read() async throws -> Instance {
         let data: [UInt8]
         do { data = try FileStore.readFile(atPath: path, limit: 4 << 20) } catch {
             throw MetadataError("metadata file \(path): \(error)")

@@ -17,7 +17,10 @@ struct Diff: AsyncParsableCommand {
     var interfaces: [String] = []
 
     func run() async throws {
-        let plan = try await Agent(config: options.resolve()).diff(interfaces: Set(interfaces))
+        var config = try options.resolve()
+        // A dry run reports what is there now; it waits for pending ENIs only when asked to.
+        if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
+        let plan = try await Agent(config: config).diff(interfaces: Set(interfaces))
         if json {
             print(PlanOutput.json(plan), terminator: "")
         } else {

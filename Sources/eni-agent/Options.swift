@@ -20,6 +20,9 @@ struct SharedOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Base URL of the metadata service (HTTP providers).", valueName: "url"))
     var metadataURL: String?
 
+    @Option(help: ArgumentHelp("Seconds to wait for ENIs the metadata does not list or describe yet (diff: 0 unless given; reconfigure: pending_timeout, default 60).", valueName: "seconds"))
+    var pendingTimeout: Int?
+
     @Option(help: ArgumentHelp("Files to write: \(RendererKind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
     var renderer: String?
 
@@ -48,6 +51,12 @@ struct SharedOptions: ParsableArguments {
         if let renderer { c.renderer = try choice(renderer, "--renderer") }
         if let rpFilter { c.rpFilter = try choice(rpFilter, "--rp-filter") }
         if force { c.force = true }
+        if let pendingTimeout {
+            guard (0...3600).contains(pendingTimeout) else {
+                throw ValidationError("--pending-timeout \(pendingTimeout) is out of range 0...3600")
+            }
+            c.fetch.pendingTimeoutMilliseconds = pendingTimeout * 1000
+        }
         try c.validate()
         return c
     }

@@ -45,7 +45,7 @@ final class MetadataFileTests: XCTestCase {
 
     func testMissingFileNamesThePath() async {
         do {
-            _ = try await MetadataFileProvider(path: "/nonexistent/instance.json").fetch()
+            _ = try await MetadataFileProvider(path: "/nonexistent/instance.json").read()
             XCTFail("no error")
         } catch {
             XCTAssertEqual("\(error)", "metadata file /nonexistent/instance.json: read /nonexistent/instance.json: No such file or directory")

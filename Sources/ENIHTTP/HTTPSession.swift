@@ -1,0 +1,291 @@
+internal import CCurl
+import Glibc
+import Synchronization
+
+/// One HTTP request: what the metadata providers (and the tests' simulator controls) send.
+public struct HTTPRequest: Sendable {
+    public enum Method: String, Sendable { case get = "GET", put = "PUT" }
+    public var method: Method
+    public var url: String
+    /// Extra header lines, `Name: value`.
+    public var headers: [String]
+    /// The body of a PUT; none for a GET.
+    public var body: [UInt8]
+    /// Time to establish the TCP connection.
+    public var connectTimeoutMilliseconds: Int
+    /// Time for the whole exchange, connection included.
+    public var timeoutMilliseconds: Int
+    /// A larger body is an error (`HTTPError.Kind.tooLarge`), never a truncated success.
+    public var maxBytes: Int
+
+    public init(_ method: Method = .get, _ url: String, headers: [String] = [], body: [UInt8] = [],
+                connectTimeoutMilliseconds: Int = 200, timeoutMilliseconds: Int = 2000, maxBytes: Int = 64 << 10) {
+        self.method = method; self.url = url; self.headers = headers; self.body = body
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.maxBytes = maxBytes
+    }
+}
+
+public struct HTTPResponse: Sendable, Equatable {
+    public var status: Int
+    public var body: [UInt8]
+    public init(status: Int, body: [UInt8]) { self.status = status; self.body = body }
+}
+
+/// A transfer that produced no HTTP response. Statuses (404, 500...) are responses, not errors.
+public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// No complete answer within the timeout (connect or total).
+        case timeout
+        /// Connection refused, reset, or closed before a response.
+        case connection
+        /// The body ended before its announced length.
+        case truncated
+        /// The body is larger than the request's `maxBytes`.
+        case tooLarge
+        /// Anything else curl reports (bad URL, unsupported scheme...). Retrying will not help.
+        case failed
+        /// The session was closed.
+        case closed
+    }
+    public var kind: Kind
+    public var url: String
+    public var detail: String
+
+    public init(_ kind: Kind, url: String, detail: String) { self.kind = kind; self.url = url; self.detail = detail }
+
+    /// Worth another try: the network or the server may do better next time.
+    public var isTransient: Bool { [.timeout, .connection, .truncated].contains(kind) }
+
+    public var description: String {
+        let what = switch kind {
+        case .timeout: "timed out"
+        case .connection: "connection failed"
+        case .truncated: "truncated response"
+        case .tooLarge: "response too large"
+        case .failed: "request failed"
+        case .closed: "session closed"
+        }
+        return detail.isEmpty ? "\(url): \(what)" : "\(url): \(what) (\(detail))"
+    }
+}
+
+/// HTTP over libcurl's multi interface. One worker thread drives every transfer of the session;
+/// connections are kept alive and reused across its requests; at most `maxConcurrent` transfers
+/// run at once (the others wait in the session's queue, so a queued request's timeout starts only
+/// when it is sent). Create one per metadata pass and `close()` it afterwards: no thread and no
+/// socket outlive the pass.
+public final class HTTPSession: @unchecked Sendable {
+    private struct State {
+        var queue: [Transfer] = []
+        var active = 0
+        var closed = false
+        var started = false
+    }
+
+    public let maxConcurrent: Int
+    public let userAgent: String
+    private let state = Mutex(State())
+    /// Touched by the worker thread only, but for `curl_multi_wakeup`, which is thread-safe.
+    private let multi: UnsafeMutableRawPointer
+    private var thread = pthread_t()
+    /// Requests sent, for accounting (`requests` in verbose output and the benchmarks).
+    private let sent = Atomic<Int>(0)
+
+    public init(maxConcurrent: Int = 4, userAgent: String = "eni-agent") {
+        _ = curlGlobal
+        self.maxConcurrent = max(1, maxConcurrent)
+        self.userAgent = userAgent
+        self.multi = curl_multi_init()
+        _ = eni_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, self.maxConcurrent)
+        _ = eni_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, self.maxConcurrent)
+    }
+
+    deinit {
+        close()
+        curl_multi_cleanup(multi)
+    }
+
+    /// Requests performed so far.
+    public var requestCount: Int { sent.load(ordering: .relaxed) }
+
+    /// Sends the request and waits for its response (any status) or a transport error.
+    public func perform(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPError> {
+        await withCheckedContinuation { (c: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>) in
+            let t = Transfer(request, c)
+            let go: Bool = state.withLock { s in
+                if s.closed { return false }
+                s.queue.append(t)
+                if !s.started { s.started = true; startWorker() }
+                return true
+            }
+            if go { curl_multi_wakeup(multi) } else {
+                c.resume(returning: .failure(HTTPError(.closed, url: request.url, detail: "")))
+            }
+        }
+    }
+
+    /// Lets the transfers in flight finish, then stops the worker thread and closes connections.
+    public func close() {
+        let started: Bool = state.withLock { s in
+            defer { s.closed = true }
+            return s.started && !s.closed
+        }
+        guard started else { return }
+        curl_multi_wakeup(multi)
+        pthread_join(thread, nil)
+    }
+
+    // MARK: Worker thread
+
+    private func startWorker() {
+        let me = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { arg in
+            let session = Unmanaged<HTTPSession>.fromOpaque(arg!).takeRetainedValue()
+            session.run()
+            return nil
+        }, me)
+        precondition(rc == 0, "eni-agent: cannot start the HTTP thread (error \(rc))")
+    }
+
+    private func run() {
+        var idle: [UnsafeMutableRawPointer] = []
+        defer { for e in idle { curl_easy_cleanup(e) } }
+        while true {
+            let (start, stop): ([Transfer], Bool) = state.withLock { s in
+                let n = min(maxConcurrent - s.active, s.queue.count)
+                let batch = Array(s.queue.prefix(n))
+                s.queue.removeFirst(n)
+                s.active += n
+                return (batch, s.closed && s.active == 0 && s.queue.isEmpty)
+            }
+            if stop { return }
+            for t in start {
+                let easy = idle.popLast() ?? curl_easy_init()!
+                t.configure(easy, userAgent: userAgent)
+                sent.add(1, ordering: .relaxed)
+                let rc = curl_multi_add_handle(multi, easy)
+                if rc != CURLM_OK {
+                    finish(t, easy, CURLE_FAILED_INIT)
+                    idle.append(easy)
+                }
+            }
+            var running: Int32 = 0
+            _ = curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let msg = curl_multi_info_read(multi, &left) {
+                guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
+                let code = msg.pointee.data.result
+                var priv: UnsafeMutableRawPointer?
+                _ = eni_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &priv)
+                curl_multi_remove_handle(multi, easy)
+                if let priv {
+                    finish(Unmanaged<Transfer>.fromOpaque(priv).takeRetainedValue(), easy, code)
+                }
+                idle.append(easy)
+            }
+            // Sleeps until a socket is ready, curl's next timeout, or a wakeup from perform/close.
+            var timeout = 1000
+            _ = curl_multi_timeout(multi, &timeout)
+            if timeout < 0 || timeout > 1000 { timeout = 1000 }
+            _ = curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
+        }
+    }
+
+    private func finish(_ t: Transfer, _ easy: UnsafeMutableRawPointer, _ code: CURLcode) {
+        state.withLock { $0.active -= 1 }
+        t.complete(easy, code)
+    }
+}
+
+/// Initialises libcurl once per process, before the first session (curl_global_init).
+private let curlGlobal: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+/// The body sink curl calls while a response arrives (CURLOPT_WRITEFUNCTION).
+private let writeBody: eni_curl_write_fn = { data, size, count, user in
+    let t = Unmanaged<Transfer>.fromOpaque(user!).takeUnretainedValue()
+    let n = size * count
+    if t.body.count + n > t.request.maxBytes { t.overflow = true; return 0 }
+    if let data { t.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n)) }
+    return n
+}
+
+/// One request in flight. Owned by the worker thread from the moment it is queued.
+private final class Transfer: @unchecked Sendable {
+    let request: HTTPRequest
+    let continuation: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>
+    var body: [UInt8] = []
+    var overflow = false
+    private var headers: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+
+    init(_ request: HTTPRequest, _ continuation: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>) {
+        self.request = request
+        self.continuation = continuation
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    }
+
+    deinit {
+        curl_slist_free_all(headers)
+        errorBuffer.deallocate()
+    }
+
+    /// Sets every option of the handle for this request; the handle may have served another
+    /// request before (the connection cache belongs to the multi handle and survives the reset).
+    func configure(_ easy: UnsafeMutableRawPointer, userAgent: String) {
+        curl_easy_reset(easy)
+        let me = Unmanaged.passRetained(self).toOpaque()
+        _ = eni_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        _ = eni_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http")
+        _ = eni_curl_easy_setopt_string(easy, CURLOPT_NOPROXY, "*")
+        _ = eni_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, userAgent)
+        _ = eni_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        _ = eni_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+        _ = eni_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
+        _ = eni_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, request.connectTimeoutMilliseconds))
+        _ = eni_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, request.timeoutMilliseconds))
+        _ = eni_curl_easy_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBytes))
+        _ = eni_curl_easy_setopt_write_function(easy, writeBody)
+        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
+        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
+        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+        for h in request.headers { headers = curl_slist_append(headers, h) }
+        if request.method == .put {
+            _ = eni_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "PUT")
+            _ = eni_curl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count)
+            // COPYPOSTFIELDS copies POSTFIELDSIZE bytes: the body may go once this returns.
+            if request.body.isEmpty {
+                _ = eni_curl_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+            } else {
+                var body = request.body
+                body.withUnsafeMutableBytes { _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+            }
+            headers = curl_slist_append(headers, "Content-Type:")
+        }
+        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headers.map { UnsafeMutableRawPointer($0) })
+    }
+
+    func complete(_ easy: UnsafeMutableRawPointer, _ code: CURLcode) {
+        let detail = String(cString: errorBuffer)
+        let result: Result<HTTPResponse, HTTPError>
+        if code == CURLE_OK {
+            var status = 0
+            _ = eni_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            result = .success(HTTPResponse(status: status, body: body))
+        } else {
+            let kind: HTTPError.Kind = switch code {
+            case CURLE_OPERATION_TIMEDOUT: .timeout
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR:
+                .connection
+            case CURLE_PARTIAL_FILE: .truncated
+            case CURLE_FILESIZE_EXCEEDED: .tooLarge
+            case CURLE_WRITE_ERROR where overflow: .tooLarge
+            default: .failed
+            }
+            let text = kind == .tooLarge ? "more than \(request.maxBytes) bytes" : (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
+            result = .failure(HTTPError(kind, url: request.url, detail: text))
+        }
+        continuation.resume(returning: result)
+    }
+}
