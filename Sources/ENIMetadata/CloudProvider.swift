@@ -242,6 +242,9 @@ final class TencentTree: CloudTree {
         let p = leaves[primaryIP]!
         let subnet: IPv4Prefix
         do { subnet = try IPv4Prefix(containing: primaryIP, length: p.maskLength) } catch { throw .invalid("\(pass.url(dir)): \(error)") }
+        guard subnet.contains(p.gateway) else {
+            throw .invalid("\(pass.url("\(listPath)\(primaryIP)/gateway")): gateway \(p.gateway) is outside the subnet \(subnet)")
+        }
         for ip in ips {
             let l = leaves[ip]!
             if l.maskLength != p.maskLength {
@@ -253,9 +256,6 @@ final class TencentTree: CloudTree {
             if !subnet.contains(ip) {
                 throw .invalid("\(pass.url(listPath)): \(ip) is outside the subnet \(subnet)")
             }
-        }
-        guard subnet.contains(p.gateway) else {
-            throw .invalid("\(pass.url("\(listPath)\(primaryIP)/gateway")): gateway \(p.gateway) is outside the subnet \(subnet)")
         }
         let eni: ENI
         do { eni = try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: subnet, gateway: p.gateway) } catch {

@@ -59,6 +59,8 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var enis: [ENI]
     /// Alibaba: GETs without a token are refused (hardened mode). AWS always requires one.
     public var tokenRequired: Bool?
+    /// Token PUTs asking for a longer TTL answer 400 (the clouds allow 1...21600).
+    public var maxTokenTTL: Int?
     /// Tencent: whether `local-ipv4s/` lists `<ip>/` (true) or `<ip>` (false).
     public var listingSlashes: Bool?
     public var faults: [Fault]
@@ -70,6 +72,7 @@ public struct Scenario: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case cloud, enis, faults
         case primaryMAC = "primary_mac", tokenRequired = "token_required", listingSlashes = "listing_slashes"
+        case maxTokenTTL = "max_token_ttl"
     }
 
     public init(from d: any Decoder) throws {
@@ -79,6 +82,7 @@ public struct Scenario: Codable, Sendable, Equatable {
         enis = try c.decode([ENI].self, forKey: .enis)
         tokenRequired = try c.decodeIfPresent(Bool.self, forKey: .tokenRequired)
         listingSlashes = try c.decodeIfPresent(Bool.self, forKey: .listingSlashes)
+        maxTokenTTL = try c.decodeIfPresent(Int.self, forKey: .maxTokenTTL)
         faults = try c.decodeIfPresent([Fault].self, forKey: .faults) ?? []
     }
 
@@ -87,8 +91,8 @@ public struct Scenario: Codable, Sendable, Equatable {
     }
 }
 
-/// A misbehaviour of the endpoint. A fault applies to requests whose path contains `path` (all
-/// requests when absent), for the first `times` of them (all when absent), during the first
+/// A misbehaviour of the endpoint. A fault applies to requests whose path contains `path` (ends
+/// with it, when `path` ends in `$`; all requests when absent), for the first `times` of them (all when absent), during the first
 /// `seconds` after the faults were set (always when absent).
 public struct Fault: Codable, Sendable, Equatable {
     public enum Mode: String, Codable, Sendable {
@@ -113,17 +117,20 @@ public struct Fault: Codable, Sendable, Equatable {
     public var hideMAC: String?
     /// With `hideMAC`: the MAC is listed, only its leaves answer 404.
     public var leavesOnly: Bool?
+    /// Every token issued so far expires when a matching request arrives (which then answers 401).
+    public var expireTokens: Bool?
 
     public init(path: String? = nil, method: String? = nil, status: Int? = nil, body: String? = nil,
                 latencyMs: Int? = nil, mode: Mode? = nil, times: Int? = nil, seconds: Double? = nil,
-                hideMAC: String? = nil, leavesOnly: Bool? = nil) {
+                hideMAC: String? = nil, leavesOnly: Bool? = nil, expireTokens: Bool? = nil) {
         self.path = path; self.method = method; self.status = status; self.body = body; self.latencyMs = latencyMs
         self.mode = mode; self.times = times; self.seconds = seconds; self.hideMAC = hideMAC; self.leavesOnly = leavesOnly
+        self.expireTokens = expireTokens
     }
 
     enum CodingKeys: String, CodingKey {
         case path, method, status, body, mode, times, seconds
-        case latencyMs = "latency_ms", hideMAC = "hide_mac", leavesOnly = "leaves_only"
+        case latencyMs = "latency_ms", hideMAC = "hide_mac", leavesOnly = "leaves_only", expireTokens = "expire_tokens"
     }
 }
 

@@ -228,11 +228,15 @@ public final class MetadataSimulator: @unchecked Sendable {
         for (i, f) in s.scenario.faults.enumerated() {
             if let secs = f.seconds, elapsed >= .milliseconds(Int(secs * 1000)) { continue }
             if let mac = f.hideMAC { hidden.append((mac.lowercased(), f.leavesOnly ?? false)); continue }
-            if let p = f.path, !r.path.contains(p) { continue }
+            if let p = f.path, p.hasSuffix("$") ? !r.path.hasSuffix(p.dropLast()) : !r.path.contains(p) { continue }
             if let m = f.method, m != r.method { continue }
             if let times = f.times, s.faultHits[i] >= times { continue }
             s.faultHits[i] += 1
             latency = max(latency, f.latencyMs ?? 0)
+            if f.expireTokens == true {
+                s.tokens.removeAll()
+                return (.response(status: 401, body: [], contentType: "text/plain"), latency)
+            }
             if let mode = f.mode {
                 switch mode {
                 case .hang: return (.hang, latency)
@@ -259,7 +263,9 @@ public final class MetadataSimulator: @unchecked Sendable {
             case .aws: header = "x-aws-ec2-metadata-token-ttl-seconds"
             case .aliyun: header = "x-aliyun-ecs-metadata-token-ttl-seconds"
             }
-            guard let ttl = r.headers[header].flatMap({ Int($0) }), (1...21600).contains(ttl) else { return text(400) }
+            guard let ttl = r.headers[header].flatMap({ Int($0) }), (1...(sc.maxTokenTTL ?? 21600)).contains(ttl) else {
+                return text(400)
+            }
             s.nextToken += 1
             let token = "sim-token-\(s.nextToken)-\(UInt32.random(in: 0...UInt32.max))"
             s.tokens[token] = .now.advanced(by: .seconds(ttl))
@@ -275,7 +281,7 @@ public final class MetadataSimulator: @unchecked Sendable {
         if let h = tokenHeader {
             let required = sc.cloud == .aws || sc.tokenRequired == true
             if let t = r.headers[h] {
-                guard let exp = s.tokens[t], exp > .now else { return text(401) }
+                guard let expires = s.tokens[t], expires > .now else { return text(401) }
             } else if required {
                 return sc.cloud == .aws ? text(401) : text(403)
             }

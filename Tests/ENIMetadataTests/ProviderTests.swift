@@ -1,1 +1,412 @@
+import ENIHTTP
+import Foundation
+import ENIMetadata
+import ENIModel
+import MetadataSimulator
 import XCTest
+
+/// The providers against the in-process simulator on loopback: shapes, faults, request counts.
+final class ProviderTests: XCTestCase {
+    static let primary = "52:54:00:00:01:0a"
+    static let eth1 = "52:54:00:00:02:0a"
+    static let eth2 = "52:54:00:00:03:0a"
+
+    /// 1 primary + 2 secondary ENIs with several IPs each.
+    static func scenario(_ cloud: Scenario.Cloud) -> Scenario {
+        var enis = [
+            Scenario.ENI(mac: primary, primaryIP: "10.0.1.10", secondaryIPs: ["10.0.1.11"], subnet: "10.0.1.0/24",
+                         gateway: "10.0.1.1", deviceNumber: 0, id: "eni-0001"),
+            Scenario.ENI(mac: eth1, primaryIP: "10.0.2.10", secondaryIPs: ["10.0.2.11", "10.0.2.12", "10.0.2.13"],
+                         subnet: "10.0.2.0/24", gateway: "10.0.2.1", deviceNumber: 1, id: "eni-0002"),
+            Scenario.ENI(mac: eth2, primaryIP: "172.16.8.20", secondaryIPs: ["172.16.9.21", "172.16.10.22"],
+                         subnet: "172.16.0.0/20", gateway: "172.16.0.1", deviceNumber: 2, id: "eni-0003"),
+        ]
+        if cloud == .tencent { for i in enis.indices { enis[i].deviceNumber = nil; enis[i].id = nil } }
+        if cloud == .aliyun { for i in enis.indices { enis[i].deviceNumber = nil } }
+        return Scenario(cloud: cloud, primaryMAC: primary, enis: enis)
+    }
+
+    /// What the provider should make of a scenario.
+    static func expected(_ s: Scenario) throws -> Instance {
+        try Instance(primaryMAC: MACAddress(s.primaryMAC), enis: s.enis.map { e in
+            let subnet = try IPv4Prefix(e.subnet)
+            return try ENI(mac: MACAddress(e.mac), primaryIP: IPv4Address(e.primaryIP),
+                           secondaryIPs: e.secondaryIPs.map { try IPv4Address($0) }, subnet: subnet,
+                           gateway: s.cloud == .aws ? IPv4Address(value: subnet.network.value + 1) : IPv4Address(e.gateway),
+                           deviceNumber: e.deviceNumber, networkCard: e.networkCard, id: e.id)
+        })
+    }
+
+    /// Short timeouts so that the fault tests finish quickly; no pending wait unless a test asks.
+    static func discipline(pending: Int = 0) -> FetchDiscipline {
+        var d = FetchDiscipline()
+        d.requestTimeoutMilliseconds = 500
+        d.roundTimeoutMilliseconds = 3000
+        d.backoffMilliseconds = 10
+        d.pendingTimeoutMilliseconds = pending
+        d.pendingBackoffMilliseconds = 50
+        return d
+    }
+
+    func provider(_ sim: MetadataSimulator, _ cloud: Cloud, _ d: FetchDiscipline = discipline()) -> CloudMetadataProvider {
+        CloudMetadataProvider(cloud: cloud, baseURL: sim.baseURL, discipline: d)
+    }
+
+    func mac(_ s: String) -> MACAddress { try! MACAddress(s) }
+
+    /// The fetch must throw; returns the message.
+    func fetchError(_ p: some MetadataProvider, waitingFor: Set<MACAddress> = [],
+                    file: StaticString = #filePath, line: UInt = #line) async -> String {
+        do {
+            let r = try await p.fetch(waitingFor: waitingFor)
+            XCTFail("fetch succeeded: \(r.instance)", file: file, line: line)
+            return ""
+        } catch { return "\(error)" }
+    }
+
+    // MARK: Shapes
+
+    func testEachProviderReadsTheScenarioExactly() async throws {
+        for cloud in [Scenario.Cloud.tencent, .aliyun, .aws] {
+            let s = Self.scenario(cloud)
+            let sim = try MetadataSimulator(scenario: s)
+            let r = try await provider(sim, Cloud(rawValue: cloud.rawValue)!).fetch(waitingFor: [])
+            XCTAssertEqual(r.instance, try Self.expected(s), "\(cloud)")
+            XCTAssertEqual(r.instance.unknown, [:], "\(cloud)")
+            XCTAssertEqual(r.warnings, [], "\(cloud)")
+            XCTAssertEqual(r.requests, sim.stats.requests, "\(cloud)")
+        }
+    }
+
+    func testTencentListingWithoutTrailingSlashes() async throws {
+        var s = Self.scenario(.tencent)
+        s.listingSlashes = false
+        let sim = try MetadataSimulator(scenario: s)
+        let r = try await provider(sim, .tencent).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+    }
+
+    func testTencentURLsUseTheUpperCaseMACsOfTheListing() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.tencent))
+        _ = try await provider(sim, .tencent).fetch(waitingFor: [])
+        let paths = sim.stats.byPath.keys.filter { $0.contains("/macs/52") }
+        XCTAssertFalse(paths.isEmpty)
+        XCTAssertTrue(paths.allSatisfy { $0.contains("52:54:00:00:0") && !$0.contains(":0a/") }, "\(paths.sorted())")
+    }
+
+    func testAutoPicksTheCloudThatAnswersWithItsShape() async throws {
+        for cloud in [Scenario.Cloud.tencent, .aliyun, .aws] {
+            let s = Self.scenario(cloud)
+            let sim = try MetadataSimulator(scenario: s)
+            let auto = AutoMetadataProvider(baseURL: sim.baseURL, discipline: Self.discipline())
+            let r = try await auto.fetch(waitingFor: [])
+            XCTAssertEqual(r.instance, try Self.expected(s), "\(cloud)")
+            XCTAssertTrue(auto.name.hasPrefix(cloud.rawValue), "\(cloud): chose \(auto.name)")
+        }
+    }
+
+    func testAutoWithNothingListeningSaysWhatEachCloudAnswered() async throws {
+        let port = try refusedPort()
+        let auto = AutoMetadataProvider(baseURL: "http://127.0.0.1:\(port)/latest/meta-data/", discipline: Self.discipline())
+        let e = await fetchError(auto)
+        XCTAssertTrue(e.contains("no metadata endpoint answered"), e)
+        for c in ["tencent:", "aliyun:", "aws:"] { XCTAssertTrue(e.contains(c), e) }
+    }
+
+    func testAliyunHardenedModeUsesAToken() async throws {
+        var s = Self.scenario(.aliyun)
+        s.tokenRequired = true
+        let sim = try MetadataSimulator(scenario: s)
+        let r = try await provider(sim, .aliyun).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+        XCTAssertEqual(sim.stats.byPath["PUT /latest/api/token"], 1)
+    }
+
+    func testAWSDeviceNumberZeroIsTrustedOnlyForTheTopLevelMAC() async throws {
+        var s = Self.scenario(.aws)
+        s.enis[2].deviceNumber = 0      // hot-plugged, not propagated yet
+        s.enis[1].networkCard = 1
+        let sim = try MetadataSimulator(scenario: s)
+        let r = try await provider(sim, .aws).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance.eni(mac: mac(Self.primary))?.deviceNumber, 0)
+        XCTAssertEqual(r.instance.eni(mac: mac(Self.eth1))?.deviceNumber, 1)
+        XCTAssertEqual(r.instance.eni(mac: mac(Self.eth1))?.networkCard, 1)
+        XCTAssertNil(r.instance.eni(mac: mac(Self.eth2))?.deviceNumber)
+        XCTAssertNil(r.instance.eni(mac: mac(Self.eth2))?.networkCard, "network-card answers 404")
+    }
+
+    // MARK: Transport faults
+
+    func testTimeoutIsAnErrorNamingTheURLThenRecovers() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.tencent))
+        sim.setFaults([Fault(path: "/network/interfaces/macs/$", latencyMs: 1500)])
+        var d = Self.discipline()
+        d.attempts = 2
+        let p = provider(sim, .tencent, d)
+        let e = await fetchError(p)
+        XCTAssertTrue(e.contains("network/interfaces/macs/"), e)
+        XCTAssertTrue(e.contains("timed out"), e)
+        sim.setFaults([])
+        let r = try await p.fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(Self.scenario(.tencent)))
+    }
+
+    func testRefusedConnection() async throws {
+        let port = try refusedPort()
+        let p = CloudMetadataProvider(cloud: .aws, baseURL: "http://127.0.0.1:\(port)/latest/meta-data/", discipline: Self.discipline())
+        let e = await fetchError(p)
+        XCTAssertTrue(e.contains("127.0.0.1:\(port)/latest/api/token"), e)
+        XCTAssertTrue(e.contains("connection failed"), e)
+        XCTAssertTrue(e.contains("after 4 tries"), e)
+    }
+
+    func testServerThatNeverAnswers() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aliyun))
+        sim.setFaults([Fault(mode: .hang)])
+        var d = Self.discipline()
+        d.attempts = 2
+        let e = await fetchError(provider(sim, .aliyun, d))
+        XCTAssertTrue(e.contains("timed out"), e)
+    }
+
+    func testServerErrorsAndRateLimitsAreRetried() async throws {
+        let s = Self.scenario(.tencent)
+        let sim = try MetadataSimulator(scenario: s)
+        sim.setFaults([
+            Fault(path: "/network/interfaces/macs/$", status: 429, times: 1),
+            Fault(path: "primary-local-ipv4", status: 503, times: 2),
+            Fault(path: "/local-ipv4s/", status: 500, times: 1),
+        ])
+        let r = try await provider(sim, .tencent).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+        sim.setFaults([])
+        sim.resetStats()
+        _ = try await provider(sim, .tencent).fetch(waitingFor: [])
+        XCTAssertEqual(r.requests, sim.stats.requests + 4, "one retry per injected error")
+    }
+
+    func testPersistent500MakesThatENIUnknownAndTheOthersGoAhead() async throws {
+        let s = Self.scenario(.aliyun)
+        let sim = try MetadataSimulator(scenario: s)
+        sim.setFaults([Fault(path: "/\(Self.eth2)/private-ipv4s", status: 500)])
+        let r = try await provider(sim, .aliyun).fetch(waitingFor: [])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)])
+        XCTAssertTrue(reason.contains("\(Self.eth2)/private-ipv4s: HTTP 500"), reason)
+        XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth1)])
+    }
+
+    func testTruncatedBody() async throws {
+        let s = Self.scenario(.tencent)
+        let sim = try MetadataSimulator(scenario: s)
+        sim.setFaults([Fault(path: "03:0A/local-ipv4s/", mode: .truncate)])
+        let r = try await provider(sim, .tencent).fetch(waitingFor: [])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)])
+        XCTAssertTrue(reason.contains("truncated"), reason)
+        XCTAssertEqual(r.instance.enis.count, 2)
+        // Once: retried, and the pass succeeds.
+        sim.setFaults([Fault(path: "03:0A/local-ipv4s/", mode: .truncate, times: 1)])
+        let again = try await provider(sim, .tencent).fetch(waitingFor: [])
+        XCTAssertEqual(again.instance, try Self.expected(s))
+    }
+
+    func testOversizedBody() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aws))
+        sim.setFaults([Fault(path: "\(Self.eth1)/local-ipv4s", mode: .oversize)])
+        let r = try await provider(sim, .aws).fetch(waitingFor: [])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth1)])
+        XCTAssertTrue(reason.contains("response too large (more than 65536 bytes)"), reason)
+        XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth2)])
+    }
+
+    func testClosedWithoutAnswerIsRetried() async throws {
+        let s = Self.scenario(.aws)
+        let sim = try MetadataSimulator(scenario: s)
+        sim.setFaults([Fault(path: "local-ipv4s", mode: .close, times: 2)])
+        let r = try await provider(sim, .aws).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+    }
+
+    // MARK: Pending MACs
+
+    func testNewMACHiddenForAWhileIsWaitedFor() async throws {
+        let s = Self.scenario(.tencent)
+        let sim = try MetadataSimulator(scenario: s)
+        sim.setFaults([Fault(seconds: 1.5, hideMAC: Self.eth2)])
+        let r = try await provider(sim, .tencent, Self.discipline(pending: 20_000)).fetch(waitingFor: [mac(Self.eth2)])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+        XCTAssertGreaterThan(sim.stats.byPath["GET /latest/meta-data/network/interfaces/macs/"] ?? 0, 1, "polled the listing")
+    }
+
+    func testLeaves404ForAWhileAreWaitedFor() async throws {
+        let s = Self.scenario(.aws)
+        let sim = try MetadataSimulator(scenario: s)
+        sim.setFaults([Fault(seconds: 1, hideMAC: Self.eth1, leavesOnly: true)])
+        let r = try await provider(sim, .aws, Self.discipline(pending: 20_000)).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+    }
+
+    func testMACThatNeverAppearsIsPendingAndTheOthersGoAhead() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aliyun))
+        sim.setFaults([Fault(hideMAC: Self.eth2)])
+        let r = try await provider(sim, .aliyun, Self.discipline(pending: 600)).fetch(waitingFor: [mac(Self.eth2)])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)])
+        XCTAssertTrue(reason.hasPrefix("pending: not listed in "), reason)
+        XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth1)])
+
+        sim.setFaults([Fault(hideMAC: Self.eth2, leavesOnly: true)])
+        let leaves = try await provider(sim, .aliyun, Self.discipline(pending: 0)).fetch(waitingFor: [])
+        let why = try XCTUnwrap(leaves.instance.unknown[mac(Self.eth2)])
+        XCTAssertTrue(why.hasPrefix("pending: ") && why.contains("answers 404"), why)
+    }
+
+    // MARK: Invalid values
+
+    /// Fetches with one leaf of one ENI replaced; returns that ENI's unknown reason.
+    func reasonWith(_ cloud: Scenario.Cloud, path: String, body: String, eni: String = eth1,
+                    file: StaticString = #filePath, line: UInt = #line) async throws -> String {
+        let sim = try MetadataSimulator(scenario: Self.scenario(cloud))
+        sim.setFaults([Fault(path: path, body: body)])
+        let r = try await provider(sim, Cloud(rawValue: cloud.rawValue)!).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance.enis.count, 2, "the other ENIs go ahead", file: file, line: line)
+        return try XCTUnwrap(r.instance.unknown[mac(eni)], file: file, line: line)
+    }
+
+    func testInvalidIP() async throws {
+        let r = try await reasonWith(.tencent, path: "02:0A/primary-local-ipv4", body: "10.0.2.999")
+        XCTAssertTrue(r.contains("/macs/52:54:00:00:02:0A/primary-local-ipv4: "), r)
+        XCTAssertTrue(r.contains("\"10.0.2.999\""), r)
+        let aws = try await reasonWith(.aws, path: "\(Self.eth1)/local-ipv4s", body: "10.0.2.10\n10.0.2.011")
+        XCTAssertTrue(aws.contains("\(Self.eth1)/local-ipv4s: ") && aws.contains("\"10.0.2.011\""), aws)
+    }
+
+    func testNonContiguousMask() async throws {
+        let r = try await reasonWith(.tencent, path: "02:0A/local-ipv4s/10.0.2.12/subnet-mask", body: "255.0.255.0")
+        XCTAssertTrue(r.contains("local-ipv4s/10.0.2.12/subnet-mask: non-contiguous netmask \"255.0.255.0\""), r)
+    }
+
+    func testGatewayOutsideSubnet() async throws {
+        let a = try await reasonWith(.aliyun, path: "\(Self.eth1)/gateway", body: "10.9.9.1")
+        XCTAssertTrue(a.contains("\(Self.eth1)/gateway: gateway 10.9.9.1 is outside the subnet 10.0.2.0/24"), a)
+        let t = try await reasonWith(.tencent, path: "02:0A/local-ipv4s/10.0.2.10/gateway", body: "10.0.3.1")
+        XCTAssertTrue(t.contains("local-ipv4s/10.0.2.10/gateway: gateway 10.0.3.1 is outside the subnet 10.0.2.0/24"), t)
+    }
+
+    func testTencentPerIPGatewaysMustAgree() async throws {
+        let r = try await reasonWith(.tencent, path: "02:0A/local-ipv4s/10.0.2.13/gateway", body: "10.0.2.254")
+        XCTAssertTrue(r.contains("10.0.2.13/gateway: 10.0.2.254 differs from the primary IP's gateway 10.0.2.1"), r)
+    }
+
+    func testOneIPOnTwoENIs() async throws {
+        var s = Self.scenario(.aws)
+        s.enis[2] = Scenario.ENI(mac: Self.eth2, primaryIP: "10.0.2.20", secondaryIPs: ["10.0.2.11"], subnet: "10.0.2.0/24",
+                                 gateway: "10.0.2.1", deviceNumber: 2)
+        let sim = try MetadataSimulator(scenario: s)
+        let r = try await provider(sim, .aws).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary)])
+        for m in [Self.eth1, Self.eth2] {
+            XCTAssertEqual(r.instance.unknown[mac(m)], "IP 10.0.2.11 is listed under several ENIs: \(Self.eth1), \(Self.eth2)")
+        }
+    }
+
+    func testHostileValues() async throws {
+        for body in ["10.0.2.1\n$(reboot)", "10.0.2.1\"; rm -rf /", "$(reboot)", "10.0.2.1\u{1b}[2J"] {
+            let r = try await reasonWith(.aliyun, path: "\(Self.eth1)/gateway", body: body)
+            XCTAssertTrue(r.contains("\(Self.eth1)/gateway: "), r)
+            XCTAssertFalse(r.contains("\n") || r.contains("\u{1b}"), "the message quotes, never passes on, control characters: \(r)")
+        }
+    }
+
+    func testGarbageListingEntryIsAWarning() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aws))
+        sim.setFaults([Fault(path: "/network/interfaces/macs/$", body: "\(Self.primary)/\nnot-a-mac/\n\(Self.eth1)/\n")])
+        let r = try await provider(sim, .aws).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth1)])
+        XCTAssertEqual(r.warnings, ["\(sim.baseURL)network/interfaces/macs/: entry \"not-a-mac/\" is not a MAC address; ignored"])
+    }
+
+    // MARK: AWS tokens
+
+    func testAWSTokenMissingIsRefusedByTheEndpointSoEveryGETCarriesOne() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aws))
+        // Without the token flow (as Tencent reads), the AWS endpoint refuses.
+        let e = await fetchError(CloudMetadataProvider(cloud: .tencent, baseURL: sim.baseURL, discipline: Self.discipline()))
+        XCTAssertTrue(e.hasSuffix("/latest/meta-data/mac: 401 Unauthorized (token missing)"), e)
+        sim.resetStats()
+        _ = try await provider(sim, .aws).fetch(waitingFor: [])
+        XCTAssertEqual(sim.stats.byPath["PUT /latest/api/token"], 1, "one token per pass")
+    }
+
+    func testAWSExpiredTokenIsRenewed() async throws {
+        let s = Self.scenario(.aws)
+        let sim = try MetadataSimulator(scenario: s)
+        // The token expires in the middle of the pass: the request that sees 401 gets a new one.
+        sim.setFaults([Fault(path: "\(Self.eth1)/local-ipv4s", times: 1, expireTokens: true)])
+        let r = try await provider(sim, .aws).fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+        XCTAssertEqual(sim.stats.byPath["PUT /latest/api/token"], 2)
+        // Expired again and again: the renewed token is rejected too, and that ENI is unknown.
+        sim.setFaults([Fault(path: "\(Self.eth1)/local-ipv4s", expireTokens: true)])
+        let again = try await provider(sim, .aws).fetch(waitingFor: [])
+        let reason = try XCTUnwrap(again.instance.unknown[mac(Self.eth1)])
+        XCTAssertTrue(reason.hasSuffix("\(Self.eth1)/local-ipv4s: 401 Unauthorized (token rejected)"), reason)
+    }
+
+    func testAWSTokenTTLRejected() async throws {
+        var s = Self.scenario(.aws)
+        s.maxTokenTTL = 60
+        let sim = try MetadataSimulator(scenario: s)
+        let e = await fetchError(provider(sim, .aws))
+        XCTAssertTrue(e.contains("PUT \(sim.baseURL.replacingOccurrences(of: "meta-data/", with: "api/token")): 400 Bad Request (TTL 300 rejected)"), e)
+    }
+
+    func testAWSMetadataServiceTurnedOff() async throws {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aws))
+        sim.setFaults([Fault(path: "/latest/api/token", status: 403)])
+        let e = await fetchError(provider(sim, .aws))
+        XCTAssertTrue(e.contains("403 Forbidden (the instance metadata service is turned off)"), e)
+    }
+
+    // MARK: Economy
+
+    /// 8 ENIs x 30 IPs on Tencent: the first pass reads every per-IP leaf; a pass where nothing
+    /// changed reads the MAC listing and two leaves per ENI (primary IP, IP listing).
+    func testTencentNoChangePassRequestCount() async throws {
+        var enis: [Scenario.ENI] = []
+        for n in 0..<8 {
+            let net = "10.\(n).0"
+            enis.append(Scenario.ENI(mac: String(format: "52:54:00:00:%02x:0a", n + 1), primaryIP: "\(net).10",
+                                     secondaryIPs: (11..<40).map { "\(net).\($0)" }, subnet: "\(net).0/24", gateway: "\(net).1"))
+        }
+        let s = Scenario(cloud: .tencent, primaryMAC: enis[0].mac, enis: enis)
+        let sim = try MetadataSimulator(scenario: s)
+        let p = provider(sim, .tencent)
+        let first = try await p.fetch(waitingFor: [])
+        XCTAssertEqual(first.instance, try Self.expected(s))
+        XCTAssertEqual(first.requests, 2 + 8 * (2 + 30 * 2))
+        XCTAssertLessThanOrEqual(sim.stats.connections, FetchDiscipline().concurrency, "connections are reused")
+        let second = try await p.fetch(waitingFor: [])
+        XCTAssertEqual(second.instance, first.instance)
+        XCTAssertEqual(second.requests, 1 + 8 * 2)
+        XCTAssertEqual(sim.stats.requests, first.requests + second.requests)
+    }
+
+    func testAWSAndAlibabaNoChangePassRequestCount() async throws {
+        for (cloud, perPass) in [(Scenario.Cloud.aws, 2 + 3), (.aliyun, 2 + 3 * 2)] {
+            let sim = try MetadataSimulator(scenario: Self.scenario(cloud))
+            let p = provider(sim, Cloud(rawValue: cloud.rawValue)!)
+            _ = try await p.fetch(waitingFor: [])
+            let second = try await p.fetch(waitingFor: [])
+            XCTAssertEqual(second.requests, perPass, "\(cloud): token + listing + per-ENI IP leaves")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// A loopback port with nothing listening.
+    func refusedPort() throws -> UInt16 {
+        let sim = try MetadataSimulator(scenario: Self.scenario(.tencent))
+        let port = sim.port
+        sim.stop()
+        return port
+    }
+}
