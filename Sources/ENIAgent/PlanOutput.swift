@@ -28,6 +28,12 @@ public enum PlanOutput {
     }
 
     /// Notes on ENIs that are not configured this pass (waiting, unknown, skipped).
+    /// Some ENI could not be described or matched this pass (it was left as it is): the run did not
+    /// do everything, so the commands exit 1.
+    public static func hasUnknown(_ plan: Plan) -> Bool {
+        plan.enis.contains { if case .unknown = $0.state { true } else { false } }
+    }
+
     public static func notes(_ plan: Plan) -> [String] {
         plan.enis.compactMap { s in
             switch s.state {

@@ -17,7 +17,7 @@ public final class MetadataSimulator: @unchecked Sendable {
     public struct Stats: Codable, Sendable, Equatable {
         /// Requests to the metadata tree and the token endpoint.
         public var requests = 0
-        /// TCP connections accepted.
+        /// TCP connections that carried metadata requests.
         public var connections = 0
         /// Requests per path (method and path).
         public var byPath: [String: Int] = [:]
@@ -114,7 +114,6 @@ public final class MetadataSimulator: @unchecked Sendable {
                 return
             }
             clients.withLock { _ = $0.insert(fd) }
-            state.withLock { $0.stats.connections += 1 }
             let t = Thread { [self] in
                 serve(fd)
                 clients.withLock { _ = $0.remove(fd) }
@@ -139,7 +138,13 @@ public final class MetadataSimulator: @unchecked Sendable {
 
     private func serve(_ fd: Int32) {
         var buffer: [UInt8] = []
+        var counted = false
         while let request = readRequest(fd, &buffer) {
+            // Connections are counted when they carry a metadata request (not a control call).
+            if !counted && !request.path.hasPrefix("/_sim/") {
+                counted = true
+                state.withLock { $0.stats.connections += 1 }
+            }
             let reply = handle(request)
             switch reply {
             case .hang:

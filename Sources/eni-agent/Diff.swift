@@ -29,7 +29,7 @@ struct Diff: AsyncParsableCommand {
             if options.verbose { for l in PlanOutput.states(plan) { warn(l) } }
         }
         for p in plan.problems { warn("error: \(p)") }
-        if !plan.problems.isEmpty { throw ExitCode(1) }
+        if !plan.problems.isEmpty || PlanOutput.hasUnknown(plan) { throw ExitCode(1) }
         if !plan.isEmpty { throw ExitCode(2) }
     }
 }

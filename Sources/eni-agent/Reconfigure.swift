@@ -30,6 +30,6 @@ struct Reconfigure: AsyncParsableCommand {
         if !result.remaining.isEmpty, result.failed.isEmpty {
             warn("warning: \(result.remaining.count) changes still differ after applying; the next run retries them")
         }
-        if !result.failed.isEmpty || !result.plan.problems.isEmpty { throw ExitCode(1) }
+        if !result.failed.isEmpty || !result.plan.problems.isEmpty || PlanOutput.hasUnknown(result.plan) { throw ExitCode(1) }
     }
 }

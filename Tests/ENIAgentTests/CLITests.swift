@@ -1,5 +1,6 @@
 @testable import eni_agent
 import ENIAgent
+import ENIModel
 import Foundation
 import XCTest
 
@@ -40,9 +41,49 @@ final class CLITests: XCTestCase {
     }
 
     func testMissingMetadataSourceIsExplained() throws {
-        let c = try Diff.parse(["--config", "/dev/null"]).options.resolve()
+        let c = try Diff.parse(["--config", "/dev/null", "--provider", "file"]).options.resolve()
         XCTAssertThrowsError(try Agent(config: c).provider()) {
-            XCTAssertTrue("\($0)".contains("use --metadata-file PATH"), "\($0)")
+            XCTAssertEqual("\($0)", "provider 'file' needs metadata_file (or --metadata-file PATH)")
         }
+    }
+
+    func testProviderOptions() throws {
+        let r = try Reconfigure.parse(["--config", "/dev/null", "--provider", "aws", "--metadata-url", "http://127.0.0.1:8080/latest/meta-data/",
+                                       "--pending-timeout", "5"])
+        let c = try r.options.resolve()
+        XCTAssertEqual(c.provider, .aws)
+        XCTAssertEqual(c.fetch.pendingTimeoutMilliseconds, 5000)
+        XCTAssertEqual(try Agent(config: c).provider().name, "aws (http://127.0.0.1:8080/latest/meta-data/)")
+        // The default: wait for pending ENIs for 60 s; the auto provider without a URL.
+        let d = try Reconfigure.parse(["--config", "/dev/null"]).options.resolve()
+        XCTAssertEqual(d.fetch.pendingTimeoutMilliseconds, 60_000)
+        XCTAssertEqual(try Agent(config: d).provider().name, "auto")
+
+        for (args, message) in [
+            (["--metadata-url", "ftp://x/"], "metadata_url \"ftp://x/\" is not an http:// URL"),
+            (["--metadata-url", "http://"], "metadata_url \"http://\" is not an http:// URL"),
+            (["--metadata-url", "http://a b/"], "metadata_url \"http://a b/\" is not an http:// URL"),
+            (["--pending-timeout", "5000"], "--pending-timeout 5000 is out of range 0...3600"),
+            (["--provider", "gcp"], "--provider \"gcp\" is not one of file, auto, tencent, aliyun, aws"),
+        ] {
+            XCTAssertThrowsError(try Diff.parse(["--config", "/dev/null"] + args).options.resolve(), "\(args)") {
+                XCTAssertEqual("\($0)", message)
+            }
+        }
+    }
+
+    /// Without --interface, only physical NICs are waited for; with it, exactly the named links.
+    func testExpectedMACs() throws {
+        let m = { (s: String) in try MACAddress(s) }
+        let links = [
+            Link(index: 1, name: "lo", mac: try m("00:00:00:00:00:00"), isUp: true),
+            Link(index: 2, name: "eth0", mac: try m("52:54:00:00:00:01"), isUp: true),
+            Link(index: 3, name: "eth1", mac: try m("52:54:00:00:00:02"), isUp: false),
+            Link(index: 4, name: "veth9", mac: try m("02:00:00:00:00:09"), isUp: true, kind: "veth"),
+            Link(index: 5, name: "bond0", mac: try m("52:54:00:00:00:05"), isUp: true, kind: "bond"),
+            Link(index: 6, name: "eth5", mac: try m("52:54:00:00:00:06"), isUp: true, master: 5),
+        ]
+        XCTAssertEqual(Agent.expectedMACs(links, interfaces: []), [try m("52:54:00:00:00:01"), try m("52:54:00:00:00:02")])
+        XCTAssertEqual(Agent.expectedMACs(links, interfaces: ["veth9", "eth5"]), [try m("02:00:00:00:00:09")])
     }
 }

@@ -49,7 +49,19 @@ final class ConfigTests: XCTestCase {
             lock_path = "/tmp/x.lock"
             metadata_file = "/tmp/i.json"
             provider = "file"
+            metadata_url = "http://169.254.0.23/latest/meta-data/"
+            metadata_connect_timeout_ms = 150
+            metadata_timeout_ms = 3000
+            metadata_retry_deadline_ms = 20000
+            metadata_attempts = 3
+            pending_timeout = 30
             """, file: "c.toml")
+        XCTAssertEqual(c.metadataURL, "http://169.254.0.23/latest/meta-data/")
+        XCTAssertEqual(c.fetch.connectTimeoutMilliseconds, 150)
+        XCTAssertEqual(c.fetch.requestTimeoutMilliseconds, 3000)
+        XCTAssertEqual(c.fetch.roundTimeoutMilliseconds, 20000)
+        XCTAssertEqual(c.fetch.attempts, 3)
+        XCTAssertEqual(c.fetch.pendingTimeoutMilliseconds, 30_000)
         XCTAssertEqual(c.renderer, .none)
         XCTAssertEqual(c.rpFilter, .off)
         XCTAssertEqual(c.plannerConfig.tableBase, 20000)
@@ -65,6 +77,9 @@ final class ConfigTests: XCTestCase {
             ("rule_priority_base = 30000", "c.toml:1: rule_priority_base = 30000 is out of range 1...24574"),
             ("route_protocol = 2", "c.toml:1: route_protocol = 2 is out of range 5...254"),
             ("lock_path = \"run/x\"", "lock_path \"run/x\" must be an absolute path"),
+            ("metadata_attempts = 0", "c.toml:1: metadata_attempts = 0 is out of range 1...20"),
+            ("metadata_connect_timeout_ms = 5000", "metadata_connect_timeout_ms 5000 is longer than metadata_timeout_ms 2000"),
+            ("metadata_url = \"https://x/\"", "metadata_url \"https://x/\" is not an http:// URL"),
         ] {
             var c = AgentConfig()
             XCTAssertThrowsError(try c.load(toml: text, file: "c.toml"), text) { XCTAssertEqual("\($0)", message) }

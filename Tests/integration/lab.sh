@@ -47,5 +47,6 @@ lab_destroy() {
     return 0
 }
 
-# Can the client reach IP (one ping, 1 s)?
-lab_ping() { ip netns exec "$CLI" ping -n -q -c 1 -W 1 "$1" >/dev/null 2>&1; }
+# Can the client reach IP? Up to three pings 0.2 s apart, any reply counts: the router may hold a
+# FAILED neighbour entry from an earlier "unreachable" check, which drops the first packet.
+lab_ping() { ip netns exec "$CLI" ping -n -q -c 3 -i 0.2 -W 1 "$1" >/dev/null 2>&1; }
