@@ -98,7 +98,8 @@ public final class HTTPSession: @unchecked Sendable {
         self.maxConcurrent = max(1, maxConcurrent)
         self.userAgent = userAgent
         self.multi = curl_multi_init()
-        _ = eni_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, self.maxConcurrent)
+        // The session's own queue keeps at most maxConcurrent transfers in the multi handle (so a
+        // request's timeout starts when it is sent); MAXCONNECTS keeps as many idle connections.
         _ = eni_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, self.maxConcurrent)
     }
 
@@ -185,6 +186,9 @@ public final class HTTPSession: @unchecked Sendable {
                 }
                 idle.append(easy)
             }
+            // Requests queued while every slot was busy have had their wake-up consumed already:
+            // take them now that slots are free, before sleeping.
+            if state.withLock({ !$0.queue.isEmpty && $0.active < maxConcurrent }) { continue }
             // Sleeps until a socket is ready, curl's next timeout, or a wakeup from perform/close.
             var timeout = 1000
             _ = curl_multi_timeout(multi, &timeout)
