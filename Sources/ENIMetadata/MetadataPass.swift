@@ -25,7 +25,9 @@ actor TokenStore {
         return try await renew(replacing: nil)
     }
 
-    /// A new token, unless another caller already replaced `old`.
+    /// A new token, unless another caller already replaced `old`. Callers that wait for the same
+    /// renewal get its result as the return value: use that, not `current()`, which may still
+    /// hold the old token until the first caller resumes.
     func renew(replacing old: String?) async throws -> String? {
         if let token, token != old { return token }
         if let renewing { return try await renewing.value }
@@ -141,13 +143,13 @@ final class MetadataPass: Sendable {
     func get(_ path: String) async throws(MetadataError) -> String? {
         let u = url(path)
         var renewed = false
+        var sentToken: String?
+        if let tokens {
+            do { sentToken = try await tokens.current() } catch { throw MetadataError("\(error)") }
+        }
         while true {
             var headers: [String] = []
-            var sentToken: String?
-            if let flow = tokenFlow, let tokens {
-                do { sentToken = try await tokens.current() } catch { throw MetadataError("\(error)") }
-                if let t = sentToken { headers.append("\(flow.tokenHeader): \(t)") }
-            }
+            if let flow = tokenFlow, let t = sentToken { headers.append("\(flow.tokenHeader): \(t)") }
             let request = HTTPRequest(.get, u, headers: headers,
                                       connectTimeoutMilliseconds: discipline.connectTimeoutMilliseconds,
                                       timeoutMilliseconds: discipline.requestTimeoutMilliseconds,
@@ -160,7 +162,8 @@ final class MetadataPass: Sendable {
                 return nil
             case 401 where tokens != nil && !renewed, 403 where tokenFlow?.optional == true && sentToken == nil && !renewed:
                 renewed = true
-                do { _ = try await tokens!.renew(replacing: sentToken) } catch { throw MetadataError("\(error)") }
+                // The renewal's own result: the store may not hold it yet when this task resumes.
+                do { sentToken = try await tokens!.renew(replacing: sentToken) } catch { throw MetadataError("\(error)") }
             case 401:
                 throw MetadataError("GET \(u): 401 Unauthorized (token \(sentToken == nil ? "missing" : "rejected"))")
             default:
