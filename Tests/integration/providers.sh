@@ -6,7 +6,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+# shellcheck source=checks.sh
+. "$here/checks.sh"
 BIN=$(abs "${1:?usage: providers.sh ENI-AGENT ENI-METADATA-SIM}")
 SIM=$(abs "${2:?usage: providers.sh ENI-AGENT ENI-METADATA-SIM}")
 
@@ -14,24 +15,11 @@ LAB=eni-pt-$$
 # shellcheck source=lab.sh
 . "$here/lab.sh"
 
-pass=0 fail=0
 TMP=$(mktemp -d /tmp/eni-agent-pt.XXXXXX)
 SIM_PID=
 cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; wait 2>/dev/null; lab_destroy; rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
-
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP provider integration tests: they need root to create network namespaces"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "    $l"; done; }
-check() {
-    local name=$1; shift
-    if "$@" >"$TMP/check.out" 2>&1; then ok "$name"; else not_ok "$name" "$(head -c 2000 "$TMP/check.out")"; fi
-}
+skip_unless_root "provider integration tests"
 
 ROOT=$TMP/root
 mkdir -p "$ROOT"

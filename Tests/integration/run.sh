@@ -12,23 +12,12 @@ LAB=eni-it-$$
 # shellcheck source=lab.sh
 . "$here/lab.sh"
 
-pass=0 fail=0 skip=0
+# shellcheck source=checks.sh
+. "$here/checks.sh"
 TMP=$(mktemp -d /tmp/eni-agent-it.XXXXXX)
 cleanup() { lab_destroy; rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
-
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP integration tests: they need root to create network namespaces"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-not_ok() { fail=$((fail + 1)); echo "not ok - $1"; shift; for l in "$@"; do echo "    $l"; done; }
-check() { # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@" >"$TMP/check.out" 2>&1; then ok "$name"; else not_ok "$name" "$(head -c 2000 "$TMP/check.out")"; fi
-}
+skip_unless_root "integration tests"
 
 ROOT=$TMP/root
 META=$TMP/instance.json
