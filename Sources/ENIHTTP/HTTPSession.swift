@@ -168,6 +168,7 @@ public final class HTTPSession: @unchecked Sendable {
                 sent.add(1, ordering: .relaxed)
                 let rc = curl_multi_add_handle(multi, easy)
                 if rc != CURLM_OK {
+                    Unmanaged.passUnretained(t).release()   // the reference configure() took for curl
                     finish(t, easy, CURLE_FAILED_INIT)
                     idle.append(easy)
                 }
