@@ -129,7 +129,6 @@ final class MetadataPass: Sendable {
                 }
                 why = e.description
             }
-            _ = why
             let pause = backoff(d.backoffMilliseconds, step: attempt - 1, cap: 2000)
             if ContinuousClock.now.advanced(by: pause) >= deadline {
                 throw MetadataError("\(request.method.rawValue) \(request.url): no answer before the pass deadline (last: \(why))")
