@@ -34,6 +34,15 @@ public struct AgentConfig: Equatable, Sendable {
     public var force = false
     /// Timeouts, retries, caps and the pending deadline of the HTTP providers.
     public var fetch = FetchDiscipline()
+    /// Links and MACs never touched, waited for or reported as pending.
+    public var exclusions = Exclusions()
+    /// Daemon: seconds between full passes that catch what produces no netlink event.
+    public var resyncIntervalSeconds = 30
+    /// Daemon: how long the metadata of a hot-attached link is polled for before it is left
+    /// to the resyncs (and reported as pending).
+    public var hotAttachDeadlineSeconds = 60
+    /// Daemon: lowest level logged.
+    public var logLevel: LogLevel = .info
 
     public static let defaultPath = "/etc/eni-agent/eni-agent.toml"
 
@@ -41,7 +50,7 @@ public struct AgentConfig: Equatable, Sendable {
 
     public var plannerConfig: PlannerConfig {
         PlannerConfig(tableBase: tableBase, priorityBase: rulePriorityBase, proto: routeProtocol,
-                      rpFilter: rpFilter, force: force)
+                      rpFilter: rpFilter, force: force, exclusions: exclusions)
     }
 
     public var fileRenderer: any FileRenderer { renderer.renderer(nmControlled: nmControlled) }
@@ -72,6 +81,19 @@ public struct AgentConfig: Equatable, Sendable {
                 }
                 return b
             }
+            func strings() throws(ConfigError) -> [String] {
+                guard case .array(let items) = e.value else {
+                    throw ConfigError("\(at): \(e.key) must be an array of strings, not \(e.value.typeName)")
+                }
+                var out: [String] = []
+                for item in items {
+                    guard case .string(let s) = item else {
+                        throw ConfigError("\(at): \(e.key) must be an array of strings; it holds \(item.typeName)")
+                    }
+                    out.append(s)
+                }
+                return out
+            }
             func choice<T: RawRepresentable & CaseIterable>(_: T.Type) throws(ConfigError) -> T where T.RawValue == String {
                 let s = try string()
                 guard let v = T(rawValue: s) else {
@@ -96,6 +118,22 @@ public struct AgentConfig: Equatable, Sendable {
             case "metadata_retry_deadline_ms": fetch.roundTimeoutMilliseconds = try integer(1...3_600_000)
             case "metadata_attempts": fetch.attempts = try integer(1...20)
             case "pending_timeout": fetch.pendingTimeoutMilliseconds = try integer(0...3600) * 1000
+            case "exclude_interfaces":
+                exclusions.interfaces = try strings()
+                for p in exclusions.interfaces where !Self.isPattern(p) {
+                    throw ConfigError("\(at): exclude_interfaces: \(quoted(p)) is not an interface name or pattern (1-15 of A-Z a-z 0-9 _ . - * ?)")
+                }
+            case "exclude_macs":
+                var macs = Set<MACAddress>()
+                for m in try strings() {
+                    do { macs.insert(try MACAddress(m)) } catch {
+                        throw ConfigError("\(at): exclude_macs: \(quoted(m)) is not a MAC address")
+                    }
+                }
+                exclusions.macs = macs
+            case "resync_interval": resyncIntervalSeconds = try integer(1...86400)
+            case "hot_attach_deadline": hotAttachDeadlineSeconds = try integer(0...3600)
+            case "log_level": logLevel = try choice(LogLevel.self)
             default: throw ConfigError("\(at): unknown key \(quoted(e.key))")
             }
         }
@@ -120,6 +158,32 @@ public struct AgentConfig: Equatable, Sendable {
         }
         if [253, 254, 255].contains(tableBase) {
             throw ConfigError("table_base \(tableBase) is a reserved table")
+        }
+    }
+}
+
+/// Levels of the daemon's log, each with its syslog priority.
+public enum LogLevel: String, CaseIterable, Comparable, Sendable {
+    case debug, info, notice, warning, error
+
+    public var syslogPriority: Int {
+        switch self {
+        case .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.syslogPriority > b.syslogPriority }
+}
+
+extension AgentConfig {
+    /// An interface name, or a pattern of one with `*` and `?`.
+    static func isPattern(_ p: String) -> Bool {
+        !p.isEmpty && p.count <= 15 && p.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_.-*?".unicodeScalars.contains($0))
         }
     }
 }

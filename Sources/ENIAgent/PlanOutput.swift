@@ -41,6 +41,7 @@ public enum PlanOutput {
             case .waiting: "waiting: ENI \(s.mac) is listed by the metadata but no link has its MAC yet"
             case .unknown(let r): "unknown: ENI \(s.mac) left as it is: \(r)"
             case .skipped(let d): "skipped: ENI \(s.mac) (\(d)) not selected by --interface"
+            case .excluded(let d): "excluded: ENI \(s.mac)" + (d.map { " (\($0))" } ?? "") + " left alone by exclude_interfaces / exclude_macs"
             }
         }
     }
@@ -70,6 +71,7 @@ public enum PlanOutput {
             case .waiting: "ENI \(s.mac): waiting for its link"
             case .unknown(let r): "ENI \(s.mac): unknown (\(r))"
             case .skipped(let d): "ENI \(s.mac): \(d), skipped"
+            case .excluded(let d): "ENI \(s.mac): " + (d.map { "\($0), " } ?? "") + "excluded"
             }
         }
     }
@@ -157,6 +159,7 @@ public enum PlanOutput {
             case .waiting: e.state = "waiting"
             case .unknown(let r): e.state = "unknown"; e.reason = r
             case .skipped(let d): e.state = "skipped"; e.interface = d
+            case .excluded(let d): e.state = "excluded"; e.interface = d
             }
             return e
         }

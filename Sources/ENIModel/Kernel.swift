@@ -165,3 +165,42 @@ public struct ObservedState: Hashable, Sendable {
     public func link(mac: MACAddress) -> Link? { links.first { $0.mac == mac } }
     public func link(named name: String) -> Link? { links.first { $0.name == name } }
 }
+
+/// Interfaces and MACs the agent leaves alone entirely: not configured, not cleaned up, not waited
+/// for. Names are shell-style patterns: `*` any run of characters, `?` one character.
+public struct Exclusions: Hashable, Sendable {
+    public var interfaces: [String]
+    public var macs: Set<MACAddress>
+
+    /// Container and virtual-network links that are never ENIs: Docker, CNI plugins (Calico,
+    /// Cilium, Flannel), libvirt, tunnels.
+    public static let defaultInterfaces = ["veth*", "docker*", "br-*", "cali*", "cilium*", "lxc*", "flannel*", "cni*", "kube-*", "virbr*", "tun*", "tap*"]
+
+    public init(interfaces: [String] = Exclusions.defaultInterfaces, macs: Set<MACAddress> = []) {
+        self.interfaces = interfaces; self.macs = macs
+    }
+
+    public static let none = Exclusions(interfaces: [], macs: [])
+
+    public func excludes(name: String?, mac: MACAddress?) -> Bool {
+        if let mac, macs.contains(mac) { return true }
+        guard let name else { return false }
+        return interfaces.contains { Self.match(Array($0.unicodeScalars)[...], Array(name.unicodeScalars)[...]) }
+    }
+
+    /// Shell-style match of the whole name.
+    static func match(_ p: ArraySlice<Unicode.Scalar>, _ s: ArraySlice<Unicode.Scalar>) -> Bool {
+        guard let c = p.first else { return s.isEmpty }
+        switch c {
+        case "*":
+            var rest = s
+            while true {
+                if match(p.dropFirst(), rest) { return true }
+                if rest.isEmpty { return false }
+                rest = rest.dropFirst()
+            }
+        case "?": return !s.isEmpty && match(p.dropFirst(), s.dropFirst())
+        default: return s.first == c && match(p.dropFirst(), s.dropFirst())
+        }
+    }
+}

@@ -78,6 +78,8 @@ public struct ENIStatus: Hashable, Sendable {
         case unknown(reason: String)
         /// Left out by `--interface`.
         case skipped(device: String)
+        /// Left alone by `exclude_interfaces` / `exclude_macs` (its link, when it has one).
+        case excluded(device: String?)
     }
     public var mac: MACAddress
     public var state: State

@@ -25,11 +25,15 @@ public struct PlannerConfig: Hashable, Sendable {
     public var interfaces: Set<String>
     /// Overwrite files at the agent's paths that do not carry its marker (never other changes).
     public var force: Bool
+    /// Links and MACs left alone entirely: their addresses, tables, rules and files are kept as they are.
+    public var exclusions: Exclusions
 
     public init(tableBase: UInt32 = 10000, priorityBase: UInt32 = 10000, proto: UInt8 = 234,
-                rpFilter: RPFilterMode = .loose, interfaces: Set<String> = [], force: Bool = false) {
+                rpFilter: RPFilterMode = .loose, interfaces: Set<String> = [], force: Bool = false,
+                exclusions: Exclusions = .none) {
         self.tableBase = tableBase; self.priorityBase = priorityBase; self.proto = proto
         self.rpFilter = rpFilter; self.interfaces = interfaces; self.force = force
+        self.exclusions = exclusions
     }
 }
 
@@ -70,6 +74,8 @@ private struct Builder {
     var protectedLinks = Set<String>()
     /// MACs whose files must be kept although no file is rendered for them.
     var protectedOwners = Set<MACAddress>()
+    /// Links of ENIs left alone this pass (unknown, excluded): their persisted rp_filter is kept.
+    var heldLinks: [String] = []
 
     init(desired: Instance, observed: ObservedState, config: PlannerConfig) {
         self.desired = desired; self.observed = observed; self.config = config
@@ -91,14 +97,31 @@ private struct Builder {
             (byMAC[mac] ?? []).filter { $0.kind == nil || $0.kind == "veth" }
         }
         var listed = Set<MACAddress>()
+        /// nil: not excluded; else the name of its link, if it has one.
+        func excluded(_ mac: MACAddress, _ links: [Link]) -> String?? {
+            let byName = links.first { config.exclusions.excludes(name: $0.name, mac: nil) }
+            guard byName != nil || config.exclusions.macs.contains(mac) else { return nil }
+            return .some((byName ?? links.first)?.name)
+        }
         for (mac, reason) in desired.unknown.sorted(by: { $0.key < $1.key }) {
             listed.insert(mac)
-            statuses.append(ENIStatus(mac: mac, state: .unknown(reason: reason)))
+            if let device = excluded(mac, candidateLinks(mac)) {
+                statuses.append(ENIStatus(mac: mac, state: .excluded(device: device)))
+            } else {
+                statuses.append(ENIStatus(mac: mac, state: .unknown(reason: reason)))
+            }
             protectedOwners.insert(mac)
+            if mac != desired.primaryMAC, let l = candidateLinks(mac).first { heldLinks.append(l.name) }
         }
         for eni in desired.enis {
             listed.insert(eni.mac)
             let links = candidateLinks(eni.mac)
+            if let device = excluded(eni.mac, links) {
+                statuses.append(ENIStatus(mac: eni.mac, state: .excluded(device: device)))
+                protectedOwners.insert(eni.mac)
+                if eni.mac != desired.primaryMAC, let device { heldLinks.append(device) }
+                continue
+            }
             guard let link = links.first else {
                 statuses.append(ENIStatus(mac: eni.mac, state: .waiting))
                 protectedOwners.insert(eni.mac)
@@ -292,6 +315,17 @@ private struct Builder {
             let iface = name == "all" || name == "default" ? nil : name
             add(.setSysctl(key: s.key, from: observed.sysctls[s.key], to: s.value), iface, "rp_filter mode \(config.rpFilter.rawValue)")
         }
+        // An ENI left alone this pass keeps the persisted setting its link already has, so that a
+        // metadata error or an exclusion does not rewrite the file; nothing is set for it.
+        for name in heldLinks.sorted() {
+            let key = SysctlSetting.ipv4Conf(name, "rp_filter")
+            if observed.sysctls[key] == value, !sysctls.contains(where: { $0.key == key }) {
+                sysctls.append(SysctlSetting(key: key, value: value))
+            }
+        }
+        // Stable order, whatever the state of each ENI: `all`, `default`, then interfaces by name.
+        let machineWide = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
+        sysctls.sort { (machineWide.contains($0.key) ? 0 : 1, $0.key) < (machineWide.contains($1.key) ? 0 : 1, $1.key) }
     }
 
     // MARK: Files

@@ -1,4 +1,5 @@
 @testable import ENIAgent
+import ENIModel
 import ENIPlanner
 import ENIRender
 import XCTest
@@ -55,7 +56,17 @@ final class ConfigTests: XCTestCase {
             metadata_retry_deadline_ms = 20000
             metadata_attempts = 3
             pending_timeout = 30
+            exclude_interfaces = ["eth9", "docker*", "en?"]
+            exclude_macs = ["52:54:00:00:09:0A"]
+            resync_interval = 10
+            hot_attach_deadline = 5
+            log_level = "debug"
             """, file: "c.toml")
+        XCTAssertEqual(c.plannerConfig.exclusions.interfaces, ["eth9", "docker*", "en?"])
+        XCTAssertEqual(c.plannerConfig.exclusions.macs, [try MACAddress("52:54:00:00:09:0a")])
+        XCTAssertEqual(c.resyncIntervalSeconds, 10)
+        XCTAssertEqual(c.hotAttachDeadlineSeconds, 5)
+        XCTAssertEqual(c.logLevel, .debug)
         XCTAssertEqual(c.metadataURL, "http://169.254.0.23/latest/meta-data/")
         XCTAssertEqual(c.fetch.connectTimeoutMilliseconds, 150)
         XCTAssertEqual(c.fetch.requestTimeoutMilliseconds, 3000)
@@ -80,6 +91,12 @@ final class ConfigTests: XCTestCase {
             ("metadata_attempts = 0", "c.toml:1: metadata_attempts = 0 is out of range 1...20"),
             ("metadata_connect_timeout_ms = 5000", "metadata_connect_timeout_ms 5000 is longer than metadata_timeout_ms 2000"),
             ("metadata_url = \"https://x/\"", "metadata_url \"https://x/\" is not an http:// URL"),
+            ("exclude_interfaces = \"eth1\"", "c.toml:1: exclude_interfaces must be an array of strings, not string"),
+            ("exclude_interfaces = [\"eth1\", 2]", "c.toml:1: exclude_interfaces must be an array of strings; it holds integer"),
+            ("exclude_interfaces = [\"eth 1\"]", "c.toml:1: exclude_interfaces: \"eth 1\" is not an interface name or pattern (1-15 of A-Z a-z 0-9 _ . - * ?)"),
+            ("exclude_macs = [\"52:54:00:00:09\"]", "c.toml:1: exclude_macs: \"52:54:00:00:09\" is not a MAC address"),
+            ("resync_interval = 0", "c.toml:1: resync_interval = 0 is out of range 1...86400"),
+            ("log_level = \"loud\"", "c.toml:1: log_level = \"loud\" is not one of debug, info, notice, warning, error"),
         ] {
             var c = AgentConfig()
             XCTAssertThrowsError(try c.load(toml: text, file: "c.toml"), text) { XCTAssertEqual("\($0)", message) }

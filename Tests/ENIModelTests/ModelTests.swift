@@ -92,4 +92,14 @@ final class ModelTests: XCTestCase {
             XCTAssertFalse(Link.isSafeName(bad), bad)
         }
     }
+
+    func testExclusionPatterns() throws {
+        let x = Exclusions(interfaces: ["veth*", "eth?", "docker0"], macs: [try MACAddress("52:54:00:00:09:0a")])
+        for name in ["veth", "veth1a2b", "eth1", "docker0"] { XCTAssertTrue(x.excludes(name: name, mac: nil), name) }
+        for name in ["eth10", "eth", "docker01", "xveth1", "ens5"] { XCTAssertFalse(x.excludes(name: name, mac: nil), name) }
+        XCTAssertTrue(x.excludes(name: "ens5", mac: try MACAddress("52:54:00:00:09:0a")))
+        XCTAssertTrue(Exclusions().excludes(name: "cali12ab", mac: nil))
+        XCTAssertFalse(Exclusions().excludes(name: "eth1", mac: nil))
+        XCTAssertFalse(Exclusions.none.excludes(name: "veth1", mac: nil))
+    }
 }

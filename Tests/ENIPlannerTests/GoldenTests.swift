@@ -30,6 +30,7 @@ final class GoldenTests: XCTestCase {
             let before = try MetadataFileProvider.parse(Array(prev), source: "previous.json")
             var full = config
             full.interfaces = []
+            full.exclusions = .none
             observed = simulate(Planner.plan(desired: before, observed: observed, config: full, renderer: fixture.renderer), on: observed)
             if let extra = try load(name, "gone.json") {
                 // Links detached since: the kernel drops the link, its addresses and its routes.
@@ -116,6 +117,14 @@ final class GoldenTests: XCTestCase {
         XCTAssertFalse(plan.actions.contains { $0.change.isFile })
     }
     func testDeviceNumberSlots() throws { try assertConverges("device-numbers") }
+    func testExcluded() throws {
+        try assertConverges("excluded")
+        let (plan, _, _, _) = try check("excluded")
+        // Excluded by name (eth1, veth*) or by MAC (eth2): no change at all, though the metadata
+        // changed for eth1 and eth2 since they were configured.
+        XCTAssertTrue(plan.actions.isEmpty, plan.actions.map(\.change.command).joined(separator: "\n"))
+        XCTAssertEqual(plan.enis.filter { if case .excluded = $0.state { true } else { false } }.count, 3)
+    }
     func testInterfaceFilter() throws {
         let (plan, _, _, _) = try check("interface-filter")
         XCTAssertTrue(plan.actions.allSatisfy { $0.interface == nil || $0.interface == "eth2" })

@@ -29,6 +29,8 @@ struct ObservedFixture: Decodable {
         var renderer: String?
         var table_base: UInt32?
         var rule_priority_base: UInt32?
+        var exclude_interfaces: [String]?
+        var exclude_macs: [String]?
     }
 
     func state() throws -> ObservedState {
@@ -53,6 +55,8 @@ struct ObservedFixture: Decodable {
         if let f = config?.force { c.force = f }
         if let t = config?.table_base { c.tableBase = t }
         if let p = config?.rule_priority_base { c.priorityBase = p }
+        if let x = config?.exclude_interfaces { c.exclusions.interfaces = x }
+        if let m = config?.exclude_macs { c.exclusions.macs = Set(m.map { try! MACAddress($0) }) }
         return c
     }
 
@@ -149,6 +153,7 @@ func goldenText(_ plan: Plan) -> String {
         case .waiting: out += "\(e.mac) waiting\n"
         case .unknown(let r): out += "\(e.mac) unknown: \(r)\n"
         case .skipped(let d): out += "\(e.mac) skipped \(d)\n"
+        case .excluded(let d): out += "\(e.mac) excluded \(d ?? "-")\n"
         }
     }
     out += "## problems\n"
