@@ -19,21 +19,31 @@ public final class Netlink {
     /// Change requests sent so far (successful or not).
     public private(set) var writes = 0
 
-    public init() throws(NetlinkError) {
+    /// A socket in the calling thread's network namespace, or in the one at `namespace` (e.g.
+    /// `/run/netns/NAME`): a netlink socket stays in the namespace it was made in.
+    public init(namespace path: String? = nil) throws(NetlinkError) {
+        sk = try Self.withNamespace(path) { () throws(NetlinkError) in try Self.socket { _ in } }
+    }
+
+    /// A new connected rtnetlink socket; `setUp` runs before it connects.
+    static func socket(_ setUp: (OpaquePointer) throws(NetlinkError) -> Void) throws(NetlinkError) -> OpaquePointer {
         guard let sk = nl_socket_alloc() else {
             throw NetlinkError(operation: "open", object: "netlink socket", code: .other(NLE_NOMEM), reason: "out of memory")
         }
-        self.sk = sk
-        do { try NetlinkError.check(nl_connect(sk, NETLINK_ROUTE), "connect", "rtnetlink socket") } catch {
+        do {
+            try setUp(sk)
+            try NetlinkError.check(nl_connect(sk, NETLINK_ROUTE), "connect", "rtnetlink socket")
+        } catch {
             nl_socket_free(sk)
             throw error
         }
+        return sk
     }
 
-    /// A socket in the network namespace at `path` (e.g. `/run/netns/NAME`): the calling thread
-    /// enters it, opens the socket (a netlink socket stays in the namespace it was made in), and
-    /// returns to its own namespace before this returns.
-    public convenience init(namespace path: String) throws(NetlinkError) {
+    /// Runs `body` with the calling thread in the network namespace at `path` (nil: where it is),
+    /// and returns the thread to its own namespace before this returns.
+    static func withNamespace<T>(_ path: String?, _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+        guard let path else { return try body() }
         let target = open(path, O_RDONLY | O_CLOEXEC)
         guard target >= 0 else {
             throw NetlinkError(operation: "open", object: "namespace \(path)", code: .notFound, reason: String(cString: strerror(errno)))
@@ -48,7 +58,7 @@ public final class Netlink {
             throw NetlinkError(operation: "enter", object: "namespace \(path)", code: .permission, reason: String(cString: strerror(errno)))
         }
         defer { precondition(setns(home, CLONE_NEWNET) == 0, "cannot return to the thread's own network namespace") }
-        try self.init()
+        return try body()
     }
 
     deinit { nl_socket_free(sk) }
@@ -76,23 +86,26 @@ public final class Netlink {
 
     /// `ip link show`
     public func links() throws(NetlinkError) -> [Link] {
-        let links: [Link] = try withCache("links", { rtnl_link_alloc_cache($0, AF_UNSPEC, $1) }) { o in
-            let idx = rtnl_link_get_ifindex(o)
-            guard let cname = rtnl_link_get_name(o) else { return nil }
-            var mac: MACAddress?
-            if let a = rtnl_link_get_addr(o), nl_addr_get_len(a) == 6, let p = nl_addr_get_binary_addr(a) {
-                let bytes = Array(UnsafeRawBufferPointer(start: p, count: 6))
-                if bytes.contains(where: { $0 != 0 }) { mac = try? MACAddress(bytes: bytes) }
-            }
-            let master = rtnl_link_get_master(o)
-            return Link(index: Int32(idx), name: String(cString: cname), mac: mac,
-                        isUp: rtnl_link_get_flags(o) & UInt32(IFF_UP.rawValue) != 0,
-                        kind: rtnl_link_get_type(o).map { String(cString: $0) },
-                        master: master == 0 ? nil : Int32(master))
-        }
+        let links: [Link] = try withCache("links", { rtnl_link_alloc_cache($0, AF_UNSPEC, $1) }) { Self.link($0) }
         indexByName = Dictionary(links.map { ($0.name, $0.index) }, uniquingKeysWith: { a, _ in a })
         nameByIndex = Dictionary(links.map { ($0.index, $0.name) }, uniquingKeysWith: { a, _ in a })
         return links
+    }
+
+    /// A libnl `rtnl_link` as a `Link` (nil without a name).
+    static func link(_ o: OpaquePointer) -> Link? {
+        let idx = rtnl_link_get_ifindex(o)
+        guard let cname = rtnl_link_get_name(o) else { return nil }
+        var mac: MACAddress?
+        if let a = rtnl_link_get_addr(o), nl_addr_get_len(a) == 6, let p = nl_addr_get_binary_addr(a) {
+            let bytes = Array(UnsafeRawBufferPointer(start: p, count: 6))
+            if bytes.contains(where: { $0 != 0 }) { mac = try? MACAddress(bytes: bytes) }
+        }
+        let master = rtnl_link_get_master(o)
+        return Link(index: Int32(idx), name: String(cString: cname), mac: mac,
+                    isUp: rtnl_link_get_flags(o) & UInt32(IFF_UP.rawValue) != 0,
+                    kind: rtnl_link_get_type(o).map { String(cString: $0) },
+                    master: master == 0 ? nil : Int32(master))
     }
 
     /// `ip -4 addr show`

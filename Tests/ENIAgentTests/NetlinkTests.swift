@@ -116,3 +116,74 @@ final class NetlinkTests: NamespaceTestCase {
         }
     }
 }
+
+final class LinkMonitorTests: NamespaceTestCase {
+    /// Reads batches until `done` holds for what was collected, or gives up after `limit` batches
+    /// (each `next()` blocks until the kernel sends something, so a lost event would hang: the
+    /// limit is on batches, the test's own `ip` commands bound how many arrive).
+    func collect(_ m: LinkMonitor, limit: Int = 20, until done: ([LinkEvents.Event]) -> Bool) -> [LinkEvents.Event] {
+        var all: [LinkEvents.Event] = []
+        for _ in 0..<limit {
+            guard let batch = m.next() else { break }
+            all += batch.events
+            if done(all) { break }
+        }
+        return all
+    }
+
+    func testReportsLinksAddedRenamedAndDeleted() throws {
+        let m = try LinkMonitor(namespace: "/run/netns/\(ns)")
+        try sh("ip", "-n", ns, "link", "add", "eth2", "address", "52:54:00:00:03:0a", "type", "veth", "peer", "name", "peer2")
+        var seen = collect(m) { $0.contains { $0.kind == .new && $0.link.name == "eth2" } }
+        let eth2 = try XCTUnwrap(seen.first { $0.kind == .new && $0.link.name == "eth2" }?.link)
+        XCTAssertEqual(eth2.mac, try MACAddress("52:54:00:00:03:0a"))
+        XCTAssertEqual(eth2.kind, "veth")
+
+        try sh("ip", "-n", ns, "link", "set", "eth2", "name", "ens6")
+        seen = collect(m) { $0.contains { $0.kind == .new && $0.link.name == "ens6" } }
+        XCTAssertEqual(seen.first { $0.link.name == "ens6" }?.link.index, eth2.index, "a rename keeps the index")
+
+        try sh("ip", "-n", ns, "link", "del", "ens6")
+        seen = collect(m) { $0.contains { $0.kind == .deleted && $0.link.index == eth2.index } }
+        XCTAssertTrue(seen.contains { $0.kind == .deleted && $0.link.index == eth2.index && $0.link.mac == eth2.mac })
+    }
+
+    func testALinkMovedInIsNewAndMovedOutIsDeleted() throws {
+        let other = ns + "-x"
+        try sh("ip", "netns", "add", other)
+        defer { try? sh("ip", "netns", "del", other) }
+        try sh("ip", "-n", other, "link", "add", "eth3", "address", "52:54:00:00:04:0a", "type", "veth", "peer", "name", "peer3")
+        let m = try LinkMonitor(namespace: "/run/netns/\(ns)")
+        try sh("ip", "-n", other, "link", "set", "eth3", "netns", ns)
+        var seen = collect(m) { $0.contains { $0.kind == .new && $0.link.name == "eth3" } }
+        XCTAssertEqual(seen.first { $0.link.name == "eth3" }?.link.mac, try MACAddress("52:54:00:00:04:0a"))
+        try sh("ip", "-n", ns, "link", "set", "eth3", "netns", other)
+        seen = collect(m) { $0.contains { $0.kind == .deleted && $0.link.name == "eth3" } }
+        XCTAssertTrue(seen.contains { $0.kind == .deleted && $0.link.name == "eth3" })
+    }
+
+    /// A receive buffer too small for the burst: the kernel drops notifications and the monitor
+    /// says so (the daemon then reads everything again), instead of losing them silently.
+    func testOverrunIsReported() throws {
+        let m = try LinkMonitor(namespace: "/run/netns/\(ns)", receiveBuffer: 1)
+        var batch = ""
+        for i in 0..<100 { batch += "link add d\(i) type veth peer name p\(i)\n" }
+        let f = FileManager.default.temporaryDirectory.appending(path: "eni-batch-\(getpid())")
+        try Data(batch.utf8).write(to: f)
+        defer { try? FileManager.default.removeItem(at: f) }
+        try sh("ip", "-n", ns, "-batch", f.path)
+        let b = try XCTUnwrap(m.next())
+        XCTAssertTrue(b.overrun, "200 links added with a minimal receive buffer: \(b.events.count) events read, no overrun reported")
+    }
+
+    func testStopWakesTheReader() throws {
+        let m = try LinkMonitor(namespace: "/run/netns/\(ns)")
+        let done = expectation(description: "next() returned")
+        Thread.detachNewThread {
+            XCTAssertNil(m.next())
+            done.fulfill()
+        }
+        m.stop()
+        wait(for: [done], timeout: 10)
+    }
+}

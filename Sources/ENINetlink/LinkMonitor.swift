@@ -1,0 +1,138 @@
+internal import CNetlink
+import ENIModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What the kernel said about links since the last read.
+public struct LinkEvents: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// `RTM_NEWLINK`: a link appeared, or one of its attributes (name, MAC, flags...) changed.
+        case new
+        /// `RTM_DELLINK`: a link went away (deleted, or moved to another namespace).
+        case deleted
+    }
+    public struct Event: Sendable, Equatable {
+        public var kind: Kind
+        public var link: Link
+    }
+    public var events: [Event] = []
+    /// The kernel dropped notifications (`ENOBUFS`: the socket's receive buffer overflowed).
+    /// Events were lost: the reader must read the whole state again.
+    public var overrun = false
+}
+
+/// A netlink socket subscribed to link notifications (`ip monitor link`).
+///
+/// `next()` blocks in `poll(2)` until the kernel sends something or `stop()` is called, then
+/// returns everything queued at once, so a burst of notifications is read as one batch. Idle, it
+/// costs no wakeups. `next()` is for one thread; `stop()` may be called from any.
+public final class LinkMonitor: @unchecked Sendable {
+    private let sk: OpaquePointer
+    private let fd: Int32
+    /// A pipe that `stop()` writes to, to wake `next()`.
+    private let wake: (read: Int32, write: Int32)
+    private let collector = Collector()
+
+    /// Events parsed by libnl's callback during one `nl_recvmsgs_default`.
+    private final class Collector {
+        var events: [LinkEvents.Event] = []
+        /// The kind of the message being parsed.
+        var kind: LinkEvents.Kind = .new
+    }
+
+    /// `receiveBuffer`: bytes the kernel may queue for this socket before it drops notifications.
+    /// `namespace`: the network namespace at this path instead of the calling thread's.
+    public init(namespace: String? = nil, receiveBuffer: Int = 1 << 20) throws(NetlinkError) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            throw NetlinkError(operation: "open", object: "wake-up pipe", code: .other(0), reason: String(cString: strerror(errno)))
+        }
+        for f in fds {
+            _ = fcntl(f, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(f, F_SETFL, O_NONBLOCK)
+        }
+        wake = (fds[0], fds[1])
+        let context = Unmanaged.passUnretained(collector).toOpaque()
+        do {
+            sk = try Netlink.withNamespace(namespace) { () throws(NetlinkError) in
+                try Netlink.socket { sk throws(NetlinkError) in
+                    // Notifications carry no sequence number of ours.
+                    nl_socket_disable_seq_check(sk)
+                    try NetlinkError.check(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, Self.received, context),
+                                           "subscribe", "link notifications")
+                }
+            }
+        } catch {
+            close(fds[0]); close(fds[1])
+            throw error
+        }
+        do {
+            try NetlinkError.check(nl_socket_add_membership(sk, Int32(RTNLGRP_LINK.rawValue)), "subscribe", "link notifications")
+            try NetlinkError.check(nl_socket_set_buffer_size(sk, Int32(receiveBuffer), 0), "set buffer size", "link notifications")
+            try NetlinkError.check(nl_socket_set_nonblocking(sk), "set non-blocking", "link notifications")
+        } catch {
+            nl_socket_free(sk); close(fds[0]); close(fds[1])
+            throw error
+        }
+        fd = nl_socket_get_fd(sk)
+    }
+
+    deinit {
+        nl_socket_free(sk)
+        close(wake.read); close(wake.write)
+    }
+
+    /// libnl's callback for each valid message: link messages are parsed (by libnl's own parser,
+    /// into an `rtnl_link`) and collected.
+    private static let received: nl_recvmsg_msg_cb_t = { msg, arg in
+        guard let msg, let arg else { return Int32(NL_OK.rawValue) }
+        let type = nlmsg_hdr(msg).pointee.nlmsg_type
+        guard type == UInt16(RTM_NEWLINK) || type == UInt16(RTM_DELLINK) else { return Int32(NL_OK.rawValue) }
+        let collector = Unmanaged<Collector>.fromOpaque(arg).takeUnretainedValue()
+        collector.kind = type == UInt16(RTM_NEWLINK) ? .new : .deleted
+        _ = nl_msg_parse(msg, { obj, arg in
+            guard let obj, let arg, let link = Netlink.link(obj) else { return }
+            let collector = Unmanaged<Collector>.fromOpaque(arg).takeUnretainedValue()
+            collector.events.append(LinkEvents.Event(kind: collector.kind, link: link))
+        }, arg)
+        return Int32(NL_OK.rawValue)
+    }
+
+    /// Blocks until notifications arrive (returns them all) or `stop()` is called (returns nil).
+    public func next() -> LinkEvents? {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let n = poll(&fds, 2, -1)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if fds[1].revents != 0 { return nil }
+            if fds[0].revents != 0 { return drain() }
+        }
+    }
+
+    /// Reads every queued notification without blocking.
+    func drain() -> LinkEvents {
+        var out = LinkEvents()
+        while true {
+            let rc = nl_recvmsgs_default(sk)
+            if rc == -NLE_AGAIN { break }
+            // libnl reports the socket's ENOBUFS as NLE_NOMEM: notifications were dropped.
+            if rc == -NLE_NOMEM { out.overrun = true; continue }
+            if rc < 0 { out.overrun = true; break }
+        }
+        out.events = collector.events
+        collector.events = []
+        return out
+    }
+
+    /// Wakes `next()`, which returns nil from now on.
+    public func stop() {
+        var b: UInt8 = 1
+        _ = write(wake.write, &b, 1)
+    }
+}
