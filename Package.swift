@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libnl-3 route API. The only target that may import it is ENINetlink.
@@ -37,12 +39,16 @@ let package = Package(
         // Cloud metadata providers (Tencent, Alibaba, AWS, auto): HTTP tree -> Instance, with
         // retries, deadlines, validation, pending MACs and caches.
         .target(name: "ENIMetadata", dependencies: ["ENIModel", "ENIHTTP"]),
-        // One reconcile pass: fetch -> observe -> plan -> apply; config, files, lock.
+        // One reconcile pass: fetch -> observe -> plan -> apply; config, files, lock; the daemon
+        // (link events, resync, signals, systemd notifications, syslog-prefixed log).
         .target(
             name: "ENIAgent",
             dependencies: [
                 "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "ENIMetadata",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -50,6 +56,8 @@ let package = Package(
             dependencies: [
                 "ENIAgent", "ENIModel", "ENIPlanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Test support, never shipped: a metadata server for the three clouds' trees with fault

@@ -70,18 +70,31 @@ public struct Agent: Sendable {
     /// MACs to wait for when the metadata does not list them yet: the links named with
     /// `--interface`, or else every physical NIC (no link kind: in a cloud VM each one is an ENI).
     /// Virtual links (veth, bridges, VLANs...) and enslaved links are never waited for.
-    public static func expectedMACs(_ links: [Link], interfaces: Set<String>) -> Set<MACAddress> {
+    /// Excluded links are never waited for.
+    public static func expectedMACs(_ links: [Link], interfaces: Set<String>, exclusions: Exclusions = .none) -> Set<MACAddress> {
         Set(links.compactMap { l -> MACAddress? in
-            guard let mac = l.mac, l.master == nil, l.name != "lo", mac.bytes.contains(where: { $0 != 0 }) else { return nil }
+            guard let mac = l.mac, l.master == nil, l.name != "lo", mac.bytes.contains(where: { $0 != 0 }),
+                  !exclusions.excludes(name: l.name, mac: mac) else { return nil }
             if !interfaces.isEmpty { return interfaces.contains(l.name) ? mac : nil }
             return l.kind == nil ? mac : nil
         })
     }
 
-    /// The metadata for this pass, waiting for the MACs the kernel has and the metadata lacks.
-    public func fetch(_ nl: Netlink, interfaces: Set<String>) async throws -> MetadataResult {
+    /// Every link that may be an ENI (physical or veth, not enslaved, not excluded): what `status`
+    /// and the daemon report as pending when the metadata does not describe it.
+    public static func candidateMACs(_ links: [Link], exclusions: Exclusions) -> Set<MACAddress> {
+        Set(links.compactMap { l -> MACAddress? in
+            guard let mac = l.mac, l.master == nil, l.name != "lo", l.kind == nil || l.kind == "veth",
+                  !exclusions.excludes(name: l.name, mac: mac) else { return nil }
+            return mac
+        })
+    }
+
+    /// The metadata for this pass, waiting for `waitingFor` (default: the MACs the kernel has that
+    /// `expectedMACs` picks) when the metadata lacks them.
+    public func fetch(_ nl: Netlink, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil) async throws -> MetadataResult {
         let provider = try provider()
-        let expected = Self.expectedMACs(try nl.links(), interfaces: interfaces)
+        let expected = try waitingFor ?? Self.expectedMACs(try nl.links(), interfaces: interfaces, exclusions: config.exclusions)
         return try await provider.fetch(waitingFor: expected)
     }
 
@@ -108,18 +121,27 @@ public struct Agent: Sendable {
     }
 
     /// The plan, without changing anything (`eni-agent diff`).
-    public func diff(interfaces: Set<String> = []) async throws -> Plan {
+    /// `waitingFor`: see `fetch`; `status` passes every candidate link.
+    public func diff(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil) async throws -> Plan {
         let nl = try Netlink()
-        let metadata = try await fetch(nl, interfaces: interfaces)
+        let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
         return plan(metadata.instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
     }
 
+    /// The plan for every link that may be an ENI, with the links it was made on (`eni-agent status`).
+    public func status() async throws -> (plan: Plan, links: [Link]) {
+        let nl = try Netlink()
+        let links = try nl.links()
+        let metadata = try await fetch(nl, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions))
+        return (plan(metadata.instance, try observe(nl), interfaces: [], warnings: metadata.warnings), links)
+    }
+
     /// Plans and applies under the lock (`eni-agent reconfigure`).
-    public func reconfigure(interfaces: Set<String> = []) async throws -> PassResult {
+    public func reconfigure(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil) async throws -> PassResult {
         let lock = try RunLock(path: files.hostPath(config.lockPath), timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
         let nl = try Netlink()
-        let metadata = try await fetch(nl, interfaces: interfaces)
+        let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
         let instance = metadata.instance
         let plan = plan(instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
         var result = apply(plan, nl)

@@ -195,4 +195,97 @@ public enum PlanOutput {
             },
             enis: jsonENIs(r.plan), problems: r.plan.problems.map(\.description), pending: r.remaining.count))
     }
+
+    // MARK: Daemon log and status
+
+    /// `+2 addresses, +2 routes, +2 rules, link up, 1 sysctl, 3 files written`: what a pass did to
+    /// one interface, for the daemon's log.
+    static func tally(_ changes: [Change]) -> String {
+        // In plan order: removals, then additions, then sysctls and files.
+        let kinds: [(label: (Int) -> String, matches: (Change) -> Bool)] = [
+            ({ "-\($0) rule\($0 == 1 ? "" : "s")" }, { if case .removeRule = $0 { true } else { false } }),
+            ({ "-\($0) route\($0 == 1 ? "" : "s")" }, { if case .removeRoute = $0 { true } else { false } }),
+            ({ "-\($0) address\($0 == 1 ? "" : "es")" }, { if case .removeAddress = $0 { true } else { false } }),
+            ({ _ in "link up" }, { if case .linkUp = $0 { true } else { false } }),
+            ({ "+\($0) address\($0 == 1 ? "" : "es")" }, { if case .addAddress = $0 { true } else { false } }),
+            ({ "+\($0) route\($0 == 1 ? "" : "s")" }, { if case .addRoute = $0 { true } else { false } }),
+            ({ "+\($0) rule\($0 == 1 ? "" : "s")" }, { if case .addRule = $0 { true } else { false } }),
+            ({ "\($0) sysctl\($0 == 1 ? "" : "s") set" }, { if case .setSysctl = $0 { true } else { false } }),
+            ({ "\($0) file\($0 == 1 ? "" : "s") removed" }, { if case .removeFile = $0 { true } else { false } }),
+            ({ "\($0) file\($0 == 1 ? "" : "s") written" }, { if case .writeFile = $0 { true } else { false } }),
+        ]
+        return kinds.compactMap { k in
+            let n = changes.filter(k.matches).count
+            return n == 0 ? nil : k.label(n)
+        }.joined(separator: ", ")
+    }
+
+    /// An ENI's state for `status` and the daemon: configured, unconfigured (the plan still has
+    /// changes for it), pending (not described or not attached yet), error (with the reason),
+    /// excluded.
+    public static func statusState(_ s: ENIStatus, _ plan: Plan) -> (state: String, reason: String?) {
+        switch s.state {
+        case .managed(let d):
+            let n = plan.actions.filter { $0.interface == d.name }.count
+            return n == 0 ? ("configured", nil) : ("unconfigured", "\(n) changes to apply")
+        case .waiting: return ("pending", "listed by the metadata; no link with this MAC yet")
+        case .unknown(let r) where r.hasPrefix("pending: "): return ("pending", String(r.dropFirst(9)))
+        case .unknown(let r): return ("error", r)
+        case .skipped: return ("skipped", nil)
+        case .excluded: return ("excluded", nil)
+        }
+    }
+
+    struct JSONStatus: Encodable {
+        var enis: [JSONStatusENI]
+        var problems: [String]
+    }
+
+    struct JSONStatusENI: Encodable {
+        var mac: String
+        var interface: String?
+        var state: String
+        var reason: String?
+        var role: String?
+        var ips: [String]
+        var table: UInt32?
+        var id: String?
+    }
+
+    static func statusRows(_ plan: Plan, links: [Link]) -> [JSONStatusENI] {
+        plan.enis.map { s in
+            let (state, reason) = statusState(s, plan)
+            var e = JSONStatusENI(mac: s.mac.description, state: state, reason: reason, ips: [])
+            switch s.state {
+            case .managed(let d):
+                e.interface = d.name; e.role = d.role.rawValue; e.ips = d.eni.allIPs.map(\.description)
+                e.table = d.table; e.id = d.eni.id
+            case .skipped(let d): e.interface = d
+            case .excluded(let d): e.interface = d
+            case .waiting, .unknown: e.interface = links.first { $0.mac == s.mac }?.name
+            }
+            return e
+        }
+    }
+
+    /// `eni-agent status --json`.
+    public static func statusJSON(_ plan: Plan, links: [Link]) -> String {
+        encode(JSONStatus(enis: statusRows(plan, links: links), problems: plan.problems.map(\.description)))
+    }
+
+    /// `eni-agent status`: a table, one ENI per line, the reason (if any) indented below it.
+    public static func statusText(_ plan: Plan, links: [Link]) -> String {
+        let rows = statusRows(plan, links: links)
+        let cells = [["MAC", "INTERFACE", "STATE", "TABLE", "IPS"]] + rows.map {
+            [$0.mac, $0.interface ?? "-", $0.state, $0.table.map { "\($0)" } ?? "-", $0.ips.isEmpty ? "-" : $0.ips.joined(separator: ",")]
+        }
+        let widths = (0..<4).map { c in cells.map { $0[c].count }.max()! }
+        var out = ""
+        for (i, row) in cells.enumerated() {
+            out += (0..<4).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }.joined(separator: "  ")
+            out += "  " + row[4] + "\n"
+            if i > 0, let r = rows[i - 1].reason { out += "    \(r)\n" }
+        }
+        return out
+    }
 }

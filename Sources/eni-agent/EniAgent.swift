@@ -12,6 +12,6 @@ struct EniAgent: AsyncParsableCommand {
             Only routes and rules carrying its own protocol number are ever removed.
             """,
         version: eniAgentVersion,
-        subcommands: [Diff.self, Reconfigure.self]
+        subcommands: [Diff.self, Reconfigure.self, Status.self, DaemonCommand.self]
     )
 }

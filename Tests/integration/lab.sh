@@ -43,9 +43,28 @@ lab_create() {
 
 lab_destroy() {
     local n
-    for n in "$VM" "$RTR" "$CLI"; do ip netns del "$n" 2>/dev/null; done
+    for n in "$VM" "$RTR" "$CLI" "$LAB-stage"; do ip netns del "$n" 2>/dev/null; done
     return 0
 }
+
+# lab_prepare N MAC: a secondary ENI ethN with MAC, cabled to the router's rN (10.0.N.1/24), made
+# in a staging namespace; lab_plug N... moves the ENIs into the VM at once (one `ip -batch`), as a
+# hot-attach looks to the guest; lab_attach N MAC does both for one. lab_unplug N deletes ethN
+# (and its router end), as a detach does.
+lab_prepare() {
+    local n=$1 mac=$2
+    [ -e "/run/netns/$LAB-stage" ] || ip netns add "$LAB-stage" || return 1
+    ip -n "$LAB-stage" link add "eth$n" address "$mac" type veth peer name "r$n" netns "$RTR" || return 1
+    ip netns exec "$RTR" sh -c "echo 1 > /proc/sys/net/ipv4/conf/r$n/rp_filter" &&
+        ip -n "$RTR" addr add "10.0.$n.1/24" dev "r$n" && ip -n "$RTR" link set "r$n" up
+}
+lab_plug() {
+    local n batch=""
+    for n in "$@"; do batch+="link set eth$n netns $VM"$'\n'; done
+    printf '%s' "$batch" | ip -n "$LAB-stage" -batch -
+}
+lab_attach() { lab_prepare "$1" "$2" && lab_plug "$1"; }
+lab_unplug() { ip -n "$VM" link del "eth$1"; }
 
 # Can the client reach IP? Up to three pings 0.2 s apart, any reply counts: the router may hold a
 # FAILED neighbour entry from an earlier "unreachable" check, which drops the first packet.

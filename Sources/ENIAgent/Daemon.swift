@@ -1,0 +1,418 @@
+import ENIMetadata
+import ENIModel
+import ENINetlink
+import ENIPlanner
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How the daemon paces its passes.
+public struct DaemonSettings: Sendable {
+    /// A full pass this long after the last one, for what produces no netlink event (a secondary
+    /// IP assigned or moved, the primary IP changed).
+    public var resyncInterval: Duration = .seconds(30)
+    /// A hot-attached link's metadata is polled (250 ms, doubling to 4 s) for this long; after it,
+    /// the link is reported pending once and left to the resyncs.
+    public var hotAttachDeadline: Duration = .seconds(60)
+    /// Link events are collected until none came for this long (at most `maxSettle`), so that
+    /// several ENIs attached at once are configured by one pass.
+    public var settle: Duration = .milliseconds(5)
+    public var maxSettle: Duration = .milliseconds(100)
+
+    public init() {}
+
+    public init(_ config: AgentConfig) {
+        resyncInterval = .seconds(config.resyncIntervalSeconds)
+        hotAttachDeadline = .seconds(config.hotAttachDeadlineSeconds)
+    }
+}
+
+/// `eni-agent daemon`: one full pass at start, then a pass whenever a link that may be an ENI
+/// appears, is renamed or goes away, on SIGHUP, while a hot-attached ENI's metadata is awaited,
+/// and every `resyncInterval`. Every pass is the same level-triggered reconcile as `reconfigure`:
+/// events only decide when. A pass where nothing changed logs nothing and writes nothing.
+///
+/// Graceful shutdown (SIGTERM, SIGINT through `ServiceGroup`) lets the pass in flight finish:
+/// the daemon never exits between two changes of an interface.
+public final class Daemon: Service, Sendable {
+    let agent: Agent
+    let settings: DaemonSettings
+    let logger: Logger
+    let notifier: SystemdNotifier
+    let inbox = Inbox()
+
+    /// `agent`'s config should have `pendingTimeoutMilliseconds = 0`: the daemon waits for
+    /// metadata between passes, not inside one, so that signals and other links are not held up.
+    public init(agent: Agent, settings: DaemonSettings, logger: Logger, notifier: SystemdNotifier) {
+        self.agent = agent; self.settings = settings; self.logger = logger; self.notifier = notifier
+    }
+
+    public func run() async throws {
+        // Subscribe before the first dump, so that nothing between the two is missed.
+        let monitor = try LinkMonitor()
+        let reader = EventReader(monitor: monitor, inbox: inbox)
+        defer { reader.stop() }
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let inbox = self.inbox
+        let hupTask = Task {
+            for await _ in hangups { inbox.post(.reload) }
+        }
+        defer { hupTask.cancel() }
+        try await withGracefulShutdownHandler {
+            var loop = Loop(daemon: self, links: try Netlink().links())
+            await loop.run()
+        } onGracefulShutdown: {
+            inbox.post(.stop)
+        }
+    }
+
+    /// Tells systemd, logging (once per message) when it cannot.
+    func notify(_ lines: [String], _ state: inout Loop.Reported) {
+        do { try notifier.notify(lines) } catch {
+            state.once(.warning, "\(error)", logger)
+        }
+    }
+}
+
+// MARK: - Inbox
+
+enum Message: Sendable {
+    case links(LinkEvents)
+    case reload
+    case stop
+}
+
+/// Messages for the loop, and a wait for them with a deadline. Any thread may post.
+final class Inbox: Sendable {
+    private struct State {
+        var queue: [Message] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var generation = 0
+    }
+    private let state = Mutex(State())
+
+    func post(_ m: Message) {
+        let w = state.withLock { s in
+            s.queue.append(m)
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        w?.resume()
+    }
+
+    /// Everything queued, waiting first until something is or `deadline` passes ([] then).
+    func wait(until deadline: ContinuousClock.Instant?) async -> [Message] {
+        var timer: Task<Void, Never>?
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let generation: Int? = state.withLock { s in
+                if !s.queue.isEmpty { return nil }
+                s.waiter = c
+                s.generation += 1
+                return s.generation
+            }
+            guard let generation else { return c.resume() }
+            if let deadline {
+                timer = Task { [self] in
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    let w = state.withLock { s in
+                        guard s.generation == generation else { return CheckedContinuation<Void, Never>?.none }
+                        defer { s.waiter = nil }
+                        return s.waiter
+                    }
+                    w?.resume()
+                }
+            }
+        }
+        timer?.cancel()
+        return state.withLock { s in
+            defer { s.queue = [] }
+            return s.queue
+        }
+    }
+}
+
+/// A thread that blocks in `LinkMonitor.next()` and posts each batch.
+final class EventReader: @unchecked Sendable {
+    private let monitor: LinkMonitor
+    private let inbox: Inbox
+    private var thread = pthread_t()
+
+    init(monitor: LinkMonitor, inbox: Inbox) {
+        self.monitor = monitor; self.inbox = inbox
+        let me = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, nil, { arg in
+            let reader = Unmanaged<EventReader>.fromOpaque(arg!).takeRetainedValue()
+            while let batch = reader.monitor.next() { reader.inbox.post(.links(batch)) }
+            return nil
+        }, me)
+        precondition(rc == 0, "eni-agent: cannot start the netlink thread (error \(rc))")
+    }
+
+    func stop() {
+        monitor.stop()
+        pthread_join(thread, nil)
+    }
+}
+
+// MARK: - The loop
+
+struct Loop {
+    let daemon: Daemon
+    var logger: Logger { daemon.logger }
+    var settings: DaemonSettings { daemon.settings }
+
+    /// Links by index, as the last dump and the events since have them.
+    var known: [Int32: Link]
+    /// Hot-attached ENIs whose metadata is awaited, by MAC.
+    var awaited: [MACAddress: Awaited] = [:]
+    var nextResync = ContinuousClock.now
+    /// After a failed pass: when to try again, and how many failed in a row.
+    var retryAt: ContinuousClock.Instant?
+    var failures = 0
+    var nextPing: ContinuousClock.Instant?
+    var reported = Reported()
+    var lastStatus = ""
+
+    struct Awaited {
+        var name: String
+        var since: ContinuousClock.Instant
+        var polls = 0
+        var next: ContinuousClock.Instant
+    }
+
+    /// Conditions already logged (problems, errors, pending ENIs), so that each is logged once
+    /// while it lasts, however many passes see it.
+    struct Reported {
+        var messages: Set<String> = []
+
+        mutating func once(_ level: Logger.Level, _ message: String, _ logger: Logger) {
+            if messages.insert(message).inserted { logger.log(level: level, "\(message)") }
+        }
+    }
+
+    init(daemon: Daemon, links: [Link]) {
+        self.daemon = daemon
+        known = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        // Cold attach: links present at start whose metadata lags are awaited like hot-attached ones.
+        let now = ContinuousClock.now
+        for l in links where isCandidate(l) { awaited[l.mac!] = Awaited(name: l.name, since: now, next: now) }
+        if let w = daemon.notifier.watchdogInterval { nextPing = now + w / 2 }
+    }
+
+    func isCandidate(_ l: Link) -> Bool {
+        guard let mac = l.mac, l.name != "lo", l.master == nil, l.kind == nil || l.kind == "veth" else { return false }
+        return !daemon.agent.config.exclusions.excludes(name: l.name, mac: mac)
+    }
+
+    mutating func run() async {
+        let c = daemon.agent.config
+        logger.notice("eni-agent \(eniAgentVersion) started: provider \(c.provider.rawValue), resync every \(c.resyncIntervalSeconds) s, hot-attach deadline \(c.hotAttachDeadlineSeconds) s")
+        await pass(["start"])
+        daemon.notify(["READY=1", "STATUS=\(lastStatus)"], &reported)
+        while true {
+            var messages = await daemon.inbox.wait(until: wakeAt)
+            var why: [String] = []
+            var linkMessages = messages.contains { if case .links = $0 { true } else { false } }
+            // Let a burst of link events settle, so that it makes one pass.
+            let settleStart = ContinuousClock.now
+            while linkMessages, !messages.contains(where: isStop) {
+                let deadline = min(ContinuousClock.now + settings.settle, settleStart + settings.maxSettle)
+                let more = await daemon.inbox.wait(until: deadline)
+                if more.isEmpty { break }
+                messages += more
+                linkMessages = true
+            }
+            if messages.contains(where: isStop) { break }
+            for m in messages {
+                switch m {
+                case .links(let batch): why += handle(batch)
+                case .reload: why.append("SIGHUP")
+                case .stop: break
+                }
+            }
+            let now = ContinuousClock.now
+            if let p = nextPing, now >= p {
+                daemon.notify(["WATCHDOG=1"], &reported)
+                nextPing = now + daemon.notifier.watchdogInterval! / 2
+            }
+            if let r = retryAt, now >= r { why.append("retry after failure") }
+            if now >= nextResync { why.append("resync") }
+            let due = awaited.filter { $0.value.next <= now }.map(\.value.name).sorted()
+            if !due.isEmpty { why.append("metadata for \(due.joined(separator: ", ")) awaited") }
+            if !why.isEmpty { await pass(why) }
+        }
+        logger.notice("eni-agent stopping")
+        daemon.notify(["STOPPING=1"], &reported)
+    }
+
+    func isStop(_ m: Message) -> Bool { if case .stop = m { true } else { false } }
+
+    var wakeAt: ContinuousClock.Instant {
+        var t = nextResync
+        for a in awaited.values { t = min(t, a.next) }
+        if let r = retryAt { t = min(t, r) }
+        if let p = nextPing { t = min(t, p) }
+        return t
+    }
+
+    /// Updates `known` and says which events call for a pass: a candidate link added, renamed,
+    /// given another MAC or master, or removed. Flag changes (up, carrier) do not: the pass's own
+    /// `link up` would otherwise wake it again.
+    mutating func handle(_ batch: LinkEvents) -> [String] {
+        var why: [String] = []
+        let now = ContinuousClock.now
+        if batch.overrun {
+            // Notifications were dropped: read everything again; every candidate may be new.
+            logger.warning("netlink notifications were dropped (receive buffer overrun); reading all links again")
+            if let links = try? Netlink().links() {
+                let before = known
+                known = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+                for l in links where isCandidate(l) && before[l.index] != l && awaited[l.mac!] == nil {
+                    awaited[l.mac!] = Awaited(name: l.name, since: now, next: now)
+                }
+            }
+            why.append("netlink overrun")
+        }
+        for e in batch.events {
+            let l = e.link
+            switch e.kind {
+            case .new:
+                let old = known[l.index]
+                known[l.index] = l
+                guard isCandidate(l) || (old.map(isCandidate) ?? false) else { continue }
+                if let old, old.name == l.name, old.mac == l.mac, old.master == l.master, old.kind == l.kind { continue }
+                if old == nil || old?.mac != l.mac, isCandidate(l) {
+                    logger.info("link \(l.name) (\(l.mac!)) appeared")
+                    awaited[l.mac!] = Awaited(name: l.name, since: now, next: now)
+                    why.append("\(l.name) attached")
+                } else {
+                    if let mac = l.mac, awaited[mac] != nil { awaited[mac]!.name = l.name }
+                    why.append("\(old?.name ?? l.name) changed")
+                }
+            case .deleted:
+                guard let old = known.removeValue(forKey: l.index), isCandidate(old) else { continue }
+                logger.info("link \(old.name) (\(old.mac!)) went away")
+                awaited[old.mac!] = nil
+                why.append("\(old.name) detached")
+            }
+        }
+        return why
+    }
+
+    /// One reconcile, then what it means for the awaited ENIs, the log and systemd.
+    mutating func pass(_ why: [String]) async {
+        let agent = daemon.agent
+        let exclusions = agent.config.exclusions
+        logger.debug("pass: \(why.joined(separator: "; "))")
+        let result: PassResult
+        do {
+            result = try await agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) })
+        } catch {
+            failures += 1
+            let delay = min(settings.resyncInterval, .milliseconds(1000 << min(failures - 1, 10)))
+            retryAt = .now + delay
+            reported.once(.error, "pass failed: \(error); retrying", logger)
+            status("pass failed: \(error)")
+            return
+        }
+        let now = ContinuousClock.now
+        if failures > 0 {
+            logger.notice("pass succeeded after \(failures) failed")
+            reported.messages = reported.messages.filter { !$0.hasPrefix("pass failed: ") }
+        }
+        failures = 0
+        retryAt = nil
+        nextResync = now + settings.resyncInterval
+        logChanges(result)
+
+        var current = Set<String>()
+        func condition(_ level: Logger.Level, _ message: String) {
+            current.insert(message)
+            reported.once(level, message, logger)
+        }
+        for p in result.plan.problems { condition(.warning, "\(p)") }
+        for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.result.reason)") }
+        for s in result.plan.enis {
+            if var a = awaited[s.mac] {
+                switch s.state {
+                case .managed(let d):
+                    logger.info("\(d.name): ENI \(s.mac) configured \((now - a.since).milliseconds) ms after it appeared")
+                    awaited[s.mac] = nil
+                case .unknown where now - a.since < settings.hotAttachDeadline:
+                    // Not described yet: poll again soon, say nothing until the deadline.
+                    a.polls += 1
+                    a.next = now + backoff(step: a.polls)
+                    awaited[s.mac] = a
+                    continue
+                default:
+                    awaited[s.mac] = nil
+                }
+            }
+            if case .unknown(let reason) = s.state {
+                let link = known.values.first { $0.mac == s.mac && isCandidate($0) }
+                condition(.warning, (link.map { "\($0.name): " } ?? "") + "ENI \(s.mac) left as it is: \(reason)")
+            }
+        }
+        // Awaited links the plan no longer mentions (gone, excluded since).
+        for mac in awaited.keys where !result.plan.enis.contains(where: { $0.mac == mac }) && !known.values.contains(where: { $0.mac == mac }) {
+            awaited[mac] = nil
+        }
+        for gone in reported.messages.subtracting(current).sorted() where !gone.hasPrefix("pass failed: ") && !gone.hasPrefix("cannot notify") {
+            logger.info("resolved: \(gone)")
+        }
+        reported.messages = current.union(reported.messages.filter { $0.hasPrefix("cannot notify") })
+        status(Self.summary(result.plan))
+    }
+
+    mutating func status(_ s: String) {
+        guard s != lastStatus else { return }
+        lastStatus = s
+        daemon.notify(["STATUS=\(s)"], &reported)
+    }
+
+    /// One line per interface the pass changed; each change at debug level.
+    func logChanges(_ r: PassResult) {
+        guard !r.outcomes.isEmpty else { return }
+        for (iface, outcomes) in PlanOutput.groups(r.outcomes, \.action.interface) {
+            for o in outcomes { logger.debug("\(o.action.change.command)\(o.result == .done ? "" : " (\(o.result.reason))")") }
+            let done = outcomes.filter { $0.result == .done }.map(\.action.change)
+            guard !done.isEmpty else { continue }
+            let heading = String(PlanOutput.heading(iface, r.plan).dropFirst(2))
+            logger.info("\(heading): \(PlanOutput.tally(done))")
+        }
+    }
+
+    /// `3 configured, 1 pending` for systemd's STATUS=.
+    static func summary(_ plan: Plan) -> String {
+        var counts: [String: Int] = [:]
+        for s in plan.enis { counts[PlanOutput.statusState(s, plan).state, default: 0] += 1 }
+        let order = ["configured", "unconfigured", "pending", "error", "excluded"]
+        let parts = order.compactMap { k in counts[k].map { "\($0) \(k)" } }
+        return parts.isEmpty ? "no ENIs" : "ENIs: " + parts.joined(separator: ", ")
+    }
+
+    func backoff(step: Int) -> Duration {
+        let ms = min(4000, 250 << min(step - 1, 8))
+        return .milliseconds(Int(Double(ms) * Double.random(in: 0.5...1.0)))
+    }
+}
+
+extension Outcome.Result {
+    var reason: String {
+        switch self {
+        case .done: "done"
+        case .failed(let why), .skipped(let why): why
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    var seconds: Int64 { components.seconds }
+}

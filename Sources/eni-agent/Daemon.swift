@@ -1,0 +1,63 @@
+import ArgumentParser
+import ENIAgent
+import Logging
+import ServiceLifecycle
+
+/// `eni-agent daemon`: the systemd service. See `ENIAgent.Daemon`.
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "daemon",
+        abstract: "Run as a service: configure ENIs as they are attached, detached and changed.",
+        discussion: """
+            One full pass at start (then READY=1 to systemd), a pass whenever a link is attached, \
+            renamed or detached, on SIGHUP, and every resync interval. SIGTERM and SIGINT let the \
+            pass in flight finish, then stop. Logs to stderr with syslog priority prefixes.
+            """
+    )
+
+    @OptionGroup var options: SharedOptions
+
+    @Option(help: ArgumentHelp("Seconds between full passes (resync_interval, default 30).", valueName: "seconds"))
+    var resyncInterval: Int?
+
+    @Option(help: ArgumentHelp("Seconds a hot-attached ENI's metadata is polled for (hot_attach_deadline, default 60).", valueName: "seconds"))
+    var hotAttachDeadline: Int?
+
+    @Option(help: ArgumentHelp("Lowest level logged: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")) (log_level, default info).", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        var config = try options.resolve()
+        if let resyncInterval {
+            guard (1...86400).contains(resyncInterval) else { throw ValidationError("--resync-interval \(resyncInterval) is out of range 1...86400") }
+            config.resyncIntervalSeconds = resyncInterval
+        }
+        if let hotAttachDeadline {
+            guard (0...3600).contains(hotAttachDeadline) else { throw ValidationError("--hot-attach-deadline \(hotAttachDeadline) is out of range 0...3600") }
+            config.hotAttachDeadlineSeconds = hotAttachDeadline
+        }
+        if let logLevel {
+            guard let l = LogLevel(rawValue: logLevel) else {
+                throw ValidationError("--log-level \"\(logLevel)\" is not one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            config.logLevel = l
+        }
+        if options.verbose { config.logLevel = .debug }
+        // The daemon waits for metadata between passes (hot_attach_deadline), never inside one.
+        config.fetch.pendingTimeoutMilliseconds = 0
+        let level = config.logLevel.loggerLevel
+        let logger = Logger(label: "eni-agent") { _ in SyslogLogHandler(level: level) }
+        let daemon = ENIAgent.Daemon(agent: Agent(config: config), settings: DaemonSettings(config), logger: logger,
+                                     notifier: .fromProcess())
+        var groupLogger = Logger(label: "eni-agent.lifecycle") { _ in SyslogLogHandler(level: max(level, .warning)) }
+        groupLogger.logLevel = max(level, .warning)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("eni-agent stopped: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import ENIAgent
+
+/// `eni-agent status`: each ENI's state, from the kernel and the metadata, whether or not the
+/// daemon runs.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each ENI: MAC, interface, state, table, IPs.",
+        discussion: """
+            States: configured; unconfigured (changes to apply); pending (the metadata does not \
+            describe it yet, or no link has its MAC yet); error (with the reason); excluded \
+            (exclude_interfaces / exclude_macs). Reads the kernel and the metadata like diff; \
+            changes nothing. Exit status: 0 when every ENI is configured or excluded, 3 otherwise, \
+            1 on an error.
+            """
+    )
+
+    @OptionGroup var options: SharedOptions
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() async throws {
+        var config = try options.resolve()
+        if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
+        let (plan, links) = try await Agent(config: config).status()
+        print(json ? PlanOutput.statusJSON(plan, links: links) : PlanOutput.statusText(plan, links: links), terminator: "")
+        if !json { for p in plan.problems { warn("error: \(p)") } }
+        let settled = plan.enis.allSatisfy { ["configured", "excluded"].contains(PlanOutput.statusState($0, plan).state) }
+        if !settled || !plan.problems.isEmpty { throw ExitCode(3) }
+    }
+}
