@@ -40,6 +40,7 @@ unit-test: deps
 integration-test: build
 	bash Tests/integration/run.sh $(BIN_DEBUG)
 	bash Tests/integration/providers.sh $(BIN_DEBUG) $(SIM_DEBUG)
+	bash Tests/integration/daemon.sh $(BIN_DEBUG) $(SIM_DEBUG)
 
 demo: build
 	bash scripts/demo.sh $(BIN_DEBUG) $(SIM_DEBUG)

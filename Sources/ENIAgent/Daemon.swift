@@ -367,7 +367,10 @@ struct Loop {
             logger.info("resolved: \(gone)")
         }
         reported.messages = current.union(reported.messages.filter { $0.hasPrefix("cannot notify") })
-        status(Self.summary(result.plan))
+        // States after the pass: what a fresh plan still wants (failures) counts as unconfigured.
+        var after = result.plan
+        after.actions = result.remaining
+        status(Self.summary(after))
     }
 
     mutating func status(_ s: String) {
