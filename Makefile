@@ -7,8 +7,9 @@ SIM_DEBUG   := .build/debug/eni-metadata-sim
 # Debian packages the build and tests need: libnl-3 and libcurl headers (netlink, HTTP),
 # pkg-config (to find them), iproute2 and iputils-ping (test set-up and reachability checks),
 # util-linux (flock), python3 (JSON edits in the integration tests), curl (the tests' calls to the
-# metadata simulator's control endpoints; the agent itself uses libcurl).
-APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl
+# metadata simulator's control endpoints; the agent itself uses libcurl), systemd (systemd-analyze
+# checks the unit file).
+APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl systemd
 
 .PHONY: all deps build release test unit-test integration-test demo clean
 
@@ -41,6 +42,7 @@ integration-test: build
 	bash Tests/integration/run.sh $(BIN_DEBUG)
 	bash Tests/integration/providers.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/daemon.sh $(BIN_DEBUG) $(SIM_DEBUG)
+	bash Tests/integration/systemd.sh $(BIN_DEBUG)
 
 demo: build
 	bash scripts/demo.sh $(BIN_DEBUG) $(SIM_DEBUG)

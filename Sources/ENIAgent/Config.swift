@@ -26,7 +26,7 @@ public struct AgentConfig: Equatable, Sendable {
     public var rulePriorityBase: UInt32 = 10000
     public var routeProtocol: UInt8 = 234
     /// Serialises runs; below `root`.
-    public var lockPath = "/run/eni-agent.lock"
+    public var lockPath = "/run/eni-agent/lock"
     /// How long a run waits for another to release the lock.
     public var lockTimeoutSeconds = 30
     /// Prefix for every file read or written (not /proc/sys, which is the kernel's, per namespace).

@@ -17,11 +17,14 @@ public struct LinkEvents: Sendable, Equatable {
     public struct Event: Sendable, Equatable {
         public var kind: Kind
         public var link: Link
+        public init(kind: Kind, link: Link) { self.kind = kind; self.link = link }
     }
-    public var events: [Event] = []
+    public var events: [Event]
     /// The kernel dropped notifications (`ENOBUFS`: the socket's receive buffer overflowed).
     /// Events were lost: the reader must read the whole state again.
-    public var overrun = false
+    public var overrun: Bool
+
+    public init(events: [Event] = [], overrun: Bool = false) { self.events = events; self.overrun = overrun }
 }
 
 /// A netlink socket subscribed to link notifications (`ip monitor link`).

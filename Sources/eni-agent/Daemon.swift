@@ -26,7 +26,8 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Lowest level logged: \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")) (log_level, default info).", valueName: "level"))
     var logLevel: String?
 
-    func run() async throws {
+    /// The config with this command's flags; metadata is never waited for inside a pass.
+    func resolve() throws -> AgentConfig {
         var config = try options.resolve()
         if let resyncInterval {
             guard (1...86400).contains(resyncInterval) else { throw ValidationError("--resync-interval \(resyncInterval) is out of range 1...86400") }
@@ -45,6 +46,11 @@ struct DaemonCommand: AsyncParsableCommand {
         if options.verbose { config.logLevel = .debug }
         // The daemon waits for metadata between passes (hot_attach_deadline), never inside one.
         config.fetch.pendingTimeoutMilliseconds = 0
+        return config
+    }
+
+    func run() async throws {
+        let config = try resolve()
         let level = config.logLevel.loggerLevel
         let logger = Logger(label: "eni-agent") { _ in SyslogLogHandler(level: level) }
         let daemon = ENIAgent.Daemon(agent: Agent(config: config), settings: DaemonSettings(config), logger: logger,

@@ -87,3 +87,33 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(Agent.expectedMACs(links, interfaces: ["veth9", "eth5"]), [try m("02:00:00:00:00:09")])
     }
 }
+
+final class DaemonCLITests: XCTestCase {
+    func testDaemonFlagsOverrideTheConfig() throws {
+        let c = try DaemonCommand.parse(["--config", "/dev/null", "--resync-interval", "5", "--hot-attach-deadline", "7",
+                                         "--log-level", "warning", "--pending-timeout", "30"]).resolve()
+        XCTAssertEqual(c.resyncIntervalSeconds, 5)
+        XCTAssertEqual(c.hotAttachDeadlineSeconds, 7)
+        XCTAssertEqual(c.logLevel, .warning)
+        XCTAssertEqual(c.fetch.pendingTimeoutMilliseconds, 0, "the daemon never waits inside a pass")
+        XCTAssertEqual(try DaemonCommand.parse(["--config", "/dev/null", "-v"]).resolve().logLevel, .debug)
+    }
+
+    func testDaemonBadValuesNameTheFlag() {
+        for (args, message) in [
+            (["--resync-interval", "0"], "--resync-interval 0 is out of range 1...86400"),
+            (["--hot-attach-deadline", "4000"], "--hot-attach-deadline 4000 is out of range 0...3600"),
+            (["--log-level", "loud"], "--log-level \"loud\" is not one of debug, info, notice, warning, error"),
+        ] {
+            XCTAssertThrowsError(try DaemonCommand.parse(["--config", "/dev/null"] + args).resolve(), "\(args)") {
+                XCTAssertEqual("\($0)", message)
+            }
+        }
+    }
+
+    func testStatusParses() throws {
+        let s = try Status.parse(["--json", "--config", "/dev/null", "--provider", "aws"])
+        XCTAssertTrue(s.json)
+        XCTAssertEqual(try s.options.resolve().provider, .aws)
+    }
+}

@@ -166,8 +166,8 @@ check "invalid metadata: diff exits 1 naming the field and value" bash -c "[ $rc
 ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$TMP/bad.json" --config /dev/null >/dev/null 2>&1
 check "invalid metadata changes nothing" bash -c "ip -n $VM rule | grep -q 'from 10.0.2.10 lookup 10001' && ip -n $VM -4 addr show dev eth1 | grep -q 10.0.2.10/"
 printf 'lock_timeout = 0\n' >"$TMP/lock.toml"
-( flock 9; ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$META" --config "$TMP/lock.toml" >"$TMP/lock.out" 2>&1; echo $? >"$TMP/lock.rc" ) 9>"$ROOT/run/eni-agent.lock"
-check "a held lock stops a second run, naming the lock" bash -c "[ \$(cat $TMP/lock.rc) = 1 ] && grep -q 'eni-agent.lock: another eni-agent run holds it' $TMP/lock.out"
+( flock 9; ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$META" --config "$TMP/lock.toml" >"$TMP/lock.out" 2>&1; echo $? >"$TMP/lock.rc" ) 9>"$ROOT/run/eni-agent/lock"
+check "a held lock stops a second run, naming the lock" bash -c "[ \$(cat $TMP/lock.rc) = 1 ] && grep -q 'eni-agent/lock: another eni-agent run holds it' $TMP/lock.out"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

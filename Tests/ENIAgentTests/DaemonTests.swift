@@ -1,0 +1,148 @@
+@testable import ENIAgent
+import ENIModel
+import ENINetlink
+import ENIPlanner
+import Foundation
+import Logging
+import XCTest
+
+final class NotifierTests: XCTestCase {
+    /// A datagram socket bound at `path` (a leading NUL: abstract) and a reader of one message.
+    func withReceiver(_ path: [UInt8], _ body: () throws -> Void) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: path) }
+        let len = socklen_t(MemoryLayout<sa_family_t>.size + path.count)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        XCTAssertEqual(rc, 0, String(cString: strerror(errno)))
+        try body()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+        return n > 0 ? String(decoding: buf[..<n], as: UTF8.self) : ""
+    }
+
+    func testSendsLinesToThePathSocket() throws {
+        let path = FileManager.default.temporaryDirectory.appending(path: "eni-notify-\(getpid())").path
+        defer { unlink(path) }
+        let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": path])
+        let got = try withReceiver(Array(path.utf8)) { try n.notify(["READY=1", "STATUS=ENIs: 2 configured"]) }
+        XCTAssertEqual(got, "READY=1\nSTATUS=ENIs: 2 configured\n")
+    }
+
+    func testSendsToAnAbstractSocket() throws {
+        let name = "eni-notify-test-\(getpid())"
+        let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@" + name])
+        let got = try withReceiver([0] + Array(name.utf8)) { try n.notify(["WATCHDOG=1"]) }
+        XCTAssertEqual(got, "WATCHDOG=1\n")
+    }
+
+    func testWithoutTheVariableNothingIsSent() throws {
+        XCTAssertNoThrow(try SystemdNotifier(environment: [:]).notify(["READY=1"]))
+        XCTAssertThrowsError(try SystemdNotifier(environment: ["NOTIFY_SOCKET": "relative"]).notify(["READY=1"])) {
+            XCTAssertEqual("\($0)", "NOTIFY_SOCKET \"relative\" is not a usable socket address")
+        }
+    }
+
+    func testWatchdogIntervalIsForThisProcessOnly() {
+        XCTAssertEqual(SystemdNotifier(environment: ["WATCHDOG_USEC": "120000000"]).watchdogInterval, .seconds(120))
+        XCTAssertEqual(SystemdNotifier(environment: ["WATCHDOG_USEC": "1000", "WATCHDOG_PID": "\(getpid())"]).watchdogInterval, .milliseconds(1))
+        XCTAssertNil(SystemdNotifier(environment: ["WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"]).watchdogInterval)
+        XCTAssertNil(SystemdNotifier(environment: ["WATCHDOG_USEC": "x"]).watchdogInterval)
+    }
+}
+
+final class LogTests: XCTestCase {
+    func testLinesCarrySyslogPrioritiesAndSortedMetadata() {
+        XCTAssertEqual(SyslogLogHandler.format(.info, "eth1 configured", [:]), "<6>eth1 configured")
+        XCTAssertEqual(SyslogLogHandler.format(.error, "a\nb", ["z": "1", "a": "2"]), "<3>a b a=2 z=1")
+        XCTAssertEqual([Logger.Level.trace, .debug, .notice, .warning, .critical].map(SyslogLogHandler.priority), [7, 7, 5, 4, 2])
+    }
+
+    func testTallySaysWhatAPassDid() throws {
+        let a = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
+        let r = Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 234)
+        XCTAssertEqual(PlanOutput.tally([.addAddress(a), .addAddress(a), .addRule(r), .linkUp(device: "eth1"),
+                                         .writeFile(path: "/x", old: nil, new: ""), .removeRule(r)]),
+                       "-1 rule, link up, +2 addresses, +1 rule, 1 file written")
+    }
+}
+
+final class InboxTests: XCTestCase {
+    func testQueuedMessagesAreReturnedAtOnce() async {
+        let inbox = Inbox()
+        inbox.post(.reload)
+        inbox.post(.links(LinkEvents()))
+        let got = await inbox.wait(until: nil)
+        XCTAssertEqual(got.count, 2)
+    }
+
+    func testADeadlineEndsTheWaitEmpty() async {
+        let got = await Inbox().wait(until: .now + .milliseconds(20))
+        XCTAssertTrue(got.isEmpty)
+    }
+
+    func testAPostWakesTheWaiter() async {
+        let inbox = Inbox()
+        Task { try? await Task.sleep(for: .milliseconds(10)); inbox.post(.stop) }
+        let got = await inbox.wait(until: nil)
+        XCTAssertEqual(got.count, 1)
+    }
+}
+
+/// Which link events call for a pass (no root needed: events are made up).
+final class LinkEventTests: XCTestCase {
+    func loop(_ links: [Link], excluding: [String] = []) -> Loop {
+        var c = AgentConfig()
+        c.metadataFile = "/nonexistent"
+        c.provider = .file
+        c.exclusions = Exclusions(interfaces: excluding)
+        let d = Daemon(agent: Agent(config: c), settings: DaemonSettings(), logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
+                       notifier: SystemdNotifier(environment: [:]))
+        return Loop(daemon: d, links: links)
+    }
+    func mac(_ s: String) -> MACAddress { try! MACAddress(s) }
+    func event(_ kind: LinkEvents.Kind, _ l: Link) -> LinkEvents { LinkEvents(events: [.init(kind: kind, link: l)]) }
+
+    func testANewCandidateLinkIsAwaitedAndCallsForAPass() {
+        let eth0 = Link(index: 2, name: "eth0", mac: mac("52:54:00:00:01:0a"), isUp: true)
+        var l = loop([eth0])
+        let eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: false, kind: "veth")
+        XCTAssertEqual(l.handle(event(.new, eth1)), ["eth1 attached"])
+        XCTAssertNotNil(l.awaited[eth1.mac!])
+        // Its flags change (the pass's own `link up`): no pass.
+        var up = eth1
+        up.isUp = true
+        XCTAssertEqual(l.handle(event(.new, up)), [])
+        // Renamed (udev): a pass.
+        var renamed = up
+        renamed.name = "ens6"
+        XCTAssertEqual(l.handle(event(.new, renamed)), ["eth1 changed"])
+        XCTAssertEqual(l.awaited[eth1.mac!]?.name, "ens6")
+        // Gone: a pass, no longer awaited.
+        XCTAssertEqual(l.handle(event(.deleted, renamed)), ["ens6 detached"])
+        XCTAssertNil(l.awaited[eth1.mac!])
+    }
+
+    func testLinksThatCannotBeENIsAreIgnored() {
+        var l = loop([], excluding: ["docker*"])
+        let bridge = Link(index: 4, name: "br0", mac: mac("52:54:00:00:09:0a"), isUp: true, kind: "bridge")
+        let docker = Link(index: 5, name: "docker0", mac: mac("52:54:00:00:09:0b"), isUp: true)
+        let enslaved = Link(index: 6, name: "eth5", mac: mac("52:54:00:00:09:0c"), isUp: true, master: 4)
+        let noMAC = Link(index: 7, name: "tun0", mac: nil, isUp: true)
+        for x in [bridge, docker, enslaved, noMAC] {
+            XCTAssertEqual(l.handle(event(.new, x)), [], x.name)
+            XCTAssertEqual(l.handle(event(.deleted, x)), [], x.name)
+        }
+        XCTAssertTrue(l.awaited.isEmpty)
+    }
+
+    func testColdAttachedLinksAreAwaitedFromTheStart() {
+        let l = loop([Link(index: 2, name: "eth0", mac: mac("52:54:00:00:01:0a"), isUp: true),
+                      Link(index: 3, name: "veth9", mac: mac("52:54:00:00:01:0b"), isUp: true, kind: "veth")],
+                     excluding: ["veth*"])
+        XCTAssertEqual(Set(l.awaited.values.map(\.name)), ["eth0"])
+    }
+}
