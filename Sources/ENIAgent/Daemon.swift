@@ -83,7 +83,8 @@ public final class Daemon: Service, Sendable {
 // MARK: - Inbox
 
 enum Message: Sendable {
-    case links(LinkEvents)
+    /// Link notifications, with the time the reader received them.
+    case links(LinkEvents, at: ContinuousClock.Instant)
     case reload
     case stop
 }
@@ -148,7 +149,7 @@ final class EventReader: @unchecked Sendable {
         let me = Unmanaged.passRetained(self).toOpaque()
         let rc = pthread_create(&thread, nil, { arg in
             let reader = Unmanaged<EventReader>.fromOpaque(arg!).takeRetainedValue()
-            while let batch = reader.monitor.next() { reader.inbox.post(.links(batch)) }
+            while let batch = reader.monitor.next() { reader.inbox.post(.links(batch, at: .now)) }
             return nil
         }, me)
         precondition(rc == 0, "eni-agent: cannot start the netlink thread (error \(rc))")
@@ -231,7 +232,7 @@ struct Loop {
             if messages.contains(where: isStop) { break }
             for m in messages {
                 switch m {
-                case .links(let batch): why += handle(batch)
+                case .links(let batch, let at): why += handle(batch, at: at)
                 case .reload: why.append("SIGHUP")
                 case .stop: break
                 }
@@ -264,9 +265,8 @@ struct Loop {
     /// Updates `known` and says which events call for a pass: a candidate link added, renamed,
     /// given another MAC or master, or removed. Flag changes (up, carrier) do not: the pass's own
     /// `link up` would otherwise wake it again.
-    mutating func handle(_ batch: LinkEvents) -> [String] {
+    mutating func handle(_ batch: LinkEvents, at now: ContinuousClock.Instant = .now) -> [String] {
         var why: [String] = []
-        let now = ContinuousClock.now
         if batch.overrun {
             // Notifications were dropped: read everything again; every candidate may be new.
             logger.warning("netlink notifications were dropped (receive buffer overrun); reading all links again")

@@ -194,8 +194,11 @@ public final class RunLock {
     /// Waits up to `timeout` seconds for the lock, then fails naming the path.
     public init(path: String, timeoutSeconds: Int) throws(FileError) {
         self.path = path
-        if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
-            _ = mkdir(String(path[..<slash]), 0o755)
+        // Its directory and any missing parent (`/run/eni-agent` below a fresh --root).
+        var dir = ""
+        for c in path.split(separator: "/").dropLast() {
+            dir += "/" + c
+            _ = mkdir(dir, 0o755)
         }
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw FileError("open lock", path, errno: errno) }

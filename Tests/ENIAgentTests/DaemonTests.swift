@@ -74,7 +74,7 @@ final class InboxTests: XCTestCase {
     func testQueuedMessagesAreReturnedAtOnce() async {
         let inbox = Inbox()
         inbox.post(.reload)
-        inbox.post(.links(LinkEvents()))
+        inbox.post(.links(LinkEvents(), at: .now))
         let got = await inbox.wait(until: nil)
         XCTAssertEqual(got.count, 2)
     }

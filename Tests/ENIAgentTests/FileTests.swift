@@ -63,7 +63,7 @@ final class FileTests: XCTestCase {
     }
 
     func testLockIsExclusive() throws {
-        let path = root + "/run/eni-agent.lock"
+        let path = root + "/run/eni-agent/lock"  // both directories missing
         do {
             let first = try RunLock(path: path, timeoutSeconds: 0)
             XCTAssertThrowsError(try RunLock(path: path, timeoutSeconds: 0)) {
