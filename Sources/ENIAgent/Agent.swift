@@ -83,11 +83,13 @@ public struct Agent: Sendable {
     /// Every link that may be an ENI (physical or veth, not enslaved, not excluded): what `status`
     /// and the daemon report as pending when the metadata does not describe it.
     public static func candidateMACs(_ links: [Link], exclusions: Exclusions) -> Set<MACAddress> {
-        Set(links.compactMap { l -> MACAddress? in
-            guard let mac = l.mac, l.master == nil, l.name != "lo", l.kind == nil || l.kind == "veth",
-                  !exclusions.excludes(name: l.name, mac: mac) else { return nil }
-            return mac
-        })
+        Set(links.filter { isCandidate($0, exclusions: exclusions) }.compactMap(\.mac))
+    }
+
+    /// A link that may be an ENI: physical or veth, with a MAC, not enslaved, not excluded.
+    public static func isCandidate(_ l: Link, exclusions: Exclusions) -> Bool {
+        guard let mac = l.mac, l.master == nil, l.name != "lo", l.kind == nil || l.kind == "veth" else { return false }
+        return !exclusions.excludes(name: l.name, mac: mac)
     }
 
     /// The metadata for this pass, waiting for `waitingFor` (default: the MACs the kernel has that

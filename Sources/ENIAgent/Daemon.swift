@@ -206,10 +206,7 @@ struct Loop {
         if let w = daemon.notifier.watchdogInterval { nextPing = now + w / 2 }
     }
 
-    func isCandidate(_ l: Link) -> Bool {
-        guard let mac = l.mac, l.name != "lo", l.master == nil, l.kind == nil || l.kind == "veth" else { return false }
-        return !daemon.agent.config.exclusions.excludes(name: l.name, mac: mac)
-    }
+    func isCandidate(_ l: Link) -> Bool { Agent.isCandidate(l, exclusions: daemon.agent.config.exclusions) }
 
     mutating func run() async {
         let c = daemon.agent.config
