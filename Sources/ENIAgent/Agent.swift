@@ -123,10 +123,9 @@ public struct Agent: Sendable {
     }
 
     /// The plan, without changing anything (`eni-agent diff`).
-    /// `waitingFor`: see `fetch`; `status` passes every candidate link.
-    public func diff(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil) async throws -> Plan {
+    public func diff(interfaces: Set<String> = []) async throws -> Plan {
         let nl = try Netlink()
-        let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
+        let metadata = try await fetch(nl, interfaces: interfaces)
         return plan(metadata.instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
     }
 

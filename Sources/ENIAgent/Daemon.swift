@@ -75,7 +75,7 @@ public final class Daemon: Service, Sendable {
     /// Tells systemd, logging (once per message) when it cannot.
     func notify(_ lines: [String], _ state: inout Loop.Reported) {
         do { try notifier.notify(lines) } catch {
-            state.once(.warning, "\(error)", logger)
+            state.once(.warning, "\(error)", in: \.notifyFailures, logger)
         }
     }
 }
@@ -187,13 +187,19 @@ struct Loop {
         var next: ContinuousClock.Instant
     }
 
-    /// Conditions already logged (problems, errors, pending ENIs), so that each is logged once
-    /// while it lasts, however many passes see it.
+    /// Messages already logged, so that each is logged once while it lasts, however many
+    /// passes see it.
     struct Reported {
-        var messages: Set<String> = []
+        /// What the last pass found wrong (problems, failed changes, ENIs left alone); one that is
+        /// gone after a pass is logged as resolved.
+        var conditions: Set<String> = []
+        /// Passes that failed as a whole, since the last that succeeded.
+        var passFailures: Set<String> = []
+        /// Notifications systemd could not be sent.
+        var notifyFailures: Set<String> = []
 
-        mutating func once(_ level: Logger.Level, _ message: String, _ logger: Logger) {
-            if messages.insert(message).inserted { logger.log(level: level, "\(message)") }
+        mutating func once(_ level: Logger.Level, _ message: String, in set: WritableKeyPath<Reported, Set<String>>, _ logger: Logger) {
+            if self[keyPath: set].insert(message).inserted { logger.log(level: level, "\(message)") }
         }
     }
 
@@ -216,15 +222,14 @@ struct Loop {
         while true {
             var messages = await daemon.inbox.wait(until: wakeAt)
             var why: [String] = []
-            var linkMessages = messages.contains { if case .links = $0 { true } else { false } }
             // Let a burst of link events settle, so that it makes one pass.
             let settleStart = ContinuousClock.now
+            let linkMessages = messages.contains { if case .links = $0 { true } else { false } }
             while linkMessages, !messages.contains(where: isStop) {
                 let deadline = min(ContinuousClock.now + settings.settle, settleStart + settings.maxSettle)
                 let more = await daemon.inbox.wait(until: deadline)
                 if more.isEmpty { break }
                 messages += more
-                linkMessages = true
             }
             if messages.contains(where: isStop) { break }
             for m in messages {
@@ -314,14 +319,14 @@ struct Loop {
             failures += 1
             let delay = min(settings.resyncInterval, .milliseconds(1000 << min(failures - 1, 10)))
             retryAt = .now + delay
-            reported.once(.error, "pass failed: \(error); retrying", logger)
+            reported.once(.error, "pass failed: \(error); retrying", in: \.passFailures, logger)
             status("pass failed: \(error)")
             return
         }
         let now = ContinuousClock.now
         if failures > 0 {
             logger.notice("pass succeeded after \(failures) failed")
-            reported.messages = reported.messages.filter { !$0.hasPrefix("pass failed: ") }
+            reported.passFailures = []
         }
         failures = 0
         retryAt = nil
@@ -331,7 +336,7 @@ struct Loop {
         var current = Set<String>()
         func condition(_ level: Logger.Level, _ message: String) {
             current.insert(message)
-            reported.once(level, message, logger)
+            reported.once(level, message, in: \.conditions, logger)
         }
         for p in result.plan.problems { condition(.warning, "\(p)") }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.result.reason)") }
@@ -360,10 +365,8 @@ struct Loop {
         for mac in awaited.keys where !result.plan.enis.contains(where: { $0.mac == mac }) && !known.values.contains(where: { $0.mac == mac }) {
             awaited[mac] = nil
         }
-        for gone in reported.messages.subtracting(current).sorted() where !gone.hasPrefix("pass failed: ") && !gone.hasPrefix("cannot notify") {
-            logger.info("resolved: \(gone)")
-        }
-        reported.messages = current.union(reported.messages.filter { $0.hasPrefix("cannot notify") })
+        for gone in reported.conditions.subtracting(current).sorted() { logger.info("resolved: \(gone)") }
+        reported.conditions = current
         // States after the pass: what a fresh plan still wants (failures) counts as unconfigured.
         var after = result.plan
         after.actions = result.remaining

@@ -1,3 +1,4 @@
+import ENIMetadata
 import ENIModel
 import ENIPlanner
 import FoundationEssentials
@@ -229,7 +230,7 @@ public enum PlanOutput {
             let n = plan.actions.filter { $0.interface == d.name }.count
             return n == 0 ? ("configured", nil) : ("unconfigured", "\(n) changes to apply")
         case .waiting: return ("pending", "listed by the metadata; no link with this MAC yet")
-        case .unknown(let r) where r.hasPrefix("pending: "): return ("pending", String(r.dropFirst(9)))
+        case .unknown(let r) where r.hasPrefix(pendingReasonPrefix): return ("pending", String(r.dropFirst(pendingReasonPrefix.count)))
         case .unknown(let r): return ("error", r)
         case .skipped: return ("skipped", nil)
         case .excluded: return ("excluded", nil)

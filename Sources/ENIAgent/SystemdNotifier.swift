@@ -15,7 +15,7 @@ public struct SystemdNotifier: Sendable {
 
     public init(environment: [String: String]) {
         socket = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
-        // WATCHDOG_PID, when set, names the process the watchdog is for.
+        // WATCHDOG_PID, when set, names the PID the watchdog is for.
         if let usec = environment["WATCHDOG_USEC"].flatMap(Int.init), usec > 0,
            environment["WATCHDOG_PID"].map({ $0 == String(getpid()) }) ?? true {
             watchdogInterval = .microseconds(usec)
@@ -24,8 +24,8 @@ public struct SystemdNotifier: Sendable {
         }
     }
 
-    /// The process environment.
-    public static func fromProcess() -> SystemdNotifier {
+    /// From the environment variables systemd sets.
+    public static func fromEnvironment() -> SystemdNotifier {
         var env: [String: String] = [:]
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             if let v = getenv(key) { env[key] = String(cString: v) }

@@ -162,7 +162,7 @@ public final class CloudMetadataProvider: MetadataProvider {
         }
         let waited = started.duration(to: .now).components.seconds
         for (mac, why) in pending {
-            unknown[mac] = "pending: \(why)" + (discipline.pendingTimeoutMilliseconds > 0 ? " (waited \(waited) s)" : "")
+            unknown[mac] = pendingReasonPrefix + why + (discipline.pendingTimeoutMilliseconds > 0 ? " (waited \(waited) s)" : "")
         }
         // An IP listed under two ENIs: neither can be trusted this pass.
         var owners: [IPv4Address: [MACAddress]] = [:]

@@ -54,9 +54,9 @@ struct DaemonCommand: AsyncParsableCommand {
         let level = config.logLevel.loggerLevel
         let logger = Logger(label: "eni-agent") { _ in SyslogLogHandler(level: level) }
         let daemon = ENIAgent.Daemon(agent: Agent(config: config), settings: DaemonSettings(config), logger: logger,
-                                     notifier: .fromProcess())
-        var groupLogger = Logger(label: "eni-agent.lifecycle") { _ in SyslogLogHandler(level: max(level, .warning)) }
-        groupLogger.logLevel = max(level, .warning)
+                                     notifier: .fromEnvironment())
+        // swift-service-lifecycle's own messages: warnings and errors only.
+        let groupLogger = Logger(label: "eni-agent.lifecycle") { _ in SyslogLogHandler(level: max(level, .warning)) }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         do {
