@@ -3,6 +3,21 @@ SWIFT       ?= swift
 BIN_DEBUG   := .build/debug/eni-agent
 BIN_RELEASE := .build/release/eni-agent
 SIM_DEBUG   := .build/debug/eni-metadata-sim
+VERSION     := $(shell sed -n 's/^public let eniAgentVersion = "\(.*\)"$$/\1/p' Sources/ENIAgent/Version.swift)
+DEB_ARCH     = $(shell dpkg --print-architecture)
+RPM_ARCH     = $(shell uname -m)
+DEB          = dist/eni-agent_$(VERSION)_$(DEB_ARCH).deb
+RPM          = dist/eni-agent-$(VERSION)-1.$(RPM_ARCH).rpm
+MANPAGE     := .build/plugins/GenerateManual/outputs/eni-agent/eni-agent.8
+
+# The release build that the packages ship: the Swift standard library, libstdc++ and libgcc linked
+# in, so that the binary needs only libnl-3, libnl-route-3, libcurl and glibc. swiftc's static-stdlib
+# link line names -lstdc++, so a directory holding only libstdc++.a is searched first; no $ORIGIN
+# rpath; bind now (full RELRO).
+STATIC_LIBS   := .build/static-libs
+RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath \
+	-Xlinker -L$(CURDIR)/$(STATIC_LIBS) -Xswiftc -Xclang-linker -Xswiftc -static-libgcc \
+	-Xlinker -z -Xlinker now
 
 # Debian packages the build and tests need: libnl-3 and libcurl headers (netlink, HTTP),
 # pkg-config (to find them), iproute2 and iputils-ping (test set-up and reachability checks),
@@ -10,13 +25,27 @@ SIM_DEBUG   := .build/debug/eni-metadata-sim
 # metadata simulator's control endpoints; the agent itself uses libcurl), systemd (systemd-analyze
 # checks the unit file).
 APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl systemd
+# The release build also needs g++ (libstdc++.a) and binutils (strip, readelf); building and
+# checking the packages dpkg-dev (dpkg-shlibdeps), rpm (rpmbuild), lintian, rpmlint, man-db
+# (lintian's man page check) and debootstrap (the install test's Debian root).
+RELEASE_APT_PACKAGES := g++ binutils
+PACKAGE_APT_PACKAGES := dpkg-dev rpm lintian rpmlint man-db debootstrap
 
-.PHONY: all deps build release test unit-test integration-test demo clean
+.PHONY: all deps release-deps package-deps apt-install build release man package package-test test unit-test integration-test demo clean
 
 all: build
 
 deps:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+release-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(RELEASE_APT_PACKAGES)"
+
+package-deps: release-deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(PACKAGE_APT_PACKAGES)"
+
+apt-install:
+	@missing=$$(for p in $(PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:" $$missing; \
@@ -29,8 +58,24 @@ deps:
 build: deps
 	$(SWIFT) build
 
-release: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+release: release-deps
+	@lib=$$(g++ -print-file-name=libstdc++.a); case "$$lib" in /*) ;; *) echo "libstdc++.a not found (g++ -print-file-name)" >&2; exit 1;; esac; \
+	mkdir -p $(STATIC_LIBS) && ln -sfn "$$lib" $(STATIC_LIBS)/libstdc++.a
+	$(SWIFT) build $(RELEASE_FLAGS)
+
+# The man page, generated from the CLI's definitions by swift-argument-parser's plugin (the debug
+# build has the same CLI; the plugin's own release build would relink the packaged binary).
+man: build
+	$(SWIFT) package --allow-writing-to-package-directory generate-manual --configuration debug \
+		--section 8 --date "$$(date -u -d @$$(python3 packaging/changelog.py CHANGELOG.md epoch) +%F)" \
+		--authors "eni-agent maintainers<eni-agent@lists.example.org>"
+
+package: package-deps release man
+	bash packaging/build.sh $(BIN_RELEASE) $(MANPAGE) dist
+
+# lintian, rpmlint, rpm -qlp/-qRp, and an install/run/removal test in a debootstrapped Debian root.
+package-test: package build
+	bash Tests/integration/packages.sh $(DEB) $(RPM) $(SIM_DEBUG)
 
 test: unit-test integration-test
 
@@ -48,4 +93,4 @@ demo: build
 	bash scripts/demo.sh $(BIN_DEBUG) $(SIM_DEBUG)
 
 clean:
-	rm -rf .build
+	rm -rf .build dist
