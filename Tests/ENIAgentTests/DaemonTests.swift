@@ -4,6 +4,7 @@ import ENINetlink
 import ENIPlanner
 import Foundation
 import Logging
+import Synchronization
 import XCTest
 
 final class NotifierTests: XCTestCase {
@@ -37,6 +38,29 @@ final class NotifierTests: XCTestCase {
         let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@" + name])
         let got = try withReceiver([0] + Array(name.utf8)) { try n.notify(["WATCHDOG=1"]) }
         XCTAssertEqual(got, "WATCHDOG=1\n")
+    }
+
+    /// A receiver that never reads (its queue full) makes notify fail with EAGAIN; it never blocks
+    /// the daemon's loop. (It once did: the loop stopped at the eleventh STATUS= line.)
+    func testAReceiverThatDoesNotReadNeverBlocksTheSender() throws {
+        let name = "eni-notify-full-\(getpid())"
+        let n = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@" + name])
+        let errnos = Mutex<[Int32]>([])
+        _ = try withReceiver([0] + Array(name.utf8)) {
+            let done = expectation(description: "1000 notifications return")
+            Thread.detachNewThread {
+                for _ in 0..<1000 {
+                    do { try n.notify(["STATUS=ENIs: 1 configured"]) } catch let f as SystemdNotifier.Failure {
+                        if case .send(_, let e) = f { errnos.withLock { $0.append(e) } }
+                    } catch {}
+                }
+                done.fulfill()
+            }
+            wait(for: [done], timeout: 20)
+        }
+        let failed = errnos.withLock { $0 }
+        XCTAssertFalse(failed.isEmpty, "the receiver's queue never filled")
+        XCTAssertEqual(Set(failed), [EAGAIN])
     }
 
     func testWithoutTheVariableNothingIsSent() throws {
