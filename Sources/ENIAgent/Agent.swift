@@ -163,7 +163,7 @@ public struct Agent: Sendable {
         for a in plan.actions {
             let group = a.interface ?? ""
             if let why = broken[group] {
-                outcomes.append(Outcome(action: a, result: .skipped("earlier change for \(group.isEmpty ? "the machine" : group) failed: \(why)")))
+                outcomes.append(Outcome(action: a, result: .skipped(why)))
                 continue
             }
             do {
@@ -180,8 +180,13 @@ public struct Agent: Sendable {
                 case .removeFile(let p, _): fileWrites += 1; try files.remove(p)
                 }
                 outcomes.append(Outcome(action: a, result: .done))
+            } catch let e as NetlinkError where e.code == .noDevice && !group.isEmpty {
+                // The link went away during the pass (a detach racing it): nothing left to configure,
+                // not a failure. Its removal starts the next pass, which cleans up after it.
+                broken[group] = "\(group) went away during the pass"
+                outcomes.append(Outcome(action: a, result: .skipped("\(group) went away during the pass (\(e))")))
             } catch {
-                broken[group] = "\(error)"
+                broken[group] = "earlier change for \(group.isEmpty ? "the machine" : group) failed: \(error)"
                 outcomes.append(Outcome(action: a, result: .failed("\(error)")))
             }
         }

@@ -172,6 +172,10 @@ struct Loop {
     var known: [Int32: Link]
     /// Hot-attached ENIs whose metadata is awaited, by MAC.
     var awaited: [MACAddress: Awaited] = [:]
+    /// Since when each present ENI has been pending (the metadata does not list or describe it):
+    /// metadata that lags an attach, or that drops an ENI before its link goes (a detach). Warned
+    /// about only when it lasts past the hot-attach deadline.
+    var pendingSince: [MACAddress: ContinuousClock.Instant] = [:]
     var nextResync = ContinuousClock.now
     /// After a failed pass: when to try again, and how many failed in a row.
     var retryAt: ContinuousClock.Instant?
@@ -240,9 +244,12 @@ struct Loop {
                 }
             }
             let now = ContinuousClock.now
-            if let p = nextPing, now >= p {
+            // Ping when due, or earlier when awake anyway (a resync, an event) and a quarter of the
+            // watchdog interval has passed since the last ping: with the resync interval shorter
+            // than the ping interval, pings ride on resyncs and cost no wakeup of their own.
+            if let w = daemon.notifier.watchdogInterval, let p = nextPing, now >= p - w / 4 {
                 daemon.notify(["WATCHDOG=1"], &reported)
-                nextPing = now + daemon.notifier.watchdogInterval! / 2
+                nextPing = now + w / 2
             }
             if let r = retryAt, now >= r { why.append("retry after failure") }
             if now >= nextResync { why.append("resync") }
@@ -312,6 +319,7 @@ struct Loop {
         let agent = daemon.agent
         let exclusions = agent.config.exclusions
         logger.debug("pass: \(why.joined(separator: "; "))")
+        let started = ContinuousClock.now
         let result: PassResult
         do {
             result = try await agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) })
@@ -324,6 +332,7 @@ struct Loop {
             return
         }
         let now = ContinuousClock.now
+        logger.debug("pass done in \(Self.milliseconds(now - started)) ms: \(result.outcomes.count) changes")
         if failures > 0 {
             logger.notice("pass succeeded after \(failures) failed")
             reported.passFailures = []
@@ -338,6 +347,7 @@ struct Loop {
             current.insert(message)
             reported.once(level, message, in: \.conditions, logger)
         }
+        var stillPending = Set<MACAddress>()
         for p in result.plan.problems { condition(.warning, "\(p)") }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.result.reason)") }
         for s in result.plan.enis {
@@ -353,14 +363,22 @@ struct Loop {
                     awaited[s.mac] = a
                     continue
                 default:
+                    pendingSince[s.mac] = pendingSince[s.mac] ?? a.since
                     awaited[s.mac] = nil
                 }
             }
             if case .unknown(let reason) = s.state {
+                if reason.hasPrefix(pendingReasonPrefix) {
+                    let since = pendingSince[s.mac] ?? now
+                    pendingSince[s.mac] = since
+                    stillPending.insert(s.mac)
+                    if now - since < settings.hotAttachDeadline { continue }
+                }
                 let link = known.values.first { $0.mac == s.mac && isCandidate($0) }
                 condition(.warning, (link.map { "\($0.name): " } ?? "") + "ENI \(s.mac) left as it is: \(reason)")
             }
         }
+        pendingSince = pendingSince.filter { stillPending.contains($0.key) }
         // Awaited links the plan no longer mentions (gone, excluded since).
         for mac in awaited.keys where !result.plan.enis.contains(where: { $0.mac == mac }) && !known.values.contains(where: { $0.mac == mac }) {
             awaited[mac] = nil
@@ -389,6 +407,13 @@ struct Loop {
             let heading = String(PlanOutput.heading(iface, r.plan).dropFirst(2))
             logger.info("\(heading): \(PlanOutput.tally(done))")
         }
+    }
+
+    /// A duration as milliseconds with two decimals: `3.07`.
+    static func milliseconds(_ d: Duration) -> String {
+        let hundredths = Int((d / .microseconds(10)).rounded())
+        let frac = hundredths % 100
+        return "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
     }
 
     /// `3 configured, 1 pending` for systemd's STATUS=.

@@ -27,8 +27,29 @@ enum ENIRead: Error {
 /// What differs between the clouds: the token flow and how one ENI's directory is read.
 protocol CloudTree: Sendable {
     var tokenFlow: TokenFlow? { get }
+    /// What the tree keeps between passes, per ENI.
+    var cache: any MACKeyed { get }
     /// Reads the ENI whose directory (below the base, ending in `/`) is `dir`.
     func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI
+}
+
+/// A per-ENI cache's keys, so that the provider can drop the ENIs no longer listed.
+protocol MACKeyed: Sendable {
+    var macs: Set<MACAddress> { get }
+    func forget(keeping: Set<MACAddress>)
+}
+
+/// What a tree caches per ENI between passes. Entries of ENIs the `macs/` listing no longer has
+/// are dropped after each listing, so the cache is bounded by the ENIs attached now, however many
+/// come and go over the daemon's life.
+final class MACCache<Value: Sendable>: MACKeyed {
+    private let entries = Mutex<[MACAddress: Value]>([:])
+    subscript(mac: MACAddress) -> Value? {
+        get { entries.withLock { $0[mac] } }
+        set { entries.withLock { $0[mac] = newValue } }
+    }
+    var macs: Set<MACAddress> { entries.withLock { Set($0.keys) } }
+    func forget(keeping keep: Set<MACAddress>) { entries.withLock { $0 = $0.filter { keep.contains($0.key) } } }
 }
 
 extension MetadataPass {
@@ -73,6 +94,9 @@ public final class CloudMetadataProvider: MetadataProvider {
     }
 
     public var name: String { "\(cloud.rawValue) (\(baseURL))" }
+
+    /// The ENIs whose metadata is cached between passes: at most those of the last listing.
+    public var cachedMACs: Set<MACAddress> { tree.cache.macs }
 
     static let macsPath = "network/interfaces/macs/"
 
@@ -120,6 +144,7 @@ public final class CloudMetadataProvider: MetadataProvider {
                 }
                 listed[mac] = spelled
             }
+            tree.cache.forget(keeping: Set(listed.keys))
             let todo = listed.filter { final[$0.key] == nil }.sorted { $0.key < $1.key }
             let tree = self.tree, top = primary
             let reads = await withTaskGroup(of: (MACAddress, Result<ENI, ENIRead>).self) { group in
@@ -188,7 +213,8 @@ public final class CloudMetadataProvider: MetadataProvider {
 /// cached, so a pass costs the MAC listing plus two requests per ENI when nothing changed.
 final class TencentTree: CloudTree {
     struct IPLeaves: Sendable, Equatable { var gateway: IPv4Address; var maskLength: Int }
-    private let cache = Mutex<[MACAddress: [IPv4Address: IPLeaves]]>([:])
+    let leaves = MACCache<[IPv4Address: IPLeaves]>()
+    var cache: any MACKeyed { leaves }
 
     var tokenFlow: TokenFlow? { nil }
 
@@ -206,7 +232,7 @@ final class TencentTree: CloudTree {
         guard ips.contains(primaryIP) else {
             throw .invalid("\(pass.url(primaryPath)): \(primaryIP) is not listed in \(pass.url(listPath))")
         }
-        let known = cache.withLock { $0[mac] ?? [:] }
+        let known = self.leaves[mac] ?? [:]
         var leaves = known.filter { ips.contains($0.key) }
         let missing = ips.filter { leaves[$0] == nil }
         let fetched = await withTaskGroup(of: (IPv4Address, Result<IPLeaves, ENIRead>).self) { group in
@@ -261,7 +287,7 @@ final class TencentTree: CloudTree {
         do { eni = try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: subnet, gateway: p.gateway) } catch {
             throw .invalid("\(pass.url(dir)): \(error)")
         }
-        cache.withLock { $0[mac] = leaves }
+        self.leaves[mac] = leaves
         return eni
     }
 }
@@ -272,7 +298,8 @@ final class TencentTree: CloudTree {
 /// Tokens optional (hardened mode). Subnet, gateway and ENI id are cached per MAC.
 final class AliyunTree: CloudTree {
     struct Static: Sendable { var subnet: IPv4Prefix; var gateway: IPv4Address; var id: String? }
-    private let cache = Mutex<[MACAddress: Static]>([:])
+    let statics = MACCache<Static>()
+    var cache: any MACKeyed { statics }
 
     var tokenFlow: TokenFlow? {
         TokenFlow(ttlHeader: "X-aliyun-ecs-metadata-token-ttl-seconds", tokenHeader: "X-aliyun-ecs-metadata-token", optional: true)
@@ -280,7 +307,7 @@ final class AliyunTree: CloudTree {
 
     func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI {
         let st: Static
-        if let c = cache.withLock({ $0[mac] }) {
+        if let c = statics[mac] {
             st = c
         } else {
             let subnet = try await pass.need(dir + "vswitch-cidr-block", pass.prefix)
@@ -306,7 +333,7 @@ final class AliyunTree: CloudTree {
         do { eni = try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: st.subnet, gateway: st.gateway, id: st.id) } catch {
             throw .invalid("\(pass.url(dir)): \(error)")
         }
-        cache.withLock { $0[mac] = st }
+        statics[mac] = st
         return eni
     }
 
@@ -337,7 +364,8 @@ final class AliyunTree: CloudTree {
 /// `network-card` answers 404 on single-card instances.
 final class AWSTree: CloudTree {
     struct Static: Sendable { var subnet: IPv4Prefix; var id: String?; var deviceNumber: Int?; var networkCard: Int? }
-    private let cache = Mutex<[MACAddress: Static]>([:])
+    let statics = MACCache<Static>()
+    var cache: any MACKeyed { statics }
 
     var tokenFlow: TokenFlow? {
         TokenFlow(ttlHeader: "X-aws-ec2-metadata-token-ttl-seconds", tokenHeader: "X-aws-ec2-metadata-token", optional: false)
@@ -345,7 +373,7 @@ final class AWSTree: CloudTree {
 
     func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI {
         var st: Static
-        if let c = cache.withLock({ $0[mac] }) {
+        if let c = statics[mac] {
             st = c
         } else {
             let subnet = try await pass.need(dir + "subnet-ipv4-cidr-block", pass.prefix)
@@ -375,7 +403,7 @@ final class AWSTree: CloudTree {
         } catch {
             throw .invalid("\(pass.url(dir)): \(error)")
         }
-        cache.withLock { $0[mac] = st }
+        statics[mac] = st
         return eni
     }
 }

@@ -85,6 +85,13 @@ final class LogTests: XCTestCase {
         XCTAssertEqual([Logger.Level.trace, .debug, .notice, .warning, .critical].map(SyslogLogHandler.priority), [7, 7, 5, 4, 2])
     }
 
+    func testPassDurationsPrintAsMillisecondsWithTwoDecimals() {
+        XCTAssertEqual(Loop.milliseconds(.microseconds(3070)), "3.07")
+        XCTAssertEqual(Loop.milliseconds(.microseconds(120_504)), "120.50")
+        XCTAssertEqual(Loop.milliseconds(.microseconds(4)), "0.00")
+        XCTAssertEqual(Loop.milliseconds(.microseconds(6)), "0.01")
+    }
+
     func testTallySaysWhatAPassDid() throws {
         let a = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
         let r = Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 234)

@@ -1,5 +1,7 @@
+import ENIAgent
 import ENIModel
 import ENINetlink
+@testable import ENIPlanner
 import Foundation
 import XCTest
 
@@ -86,6 +88,26 @@ final class NetlinkTests: NamespaceTestCase {
         XCTAssertFalse(try nl.rules().contains(rule))
         XCTAssertFalse(try nl.routes().contains { $0.table == 10001 })
         XCTAssertFalse(try nl.addresses().contains { $0.sameAs(addr) })
+    }
+
+    /// A link that goes away during a pass (a detach racing it) skips its remaining changes; it is
+    /// not a failure, and other interfaces go ahead.
+    func testALinkGoneDuringThePassIsSkippedNotFailed() throws {
+        var config = AgentConfig()
+        config.root = FileManager.default.temporaryDirectory.appending(path: "eni-ut-\(getpid())").path
+        let agent = Agent(config: config)
+        let gone = InterfaceAddress(address: try IPv4Address("10.0.9.10"), prefixLength: 24, device: "eth9")
+        let here = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
+        let rule = Rule(priority: 10009, source: try IPv4Prefix("10.0.9.10/32"), table: 10009, proto: 234)
+        let plan = Plan(actions: [Action(.addAddress(gone), interface: "eth9", reason: "test"),
+                                  Action(.addRule(rule), interface: "eth9", reason: "test"),
+                                  Action(.addAddress(here), interface: "eth1", reason: "test")],
+                        problems: [], enis: [], design: NetworkDesign(interfaces: [], sysctls: []))
+        let result = agent.apply(plan, try Netlink(namespace: "/run/netns/\(ns)"))
+        XCTAssertTrue(result.failed.isEmpty, "\(result.failed)")
+        XCTAssertEqual(result.outcomes.map(\.result), [.skipped("eth9 went away during the pass (add address 10.0.9.10/24 dev eth9: no such interface)"),
+                                                     .skipped("eth9 went away during the pass"), .done])
+        XCTAssertTrue(try sh("ip", "-n", ns, "addr", "show", "eth1").contains("10.0.2.10/24"))
     }
 
     func testForeignRuleIsReadWithItsProtocol() throws {

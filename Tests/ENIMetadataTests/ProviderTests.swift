@@ -400,6 +400,30 @@ final class ProviderTests: XCTestCase {
         }
     }
 
+    /// The per-ENI caches keep only the ENIs of the last listing: a daemon that sees thousands of
+    /// ENIs come and go over its life holds the metadata of those attached now. An ENI listed
+    /// again is read again in full.
+    func testCachesForgetENIsNoLongerListed() async throws {
+        for cloud in [Scenario.Cloud.tencent, .aliyun, .aws] {
+            let s = Self.scenario(cloud)
+            let sim = try MetadataSimulator(scenario: s)
+            let p = provider(sim, Cloud(rawValue: cloud.rawValue)!)
+            let first = try await p.fetch(waitingFor: [])
+            XCTAssertEqual(p.cachedMACs, [mac(Self.primary), mac(Self.eth1), mac(Self.eth2)], "\(cloud)")
+            let steady = try await p.fetch(waitingFor: [])
+            var without = s
+            without.enis.removeAll { $0.mac == Self.eth2 }
+            sim.setScenario(without)
+            _ = try await p.fetch(waitingFor: [])
+            XCTAssertEqual(p.cachedMACs, [mac(Self.primary), mac(Self.eth1)], "\(cloud): eth2 forgotten")
+            sim.setScenario(s)
+            let again = try await p.fetch(waitingFor: [])
+            XCTAssertEqual(again.instance, first.instance, "\(cloud)")
+            XCTAssertGreaterThan(again.requests, steady.requests, "\(cloud): eth2 read again in full")
+            XCTAssertEqual(p.cachedMACs, [mac(Self.primary), mac(Self.eth1), mac(Self.eth2)], "\(cloud)")
+        }
+    }
+
     // MARK: Helpers
 
     /// A loopback port with nothing listening.
