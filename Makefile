@@ -30,8 +30,10 @@ APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config ip
 # (lintian's man page check) and debootstrap (the install test's Debian root).
 RELEASE_APT_PACKAGES := g++ binutils
 PACKAGE_APT_PACKAGES := dpkg-dev rpm lintian rpmlint man-db debootstrap
+# The benchmark's tools: hyperfine (timings), strace (counting the no-op pass's writes).
+BENCH_APT_PACKAGES := hyperfine strace
 
-.PHONY: all deps release-deps package-deps apt-install build release man package package-test test unit-test integration-test demo clean
+.PHONY: all deps release-deps package-deps apt-install build release man package package-test bench test unit-test integration-test demo clean
 
 all: build
 
@@ -72,6 +74,12 @@ man: build
 
 package: package-deps release man
 	bash packaging/build.sh $(BIN_RELEASE) $(MANPAGE) dist
+
+# Hot-attach latency, apply cost against ip -batch and one ip per object, the no-op pass, footprint
+# and churn, in throwaway namespaces (bench/bench.py); writes bench/results.json, docs/benchmarks.md.
+bench: release
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_APT_PACKAGES)"
+	python3 bench/bench.py --bin $(BIN_RELEASE) --sim .build/release/eni-metadata-sim --out bench/results.json --doc docs/benchmarks.md
 
 # lintian, rpmlint, rpm -qlp/-qRp, and an install/run/removal test in a debootstrapped Debian root.
 package-test: package build
