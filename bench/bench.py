@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -278,8 +277,7 @@ class Monitor:
 
 
 def kernel_objects(enis):
-    """Per ENI: its table's routes and the rules that look it up (as `ip` prints them), and its
-    addresses; the rules and routes carrying protocol 234 anywhere."""
+    """Per ENI: its table number, its table's routes and the rules that look it up (as `ip` prints them)."""
     rules = sh("ip", "-4", "rule", "show").stdout.splitlines()
     out = {}
     for e in enis:
@@ -841,10 +839,15 @@ def render_table(r):
                  f"p50 {p50} ({round(p50 / floor, 2)} x ip -batch)", f"<= {GOALS['apply_ratio']} x ip -batch"))
     rows.append(("process start: eni-agent --version (ms)", f"{r['process_start']['median_ms']}", ""))
     ap = r["apply"]["commands"]
-    for k, v in ap.items():
+    # A fixed order, whether the results come from this run or from a results.json (sorted keys).
+    order = [f"eni-agent reconfigure, {label}" for _, label in SOURCES] + [
+        "eni-agent reconfigure, Tencent tree (HTTP), ifcfg files too", "ip -batch", "one ip per object"]
+    for k in order:
+        v = ap[k]
         goal = f"<= {GOALS['apply_ratio']} x ip -batch" if k.startswith("eni-agent") and "files" not in k else ""
         rows.append((f"apply 8 x 30: {k} (ms)", f"{v['median_ms']} ({v['ratio_to_ip_batch']} x ip -batch)", goal))
-    for k, v in r["noop"]["one_shot"].items():
+    for k in [label for _, label in SOURCES]:
+        v = r["noop"]["one_shot"][k]
         reqs = f", {v['metadata_requests']} requests" if "metadata_requests" in v else ""
         rows.append((f"no-op reconfigure, {k} (ms)", f"{v['median_ms']}{reqs}", f"<= {GOALS['noop_ms']}"))
     writes = {(v["netlink_writes"], v["sysctl_writes"], v["file_writes"]) for v in r["noop"]["one_shot"].values()}
