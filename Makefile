@@ -1,4 +1,4 @@
-# eni-agent: build, test, demo. Everything the build and the tests need is installed by `deps`.
+# eni-agent: build, test, demo, package, bench. What each needs is installed by its deps target.
 SWIFT       ?= swift
 BIN_DEBUG   := .build/debug/eni-agent
 BIN_RELEASE := .build/release/eni-agent
