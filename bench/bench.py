@@ -801,9 +801,8 @@ def main():
             print(f"--- links in {ns} ---\n" + sh("ip", "-n", ns, "-br", "link", check=False).stdout, file=sys.stderr)
         raise
     finally:
-        for d in (ctx.daemon,):
-            if d and d.proc:
-                d.stop()
+        if ctx.daemon and ctx.daemon.proc:
+            ctx.daemon.stop()
         if ctx.monitor:
             ctx.monitor.stop()
         if ctx.sim:

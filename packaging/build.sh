@@ -15,8 +15,9 @@ TOP=$(dirname "$HERE")
 [ -x "$BIN" ] || die "no binary at $BIN (run make release)"
 [ -s "$MANPAGE" ] || die "no man page at $MANPAGE"
 
-# Dynamic dependencies: the distribution's libnl-3, libnl-route-3, libcurl and glibc only.
-allowed='^(libnl-3\.so\.200|libnl-route-3\.so\.200|libcurl\.so\.4|libc\.so\.6|libm\.so\.6|ld-linux-[a-z0-9_-]+\.so\.[0-9]+)$'
+# Dynamic dependencies: the distribution's libnl-3, libnl-route-3, libcurl and glibc only, as
+# packaging/libraries lists them (one soname pattern per line; the package test reads it too).
+allowed="^($(paste -sd'|' "$HERE/libraries"))\$"
 needed=$(readelf -d "$BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 extra=$(grep -Ev "$allowed" <<<"$needed" || true)
 [ -z "$extra" ] || die "$BIN needs libraries outside libnl-3, libnl-route-3, libcurl and libc: $(echo $extra)"

@@ -84,7 +84,7 @@ for req in libnl3 libcurl 'libnl-3.so.200()(64bit)' 'libnl-route-3.so.200()(64bi
     check "rpm: requires $req" grep -qxF "$req" "$TMP/rpm-requires"
 done
 check "rpm: no library requirement beyond libnl-3, libnl-route-3, libcurl and glibc" bash -c \
-    "! grep '\.so' $TMP/rpm-requires | grep -Ev '^(libnl-3\.so\.200|libnl-route-3\.so\.200|libcurl\.so\.4|libc\.so\.6|libm\.so\.6|ld-linux-[a-z0-9_-]+\.so\.[0-9]+)[(]'"
+    "! grep '\.so' $TMP/rpm-requires | grep -Ev '^($(paste -sd'|' "$repo/packaging/libraries"))[(]'"
 rpm -qp --scripts "$RPM" >"$TMP/rpm-scripts"
 check "rpm: %post presets (enables) the unit without starting it" bash -c \
     "sed -n '/^postinstall/,/^preuninstall/p' $TMP/rpm-scripts | grep -q 'systemctl --no-reload preset eni-agent.service' && ! sed -n '/^postinstall/,/^preuninstall/p' $TMP/rpm-scripts | grep -Eq 'systemctl.* (start|restart|--now)'"
