@@ -183,6 +183,8 @@ struct Loop {
     var nextPing: ContinuousClock.Instant?
     var reported = Reported()
     var lastStatus = ""
+    /// Links the last pass brought up itself: their coming up is no reason for another pass.
+    var raisedByPass = Set<String>()
 
     struct Awaited {
         var name: String
@@ -272,8 +274,8 @@ struct Loop {
     }
 
     /// Updates `known` and says which events call for a pass: a candidate link added, renamed,
-    /// given another MAC or master, or removed. Flag changes (up, carrier) do not: the pass's own
-    /// `link up` would otherwise wake it again.
+    /// given another MAC or master, or removed, and one that comes back up (taken down, the kernel
+    /// dropped its routes). Other flag changes do not, nor the pass's own `link up`.
     mutating func handle(_ batch: LinkEvents, at now: ContinuousClock.Instant = .now) -> [String] {
         var why: [String] = []
         if batch.overrun {
@@ -295,7 +297,12 @@ struct Loop {
                 let old = known[l.index]
                 known[l.index] = l
                 guard isCandidate(l) || (old.map(isCandidate) ?? false) else { continue }
-                if let old, old.name == l.name, old.mac == l.mac, old.master == l.master, old.kind == l.kind { continue }
+                if let old, old.name == l.name, old.mac == l.mac, old.master == l.master, old.kind == l.kind {
+                    if !old.isRunning, l.isRunning, isCandidate(l), raisedByPass.remove(l.name) == nil {
+                        why.append("\(l.name) came up")
+                    }
+                    continue
+                }
                 if old == nil || old?.mac != l.mac, isCandidate(l) {
                     logger.info("link \(l.name) (\(l.mac!)) appeared")
                     awaited[l.mac!] = Awaited(name: l.name, since: now, next: now)
@@ -341,6 +348,10 @@ struct Loop {
         retryAt = nil
         nextResync = now + settings.resyncInterval
         logChanges(result)
+        raisedByPass = Set(result.outcomes.compactMap { o in
+            if case .linkUp(let dev) = o.action.change, o.result == .done { return dev }
+            return nil
+        })
 
         var current = Set<String>()
         func condition(_ level: Logger.Level, _ message: String) {

@@ -108,7 +108,8 @@ public struct FileStore: Sendable {
         }
     }
 
-    /// The files in `directories` (every entry) and the single `files`, keyed by target path.
+    /// The files in `directories` (every entry) and the single `files`, keyed by target path, with
+    /// the temporary files that writes of them left behind (a run that died mid-write).
     public func observe(directories: [String], files: [String]) throws(FileError) -> [String: ObservedFile] {
         var out: [String: ObservedFile] = [:]
         for d in directories {
@@ -116,7 +117,7 @@ public struct FileStore: Sendable {
             guard let fd = try openDirectory(comps + [last], create: false, for: d) else { continue }
             defer { close(fd) }
             let names = try list(fd, path: d)
-            for n in names where !n.hasSuffix(Self.tempSuffix) {
+            for n in names {
                 let p = d + "/" + n
                 if let f = try observe(dir: fd, name: n, path: p) { out[p] = f }
             }
@@ -126,6 +127,9 @@ public struct FileStore: Sendable {
             guard let fd = try openDirectory(comps, create: false, for: p) else { continue }
             defer { close(fd) }
             if let f = try observe(dir: fd, name: name, path: p) { out[p] = f }
+            let tmp = FileMarker.temporaryName(name)
+            let tp = String(p.dropLast(name.count)) + tmp
+            if let f = try observe(dir: fd, name: tmp, path: tp) { out[tp] = f }
         }
         return out
     }
@@ -144,8 +148,6 @@ public struct FileStore: Sendable {
         return names.sorted()
     }
 
-    static let tempSuffix = ".eni-agent-tmp"
-
     /// Writes `content` to `path` atomically with mode 0644, creating parent directories (0755).
     /// A symlink at `path` is replaced, never written through.
     public func write(_ content: String, to path: String) throws(FileError) {
@@ -154,7 +156,7 @@ public struct FileStore: Sendable {
             throw FileError("write", hostPath(path), "parent directory missing")
         }
         defer { close(dir) }
-        let tmp = "." + name + Self.tempSuffix
+        let tmp = FileMarker.temporaryName(name)
         _ = unlinkat(dir, tmp, 0)  // a leftover of a run that died
         let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError("write", hostPath(path), errno: errno) }

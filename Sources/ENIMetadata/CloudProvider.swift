@@ -144,6 +144,13 @@ public final class CloudMetadataProvider: MetadataProvider {
                 }
                 listed[mac] = spelled
             }
+            // A listing without the instance's own MAC (empty, truncated, another instance's) is
+            // not a description of this instance: nothing may be changed from it.
+            guard listed[primary] != nil else {
+                throw MetadataError("\(pass.url(Self.macsPath)): "
+                    + (listed.isEmpty ? "lists no ENI" : "lists \(listed.count) ENIs")
+                    + " but not the instance's MAC \(primary) (\(pass.url("mac"))); nothing is changed")
+            }
             tree.cache.forget(keeping: Set(listed.keys))
             let todo = listed.filter { final[$0.key] == nil }.sorted { $0.key < $1.key }
             let tree = self.tree, top = primary

@@ -62,6 +62,13 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     }
 
     public static func < (a: MACAddress, b: MACAddress) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+
+    /// A NIC's own address: not all zeros, not multicast or broadcast (the group bit clear).
+    public var isUnicast: Bool { bytes.contains { $0 != 0 } && bytes[0] & 1 == 0 }
+
+    func requireUnicast(for what: String) throws(ModelError) {
+        guard isUnicast else { throw ModelError("\(what): \(self) is not a unicast MAC address") }
+    }
 }
 
 // MARK: - IPv4
@@ -138,6 +145,13 @@ public struct IPv4Prefix: Hashable, Comparable, Sendable, CustomStringConvertibl
     public static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : ~UInt32(0) << (32 - length) }
 
     public func contains(_ a: IPv4Address) -> Bool { a.value & IPv4Prefix.mask(length) == network.value }
+
+    /// An address a host may have in this subnet: inside it, and on a /30 or larger neither the
+    /// network nor the broadcast address.
+    public func isHost(_ a: IPv4Address) -> Bool {
+        guard contains(a) else { return false }
+        return length > 30 || (a != network && a.value != network.value | ~IPv4Prefix.mask(length))
+    }
 
     public var description: String { "\(network)/\(length)" }
 

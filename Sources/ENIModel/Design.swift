@@ -47,11 +47,13 @@ public struct InterfaceDesign: Hashable, Sendable {
     }
 }
 
-/// A sysctl setting, e.g. `net.ipv4.conf.eth1.rp_filter = 2`.
+/// A sysctl setting, e.g. `net.ipv4.conf.eth1.rp_filter = 2`, and the ENI it is for.
 public struct SysctlSetting: Hashable, Sendable {
     public var key: String
     public var value: String
-    public init(key: String, value: String) { self.key = key; self.value = value }
+    /// The ENI the setting belongs to; nil for machine-wide settings (`all`, `default`).
+    public var owner: MACAddress?
+    public init(key: String, value: String, owner: MACAddress? = nil) { self.key = key; self.value = value; self.owner = owner }
 
     /// `net.ipv4.conf.IF.LEAF`; a dot in an interface name is written `/`, as sysctl.d(5) has it.
     public static func ipv4Conf(_ interface: String, _ leaf: String) -> String {
@@ -85,6 +87,13 @@ public protocol FileRenderer: Sendable {
     var files: [String] { get }
     /// The files for `design`. Throws when a value cannot be written safely.
     func render(_ design: NetworkDesign) throws(ModelError) -> [String: String]
+    /// The settings this renderer's files hold now (from `files` as observed), with the ENI each
+    /// belongs to where the file says: what an ENI left alone keeps.
+    func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting]
+}
+
+extension FileRenderer {
+    public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] { [] }
 }
 
 /// The first line of every file the agent writes. A file without it is never changed.
@@ -99,6 +108,18 @@ public enum FileMarker {
 
     public static func isManaged(_ content: String) -> Bool {
         content.hasPrefix(prefix + " ") || content.hasPrefix(prefix + ";") || content.hasPrefix(prefix + "\n")
+    }
+
+    /// A write in progress goes to `.NAME` + this suffix in the same directory, then is renamed.
+    public static let temporarySuffix = ".eni-agent-tmp"
+
+    /// The temporary name of a write to `name`.
+    public static func temporaryName(_ name: String) -> String { "." + name + temporarySuffix }
+
+    /// A path of the agent's own temporary naming: a write that did not finish.
+    public static func isTemporary(_ path: String) -> Bool {
+        guard let name = path.split(separator: "/").last else { return false }
+        return name.hasPrefix(".") && name.hasSuffix(temporarySuffix) && name.count > temporarySuffix.count + 1
     }
 
     /// The ENI named in a managed file's marker, if any.

@@ -13,25 +13,38 @@ public struct ENI: Hashable, Sendable {
     /// The provider's ENI id (`eni-...`), for display only.
     public var id: String?
 
-    /// Builds and validates an ENI: every IP and the gateway inside the subnet, the gateway not one
-    /// of the ENI's IPs, indices non-negative.
+    /// Builds and validates an ENI: a unicast MAC; a subnet of /8 to /30; every IP and the gateway
+    /// inside the subnet and neither its network nor its broadcast address; the gateway not one of
+    /// the ENI's IPs; indices in range.
     public init(
         mac: MACAddress, primaryIP: IPv4Address, secondaryIPs: [IPv4Address] = [],
         subnet: IPv4Prefix, gateway: IPv4Address,
         deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil
     ) throws(ModelError) {
         let name = "ENI \(mac)"
-        for ip in [primaryIP] + secondaryIPs where !subnet.contains(ip) {
-            throw ModelError("\(name): IP \(ip) is outside its subnet \(subnet)")
+        try mac.requireUnicast(for: name)
+        guard subnet.length <= 30 else {
+            throw ModelError("\(name): subnet \(subnet) is too small for an ENI")
+        }
+        // No cloud has a subnet larger than a /8 (VPCs are /8 to /28); a /0 would make every address
+        // on the link "in the subnet" and strip the ENI.
+        guard subnet.length >= ENI.minimumSubnetLength else {
+            throw ModelError("\(name): subnet \(subnet) is too large for an ENI (shorter than /\(ENI.minimumSubnetLength))")
+        }
+        for ip in [primaryIP] + secondaryIPs {
+            guard subnet.contains(ip) else { throw ModelError("\(name): IP \(ip) is outside its subnet \(subnet)") }
+            guard subnet.isHost(ip) else {
+                throw ModelError("\(name): IP \(ip) is the \(ip == subnet.network ? "network" : "broadcast") address of its subnet \(subnet)")
+            }
         }
         guard subnet.contains(gateway) else {
             throw ModelError("\(name): gateway \(gateway) is outside its subnet \(subnet)")
         }
+        guard subnet.isHost(gateway) else {
+            throw ModelError("\(name): gateway \(gateway) is the \(gateway == subnet.network ? "network" : "broadcast") address of its subnet \(subnet)")
+        }
         guard gateway != primaryIP, !secondaryIPs.contains(gateway) else {
             throw ModelError("\(name): gateway \(gateway) is also one of its IPs")
-        }
-        guard subnet.length <= 30 else {
-            throw ModelError("\(name): subnet \(subnet) is too small for an ENI")
         }
         if let d = deviceNumber, d < 0 || d > 255 {
             throw ModelError("\(name): device number \(d) out of range 0...255")
@@ -52,6 +65,9 @@ public struct ENI: Hashable, Sendable {
         self.id = id
     }
 
+    /// The shortest subnet prefix an ENI may have.
+    public static let minimumSubnetLength = 8
+
     /// Primary IP first, then the secondary IPs in order.
     public var allIPs: [IPv4Address] { [primaryIP] + secondaryIPs }
 }
@@ -66,7 +82,11 @@ public struct Instance: Hashable, Sendable {
     /// MAC. The planner changes nothing for them.
     public var unknown: [MACAddress: String]
 
+    /// Validates the instance as a whole: the primary MAC is a unicast MAC and is among the ENIs
+    /// (described or unknown), no MAC is listed twice, no IP is on two ENIs. An instance that fails
+    /// here is unusable: nothing is planned from it.
     public init(primaryMAC: MACAddress, enis: [ENI], unknown: [MACAddress: String] = [:]) throws(ModelError) {
+        try primaryMAC.requireUnicast(for: "primary MAC")
         var seenMAC = Set<MACAddress>()
         var owner: [IPv4Address: MACAddress] = [:]
         for eni in enis {
@@ -79,6 +99,9 @@ public struct Instance: Hashable, Sendable {
                 }
                 owner[ip] = eni.mac
             }
+        }
+        guard seenMAC.contains(primaryMAC) || unknown[primaryMAC] != nil else {
+            throw ModelError("primary MAC \(primaryMAC) is not among the ENIs (\(enis.count + unknown.count) listed)")
         }
         self.primaryMAC = primaryMAC
         self.enis = enis.sorted { $0.mac < $1.mac }

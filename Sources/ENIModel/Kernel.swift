@@ -4,14 +4,20 @@ public struct Link: Hashable, Sendable {
     public var name: String
     public var mac: MACAddress?
     public var isUp: Bool
+    /// The device has carrier (`IFF_LOWER_UP`).
+    public var hasCarrier: Bool
     /// rtnetlink link kind (`veth`, `vlan`, `bond`, ...); nil for a physical device.
     public var kind: String?
     /// Index of the master device (bond, bridge, VRF) when enslaved.
     public var master: Int32?
-    public init(index: Int32, name: String, mac: MACAddress?, isUp: Bool, kind: String? = nil, master: Int32? = nil) {
+    public init(index: Int32, name: String, mac: MACAddress?, isUp: Bool, hasCarrier: Bool? = nil, kind: String? = nil, master: Int32? = nil) {
         self.index = index; self.name = name; self.mac = mac; self.isUp = isUp
+        self.hasCarrier = hasCarrier ?? isUp
         self.kind = kind; self.master = master
     }
+
+    /// Up with carrier: the kernel keeps routes through it (taking a link down drops them).
+    public var isRunning: Bool { isUp && hasCarrier }
 }
 
 extension Link {
@@ -45,6 +51,13 @@ public struct InterfaceAddress: Hashable, Comparable, Sendable, CustomStringConv
     /// Identity for planning: the secondary flag is the kernel's business.
     public func sameAs(_ o: InterfaceAddress) -> Bool {
         address == o.address && prefixLength == o.prefixLength && device == o.device
+    }
+
+    /// The address with the secondary flag cleared: equal for two addresses that are `sameAs`.
+    public var identity: InterfaceAddress {
+        var a = self
+        a.isSecondary = false
+        return a
     }
 
     public var description: String { "\(address)/\(prefixLength) dev \(device)" }
@@ -90,9 +103,13 @@ public struct Route: Hashable, Comparable, Sendable, CustomStringConvertible {
         return s
     }
 
+    /// By table, then destination, then the rest of what tells two routes apart (no text built).
     public static func < (a: Route, b: Route) -> Bool {
-        (a.table, a.destination.length, a.destination.network, a.description)
-            < (b.table, b.destination.length, b.destination.network, b.description)
+        if (a.table, a.destination.length, a.destination.network) != (b.table, b.destination.length, b.destination.network) {
+            return (a.table, a.destination.length, a.destination.network) < (b.table, b.destination.length, b.destination.network)
+        }
+        let ag = a.gateway.map { Int64($0.value) } ?? -1, bg = b.gateway.map { Int64($0.value) } ?? -1
+        return (ag, a.device ?? "", a.scope.rawValue, a.proto, a.metric) < (bg, b.device ?? "", b.scope.rawValue, b.proto, b.metric)
     }
 }
 
@@ -126,9 +143,11 @@ public struct Rule: Hashable, Comparable, Sendable, CustomStringConvertible {
             + (hasOtherSelectors ? " (+other selectors)" : "")
     }
 
+    /// By priority, table, source, then the rest (no text built).
     public static func < (a: Rule, b: Rule) -> Bool {
-        (a.priority, a.table, a.source?.network.value ?? 0, a.source?.length ?? 0, a.description)
-            < (b.priority, b.table, b.source?.network.value ?? 0, b.source?.length ?? 0, b.description)
+        let ka = (a.priority, a.table, a.source?.network.value ?? 0, a.source?.length ?? -1, a.proto, a.hasOtherSelectors ? 1 : 0)
+        let kb = (b.priority, b.table, b.source?.network.value ?? 0, b.source?.length ?? -1, b.proto, b.hasOtherSelectors ? 1 : 0)
+        return ka < kb
     }
 }
 

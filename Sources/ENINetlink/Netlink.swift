@@ -102,8 +102,10 @@ public final class Netlink {
             if bytes.contains(where: { $0 != 0 }) { mac = try? MACAddress(bytes: bytes) }
         }
         let master = rtnl_link_get_master(o)
+        let flags = rtnl_link_get_flags(o)
         return Link(index: Int32(idx), name: String(cString: cname), mac: mac,
-                    isUp: rtnl_link_get_flags(o) & UInt32(IFF_UP.rawValue) != 0,
+                    isUp: flags & UInt32(IFF_UP.rawValue) != 0,
+                    hasCarrier: flags & UInt32(IFF_LOWER_UP.rawValue) != 0,
                     kind: rtnl_link_get_type(o).map { String(cString: $0) },
                     master: master == 0 ? nil : Int32(master))
     }

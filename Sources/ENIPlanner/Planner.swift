@@ -51,7 +51,7 @@ public enum Planner {
         b.allocateSlots()
         b.planInterfaces()
         b.planOrphans()
-        b.planSysctls()
+        b.planSysctls(renderer: renderer)
         b.planFiles(renderer: renderer)
         return b.finish()
     }
@@ -72,13 +72,18 @@ private struct Builder {
     var sysctls: [SysctlSetting] = []
     /// Links the agent must not touch this pass (unknown ENIs, unlisted MACs, ambiguous).
     var protectedLinks = Set<String>()
-    /// MACs whose files must be kept although no file is rendered for them.
+    /// MACs of ENIs left alone this pass (unknown, excluded, waiting, unusable link, unlisted
+    /// link): their files and persisted settings are kept although nothing is rendered for them.
     var protectedOwners = Set<MACAddress>()
-    /// Links of ENIs left alone this pass (unknown, excluded): their persisted rp_filter is kept.
-    var heldLinks: [String] = []
+
+    /// The kernel's routes and rules as sets: planning stays linear in the number of IPs.
+    let observedRoutes: Set<Route>
+    let observedRules: Set<Rule>
 
     init(desired: Instance, observed: ObservedState, config: PlannerConfig) {
         self.desired = desired; self.observed = observed; self.config = config
+        observedRoutes = Set(observed.routes)
+        observedRules = Set(observed.rules)
     }
 
     var ours: UInt8 { config.proto }
@@ -111,7 +116,6 @@ private struct Builder {
                 statuses.append(ENIStatus(mac: mac, state: .unknown(reason: reason)))
             }
             protectedOwners.insert(mac)
-            if mac != desired.primaryMAC, let l = candidateLinks(mac).first { heldLinks.append(l.name) }
         }
         for eni in desired.enis {
             listed.insert(eni.mac)
@@ -119,7 +123,6 @@ private struct Builder {
             if let device = excluded(eni.mac, links) {
                 statuses.append(ENIStatus(mac: eni.mac, state: .excluded(device: device)))
                 protectedOwners.insert(eni.mac)
-                if eni.mac != desired.primaryMAC, let device { heldLinks.append(device) }
                 continue
             }
             guard let link = links.first else {
@@ -239,14 +242,16 @@ private struct Builder {
             // Addresses.
             let have = observed.addresses.filter { $0.device == d.name }.sorted()
             let want = d.addresses
+            let wanted = Set(want.map(\.identity))
             let removals = have.filter { a in
-                d.eni.subnet.contains(a.address) && !want.contains(where: a.sameAs)
+                d.eni.subnet.contains(a.address) && !wanted.contains(a.identity)
                     && (d.role == .secondary || (a.isSecondary && a.address != d.eni.primaryIP))
             }
+            let removed = Set(removals.map(\.identity))
             // Deleting the kernel's primary address of a subnet deletes its secondaries too, unless
             // promote_secondaries is on: turn it on first when addresses in that subnet stay.
             let key = SysctlSetting.ipv4Conf(d.name, "promote_secondaries")
-            let staying = (have + want).filter { !removals.contains($0) }
+            let staying = (have + want).filter { !removed.contains($0.identity) }
             let dropsFirstOfSubnet = removals.contains { r in
                 !r.isSecondary && staying.contains { $0.address != r.address && r.subnet.contains($0.address) }
             }
@@ -256,15 +261,17 @@ private struct Builder {
             }
             for a in removals { add(.removeAddress(a), d.name, "IP no longer assigned to \(d.mac)") }
             if d.role == .secondary, !link.isUp { add(.linkUp(device: d.name), d.name, "ENI \(d.mac) is down") }
-            for a in want where !have.contains(where: a.sameAs) {
+            let present = Set(have.map(\.identity))
+            for a in want where !present.contains(a.identity) {
                 add(.addAddress(a), d.name, "IP assigned to \(d.mac)")
             }
             // Routes in the ENI's table.
             let wantRoutes = d.routes
-            for r in observed.routes.filter({ $0.proto == ours && $0.table == d.table && !wantRoutes.contains($0) }).sorted() {
+            let wantRouteSet = Set(wantRoutes)
+            for r in observed.routes.filter({ $0.proto == ours && $0.table == d.table && !wantRouteSet.contains($0) }).sorted() {
                 add(.removeRoute(r), d.name, "not part of \(d.mac)'s table")
             }
-            for r in wantRoutes where !observed.routes.contains(r) {
+            for r in wantRoutes where !observedRoutes.contains(r) {
                 if let f = foreignRoutes.first(where: { $0.key == r.key }) {
                     problems.append(Problem(interface: d.name, message:
                         "table \(r.table) already holds route '\(f)' that eni-agent did not create; '\(r)' not added"))
@@ -273,7 +280,7 @@ private struct Builder {
                 add(.addRoute(r), d.name, "policy routing for \(d.mac)")
             }
             // Rules.
-            for r in d.rules where !observed.rules.contains(r) {
+            for r in d.rules where !observedRules.contains(r) {
                 add(.addRule(r), d.name, "replies from \(r.source!.network) leave through \(d.name)")
             }
         }
@@ -288,8 +295,16 @@ private struct Builder {
         func group(_ table: UInt32) -> String {
             designs.first { $0.table == table }?.name ?? "table \(table)"
         }
+        // Rules from an address of an ENI left alone this pass (its link's addresses, or the IPs
+        // the metadata gives it) are kept, even when its table lost its routes (a link taken down
+        // to be renamed loses them).
+        var heldSources = Set(observed.addresses.filter { protectedLinks.contains($0.device) }.map(\.address))
+        for eni in desired.enis where protectedOwners.contains(eni.mac) { heldSources.formUnion(eni.allIPs) }
+        func held(_ r: Rule) -> Bool {
+            keep.contains(r.table) || r.source.map { $0.length == 32 && heldSources.contains($0.network) } ?? false
+        }
         // A rule with selectors the agent does not model is not one it made: left alone.
-        for r in observed.rules.sorted() where r.proto == ours && !r.hasOtherSelectors && !wantRules.contains(r) && !keep.contains(r.table) {
+        for r in observed.rules.sorted() where r.proto == ours && !r.hasOtherSelectors && !wantRules.contains(r) && !held(r) {
             add(.removeRule(r), group(r.table), "no managed ENI holds \(r.source.map { "\($0.network)" } ?? "this rule")")
         }
         for r in observed.routes.sorted() where r.proto == ours && !wantRoutes.contains(r)
@@ -300,32 +315,36 @@ private struct Builder {
 
     // MARK: rp_filter
 
-    mutating func planSysctls() {
+    mutating func planSysctls(renderer: any FileRenderer) {
         let value: String
-        var keys: [String] = []
-        let secondaries = designs.filter { $0.role == .secondary }.map(\.name)
+        let targets: [InterfaceDesign]
+        var machineWide: [String] = []
         switch config.rpFilter {
         case .unchanged: return
-        case .loose: value = "2"; keys = secondaries
-        case .strict: value = "1"; keys = secondaries
-        case .off: value = "0"; keys = ["all", "default"] + designs.map(\.name)
+        case .loose: value = "2"; targets = designs.filter { $0.role == .secondary }
+        case .strict: value = "1"; targets = designs.filter { $0.role == .secondary }
+        case .off: value = "0"; targets = designs; machineWide = ["all", "default"]
         }
-        sysctls = keys.map { SysctlSetting(key: SysctlSetting.ipv4Conf($0, "rp_filter"), value: value) }
-        for (name, s) in zip(keys, sysctls) where observed.sysctls[s.key] != s.value {
-            let iface = name == "all" || name == "default" ? nil : name
+        let wanted = machineWide.map { (nil as String?, SysctlSetting(key: SysctlSetting.ipv4Conf($0, "rp_filter"), value: value)) }
+            + targets.map { ($0.name as String?, SysctlSetting(key: SysctlSetting.ipv4Conf($0.name, "rp_filter"), value: value, owner: $0.mac)) }
+        for (iface, s) in wanted where observed.sysctls[s.key] != s.value {
             add(.setSysctl(key: s.key, from: observed.sysctls[s.key], to: s.value), iface, "rp_filter mode \(config.rpFilter.rawValue)")
         }
-        // An ENI left alone this pass keeps the persisted setting its link already has, so that a
-        // metadata error or an exclusion does not rewrite the file; nothing is set for it.
-        for name in heldLinks.sorted() {
-            let key = SysctlSetting.ipv4Conf(name, "rp_filter")
-            if observed.sysctls[key] == value, !sysctls.contains(where: { $0.key == key }) {
-                sysctls.append(SysctlSetting(key: key, value: value))
-            }
+        sysctls = wanted.map(\.1)
+        // An ENI left alone this pass keeps the line persisted for it, as it is (a metadata error,
+        // an exclusion, a lag or a renamed link rewrites nothing of it); nothing is set for it. A
+        // line written before lines named their ENI belongs to the ENI whose link has that name.
+        var keys = Set(sysctls.map(\.key))
+        let linkOwners = Dictionary(observed.links.compactMap { l in l.mac.map { (SysctlSetting.ipv4Conf(l.name, "rp_filter"), $0) } },
+                                    uniquingKeysWith: { a, _ in a })
+        for var p in renderer.persistedSettings(observed.files) where p.key.hasSuffix(".rp_filter") {
+            guard let owner = p.owner ?? linkOwners[p.key], protectedOwners.contains(owner), keys.insert(p.key).inserted else { continue }
+            p.owner = owner
+            sysctls.append(p)
         }
         // Stable order, whatever the state of each ENI: `all`, `default`, then interfaces by name.
-        let machineWide = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
-        sysctls.sort { (machineWide.contains($0.key) ? 0 : 1, $0.key) < (machineWide.contains($1.key) ? 0 : 1, $1.key) }
+        let first = Set(["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") })
+        sysctls.sort { (first.contains($0.key) ? 0 : 1, $0.key) < (first.contains($1.key) ? 0 : 1, $1.key) }
     }
 
     // MARK: Files
@@ -363,6 +382,11 @@ private struct Builder {
             }
         }
         for (path, file) in observed.files.sorted(by: { $0.key < $1.key }) where rendered[path] == nil {
+            // A write that an earlier run did not finish: never in use, removed whatever its ENI.
+            if FileMarker.isTemporary(path) {
+                if file.kind != .other { add(.removeFile(path: path, old: file.content ?? ""), nil, "left by an interrupted write") }
+                continue
+            }
             guard let old = file.content, FileMarker.isManaged(old) else { continue }
             let mac = FileMarker.owner(of: old)
             if let mac, protectedOwners.contains(mac) { continue }

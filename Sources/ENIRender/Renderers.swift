@@ -21,6 +21,9 @@ public struct Renderers: FileRenderer {
     public init(_ parts: [any FileRenderer]) { self.parts = parts }
     public var directories: [String] { parts.flatMap(\.directories) }
     public var files: [String] { parts.flatMap(\.files) }
+    public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] {
+        parts.flatMap { $0.persistedSettings(files) }
+    }
     public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
         var out: [String: String] = [:]
         for p in parts {
@@ -93,22 +96,58 @@ public struct IfcfgRenderer: FileRenderer {
     }
 }
 
-/// `/etc/sysctl.d/90-eni-agent.conf`: the rp_filter settings, so they hold after a reboot.
+/// `/etc/sysctl.d/90-eni-agent.conf`: the rp_filter settings, so they hold after a reboot. Each
+/// setting of an ENI follows a comment naming it (`# ENI 52:54:00:00:02:0a`), so that the line of
+/// an ENI left alone is kept whatever its link is called now.
 public struct SysctlRenderer: FileRenderer {
     public static let path = "/etc/sysctl.d/90-eni-agent.conf"
+    static let ownerPrefix = "# ENI "
     public init() {}
     public var directories: [String] { [] }
     public var files: [String] { [Self.path] }
+
+    static func isSafe(_ s: SysctlSetting) -> Bool {
+        !s.key.isEmpty && !s.value.isEmpty
+            && s.key.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7f && $0 != "=" })
+            && s.value.allSatisfy { $0.isASCII && $0.isNumber }
+    }
 
     public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
         guard !design.sysctls.isEmpty else { return [:] }
         var lines = [FileMarker.line(owner: nil)]
         for s in design.sysctls {
-            guard s.key.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7f && $0 != "=" }),
-                  s.value.allSatisfy(\.isNumber)
-            else { throw ModelError("sysctl \(quoted(s.key)) = \(quoted(s.value)) cannot be written safely") }
+            guard Self.isSafe(s) else { throw ModelError("sysctl \(quoted(s.key)) = \(quoted(s.value)) cannot be written safely") }
+            if let owner = s.owner { lines.append(Self.ownerPrefix + owner.description) }
             lines.append("\(s.key) = \(s.value)")
         }
         return [Self.path: lines.joined(separator: "\n") + "\n"]
+    }
+
+    /// The settings of the file as this renderer writes it; lines it would not write are ignored.
+    public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] {
+        guard let content = files[Self.path]?.content, FileMarker.isManaged(content) else { return [] }
+        var out: [SysctlSetting] = []
+        var owner: MACAddress?
+        for line in content.split(separator: "\n").dropFirst() {
+            if line.hasPrefix(Self.ownerPrefix) {
+                owner = try? MACAddress(line.dropFirst(Self.ownerPrefix.count))
+                continue
+            }
+            defer { owner = nil }
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { continue }
+            let s = SysctlSetting(key: parts[0].trimmingSpaces, value: parts[1].trimmingSpaces, owner: owner)
+            if Self.isSafe(s) { out.append(s) }
+        }
+        return out
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
     }
 }

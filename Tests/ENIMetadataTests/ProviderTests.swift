@@ -324,6 +324,20 @@ final class ProviderTests: XCTestCase {
         XCTAssertEqual(r.warnings, ["\(sim.baseURL)network/interfaces/macs/: entry \"not-a-mac/\" is not a MAC address; ignored"])
     }
 
+    /// A listing that is empty, or lacks the instance's own MAC, describes no instance: the fetch
+    /// fails as a whole (nothing is changed from it), naming both URLs.
+    func testListingWithoutTheInstanceMACIsAnError() async throws {
+        for cloud in [Scenario.Cloud.tencent, .aliyun, .aws] {
+            let c = Cloud(rawValue: cloud.rawValue)!
+            for (body, says) in [("", "lists no ENI"), ("\n", "lists no ENI"), ("\(Self.eth1)/\n\(Self.eth2)/\n", "lists 2 ENIs")] {
+                let sim = try MetadataSimulator(scenario: Self.scenario(cloud))
+                sim.setFaults([Fault(path: "/network/interfaces/macs/$", body: body)])
+                let e = await fetchError(provider(sim, c))
+                XCTAssertEqual(e, "\(sim.baseURL)network/interfaces/macs/: \(says) but not the instance's MAC \(Self.primary) (\(sim.baseURL)mac); nothing is changed", "\(cloud)")
+            }
+        }
+    }
+
     // MARK: AWS tokens
 
     func testAWSTokenMissingIsRefusedByTheEndpointSoEveryGETCarriesOne() async throws {

@@ -55,6 +55,22 @@ final class ModelTests: XCTestCase {
             XCTAssertEqual("\($0)", "ENI 52:54:00:00:02:0a: gateway 10.0.3.1 is outside its subnet 10.0.2.0/24")
         }
         XCTAssertThrowsError(try eni("52:54:00:00:02:0a", "10.0.2.1"))
+        for (e, message) in [
+            ({ try self.eni("52:54:00:00:02:0a", "10.0.2.10", subnet: "0.0.0.0/0") },
+             "ENI 52:54:00:00:02:0a: subnet 0.0.0.0/0 is too large for an ENI (shorter than /8)"),
+            ({ try self.eni("52:54:00:00:02:0a", "10.0.2.0") }, "ENI 52:54:00:00:02:0a: IP 10.0.2.0 is the network address of its subnet 10.0.2.0/24"),
+            ({ try self.eni("52:54:00:00:02:0a", "10.0.2.10", ["10.0.2.255"]) },
+             "ENI 52:54:00:00:02:0a: IP 10.0.2.255 is the broadcast address of its subnet 10.0.2.0/24"),
+            ({ try self.eni("52:54:00:00:02:0a", "10.0.2.10", gw: "10.0.2.255") },
+             "ENI 52:54:00:00:02:0a: gateway 10.0.2.255 is the broadcast address of its subnet 10.0.2.0/24"),
+            ({ try self.eni("00:00:00:00:00:00", "10.0.2.10") }, "ENI 00:00:00:00:00:00: 00:00:00:00:00:00 is not a unicast MAC address"),
+            ({ try self.eni("ff:ff:ff:ff:ff:ff", "10.0.2.10") }, "ENI ff:ff:ff:ff:ff:ff: ff:ff:ff:ff:ff:ff is not a unicast MAC address"),
+        ] as [(() throws -> ENI, String)] {
+            XCTAssertThrowsError(try e()) { XCTAssertEqual("\($0)", message) }
+        }
+        // A /30 has two host addresses; a /8 is the largest subnet.
+        XCTAssertNoThrow(try eni("52:54:00:00:02:0a", "10.0.2.2", subnet: "10.0.2.0/30"))
+        XCTAssertNoThrow(try eni("52:54:00:00:02:0a", "10.0.2.10", subnet: "10.0.0.0/8", gw: "10.0.0.1"))
         // Secondary IPs: sorted, deduplicated, without the primary.
         let e = try eni("52:54:00:00:02:0a", "10.0.2.10", ["10.0.2.12", "10.0.2.10", "10.0.2.11", "10.0.2.12"])
         XCTAssertEqual(e.secondaryIPs.map(\.description), ["10.0.2.11", "10.0.2.12"])
@@ -67,6 +83,19 @@ final class ModelTests: XCTestCase {
             XCTAssertEqual("\($0)", "IP 10.0.2.10 is claimed by two ENIs: 52:54:00:00:02:0a and 52:54:00:00:03:0a")
         }
         XCTAssertThrowsError(try Instance(primaryMAC: a.mac, enis: [a, a]))
+    }
+
+    func testInstanceNeedsItsPrimaryAmongTheENIs() throws {
+        let a = try eni("52:54:00:00:02:0a", "10.0.2.10")
+        let primary = try MACAddress("52:54:00:00:01:0a")
+        XCTAssertThrowsError(try Instance(primaryMAC: primary, enis: [a])) {
+            XCTAssertEqual("\($0)", "primary MAC 52:54:00:00:01:0a is not among the ENIs (1 listed)")
+        }
+        XCTAssertThrowsError(try Instance(primaryMAC: primary, enis: [])) {
+            XCTAssertEqual("\($0)", "primary MAC 52:54:00:00:01:0a is not among the ENIs (0 listed)")
+        }
+        // Listed but not described this time: the instance is usable, the primary left alone.
+        XCTAssertNoThrow(try Instance(primaryMAC: primary, enis: [a], unknown: [primary: "timeout"]))
     }
 
     func testMarkerOwner() throws {

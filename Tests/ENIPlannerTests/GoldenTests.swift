@@ -106,6 +106,14 @@ final class GoldenTests: XCTestCase {
             XCTAssertThrowsError(try check(name), name)
         }
     }
+    /// A description that cannot be used as a whole changes nothing: no plan is made from it.
+    func testUnusableInstances() throws {
+        // A /0 subnet would make the planner remove the ENI's /24 addresses; the primary MAC not
+        // among the ENIs would let eth0 be rebuilt as a secondary ENI.
+        for name in ["subnet-zero", "primary-not-listed"] {
+            XCTAssertThrowsError(try check(name), name)
+        }
+    }
     func testHostileInterfaceName() throws {
         let (plan, _, _, _) = try check("hostile-ifname")
         XCTAssertFalse(plan.actions.contains { $0.change.isFile })

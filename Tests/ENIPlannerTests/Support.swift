@@ -116,15 +116,19 @@ func parseRule(_ s: String) throws -> Rule {
 /// Applies a plan to an observed state the way the kernel and the file system would.
 func simulate(_ plan: Plan, on s: ObservedState) -> ObservedState {
     var s = s
+    /// Device and subnet of each address, to tell the kernel's secondary flag in linear time.
+    func subnetKey(_ a: InterfaceAddress) -> String { "\(a.device) \(a.subnet)" }
+    var subnets: Set<String>?
     for a in plan.actions {
         switch a.change {
         case .linkUp(let dev):
             if let i = s.links.firstIndex(where: { $0.name == dev }) { s.links[i].isUp = true }
         case .addAddress(var x):
-            x.isSecondary = s.addresses.contains { $0.device == x.device
-                && $0.subnet.contains(x.address) && $0.prefixLength == x.prefixLength }
+            if subnets == nil { subnets = Set(s.addresses.map(subnetKey)) }
+            x.isSecondary = !subnets!.insert(subnetKey(x)).inserted
             s.addresses.append(x)
         case .removeAddress(let x):
+            subnets = nil
             s.addresses.removeAll { $0.sameAs(x) }
             // promote_secondaries on: the next address of the subnet becomes primary.
             if !x.isSecondary, let i = s.addresses.firstIndex(where: { $0.device == x.device && $0.prefixLength == x.prefixLength

@@ -1,0 +1,135 @@
+import ENIAgent
+import ENIModel
+import ENIPlanner
+import ENIRender
+import Foundation
+import XCTest
+
+/// The rule behind the planner's safety: an ENI description that is incomplete, invalid or unusable
+/// changes nothing it covers. Checked as a property over every secondary ENI of a configured
+/// machine (8 ENIs × 30 IPs) and every way an ENI can be left alone.
+final class SafetyTests: XCTestCase {
+    let renderer = RendererKind.ifcfg.renderer(nmControlled: false)
+
+    /// The eight-secondaries machine after its plan was applied, and its instance.
+    func configured() throws -> (Instance, ObservedState) {
+        let dir = GoldenTests.dir.appending(path: "eight-secondaries")
+        let instance = try MetadataFileProvider.parse(Array(try Data(contentsOf: dir.appending(path: "instance.json"))), source: "instance.json")
+        let fixture = try JSONDecoder().decode(ObservedFixture.self, from: try Data(contentsOf: dir.appending(path: "observed.json")))
+        let observed = try fixture.state()
+        let state = simulate(Planner.plan(desired: instance, observed: observed, config: PlannerConfig(), renderer: renderer), on: observed)
+        XCTAssertEqual(Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer).actions.count, 0)
+        return (instance, state)
+    }
+
+    /// A link taken down (the kernel drops the routes through it), then changed by `change`.
+    func takenDown(_ s: ObservedState, _ name: String, _ change: (inout Link) -> Void) -> ObservedState {
+        var s = s
+        let i = s.links.firstIndex { $0.name == name }!
+        s.links[i].isUp = false
+        s.routes.removeAll { $0.device == name }
+        change(&s.links[i])
+        let new = s.links[i].name
+        for j in s.addresses.indices where s.addresses[j].device == name { s.addresses[j].device = new }
+        return s
+    }
+
+    func without(_ i: Instance, _ mac: MACAddress, unknown reason: String? = nil) throws -> Instance {
+        var unknown = i.unknown
+        if let reason { unknown[mac] = reason }
+        return try Instance(primaryMAC: i.primaryMAC, enis: i.enis.filter { $0.mac != mac }, unknown: unknown)
+    }
+
+    func testAnENILeftAloneKeepsEverythingItHas() throws {
+        let (instance, state) = try configured()
+        let secondaries = instance.enis.filter { $0.mac != instance.primaryMAC }
+        XCTAssertEqual(secondaries.count, 8)
+        for eni in secondaries {
+            let link = state.link(mac: eni.mac)!
+            let name = link.name
+            var cases: [(String, Instance, ObservedState, PlannerConfig)] = []
+            let pc = PlannerConfig()
+            cases.append(("metadata error", try without(instance, eni.mac, unknown: "timeout"), state, pc))
+            cases.append(("metadata lag (MAC not listed)", try without(instance, eni.mac), state, pc))
+            cases.append(("metadata error, link flapped", try without(instance, eni.mac, unknown: "timeout"),
+                          takenDown(state, name) { _ in }, pc))
+            for unsafe in ["ethé2", "e$(id)2", "e'2", "e;2", "e*2"] {
+                cases.append(("renamed \(unsafe)", instance, takenDown(state, name) { $0.name = unsafe }, pc))
+            }
+            cases.append(("enslaved", instance, takenDown(state, name) { $0.master = 1 }, pc))
+            var twoLinks = state
+            twoLinks.links.append(Link(index: 99, name: "ethX", mac: eni.mac, isUp: true, kind: "veth"))
+            cases.append(("MAC on two links", instance, twoLinks, pc))
+            var excluded = pc
+            excluded.exclusions = Exclusions(interfaces: [], macs: [eni.mac])
+            cases.append(("excluded by MAC", instance, state, excluded))
+            // Detached while the metadata still lists it: the kernel dropped the link, its
+            // addresses and routes; its rules, files and sysctl line wait for the metadata.
+            var detached = state
+            detached.links.removeAll { $0.name == name }
+            detached.addresses.removeAll { $0.device == name }
+            detached.routes.removeAll { $0.device == name }
+            cases.append(("listed, link gone", instance, detached, pc))
+
+            for (what, desired, observed, config) in cases {
+                let plan = Planner.plan(desired: desired, observed: observed, config: config, renderer: renderer)
+                XCTAssertEqual(plan.actions.map(\.change.command), [], "\(eni.mac) on \(name), \(what): changes planned")
+                XCTAssertFalse(plan.enis.contains { s in
+                    if case .managed(let d) = s.state { return d.mac == eni.mac }
+                    return false
+                }, "\(eni.mac), \(what): managed")
+            }
+        }
+    }
+
+    /// A sysctl.d file written before its lines named their ENI: an unknown ENI's line is kept
+    /// through the rewrite that adds the names.
+    func testAnUnknownENIKeepsItsLineFromAnOlderFile() throws {
+        var (instance, state) = try configured()
+        let path = SysctlRenderer.path
+        let old = state.files[path]!.content!.split(separator: "\n").filter { !$0.hasPrefix("# ENI ") }.joined(separator: "\n") + "\n"
+        state.files[path] = ObservedFile(.regular(content: old))
+        let eth3 = state.link(named: "eth3")!.mac!
+        instance = try without(instance, eth3, unknown: "timeout")
+        let plan = Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer)
+        XCTAssertEqual(plan.actions.count, 1)
+        guard case .writeFile(let p, _, let new)? = plan.actions.first?.change else { return XCTFail("no file written") }
+        XCTAssertEqual(p, path)
+        XCTAssertTrue(new.contains("# ENI \(eth3)\nnet.ipv4.conf.eth3.rp_filter = 2\n"), new)
+        XCTAssertEqual(new.components(separatedBy: "rp_filter = 2").count - 1, 8)
+    }
+
+    /// Temp files of the agent's own naming that an interrupted write left are removed, whatever
+    /// the ENI they were for; nothing else is.
+    func testLeftoverTempFilesAreRemoved() throws {
+        var (instance, state) = try configured()
+        let leftovers = ["/etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp",
+                         "/etc/sysconfig/network-scripts/.ifcfg-eth42.eni-agent-tmp",
+                         "/etc/sysctl.d/.90-eni-agent.conf.eni-agent-tmp"]
+        for p in leftovers { state.files[p] = ObservedFile(.regular(content: "# Managed by eni-agent for 52:54:00:00:06:0a; local\n")) }
+        state.files["/etc/sysconfig/network-scripts/.keep-me"] = ObservedFile(.regular(content: "x"))
+        // Even while eth5's ENI is unknown.
+        instance = try without(instance, state.link(named: "eth5")!.mac!, unknown: "timeout")
+        let plan = Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer)
+        XCTAssertEqual(plan.actions.map(\.change.command), leftovers.sorted().map { "- remove \($0)" })
+    }
+
+    /// Planning reads each list once: a no-op plan with 10,000 IPs on one ENI is as exact as
+    /// with a few (its cost is measured by the benchmark, not here).
+    func testTenThousandIPsNoOp() throws {
+        let subnet = try IPv4Prefix("10.1.0.0/18")
+        let ips = (0..<10_000).map { IPv4Address(value: subnet.network.value + 10 + UInt32($0)) }
+        let primary = try ENI(mac: MACAddress("52:54:00:00:01:0a"), primaryIP: IPv4Address("10.0.1.10"),
+                              subnet: IPv4Prefix("10.0.1.0/24"), gateway: IPv4Address("10.0.1.1"))
+        let big = try ENI(mac: MACAddress("52:54:00:00:02:0a"), primaryIP: ips[0], secondaryIPs: Array(ips.dropFirst()),
+                          subnet: subnet, gateway: IPv4Address(value: subnet.network.value + 1))
+        let instance = try Instance(primaryMAC: primary.mac, enis: [primary, big])
+        let empty = ObservedState(links: [Link(index: 1, name: "eth0", mac: primary.mac, isUp: true),
+                                          Link(index: 2, name: "eth1", mac: big.mac, isUp: true)],
+                                  addresses: [InterfaceAddress(address: primary.primaryIP, prefixLength: 24, device: "eth0")])
+        let first = Planner.plan(desired: instance, observed: empty, config: PlannerConfig(), renderer: renderer)
+        XCTAssertEqual(first.actions.filter { if case .addRule = $0.change { true } else { false } }.count, 10_000)
+        let applied = simulate(first, on: empty)
+        XCTAssertEqual(Planner.plan(desired: instance, observed: applied, config: PlannerConfig(), renderer: renderer).actions.count, 0)
+    }
+}
