@@ -149,7 +149,8 @@ public final class CloudMetadataProvider: MetadataProvider {
             guard listed[primary] != nil else {
                 throw MetadataError("\(pass.url(Self.macsPath)): "
                     + (listed.isEmpty ? "lists no ENI" : "lists \(listed.count) ENIs")
-                    + " but not the instance's MAC \(primary) (\(pass.url("mac"))); nothing is changed")
+                    + " but not the instance's MAC \(primary) (\(pass.url("mac"))); nothing is changed"
+                    + (warnings.isEmpty ? "" : " (\(warnings.sorted().joined(separator: "; ")))"))
             }
             tree.cache.forget(keeping: Set(listed.keys))
             let todo = listed.filter { final[$0.key] == nil }.sorted { $0.key < $1.key }

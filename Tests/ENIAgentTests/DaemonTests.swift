@@ -157,6 +157,35 @@ final class LinkEventTests: XCTestCase {
         XCTAssertNil(l.awaited[eth1.mac!])
     }
 
+    /// Taking a link down drops the routes through it: its coming back up calls for a pass,
+    /// unless the last pass brought it up itself.
+    func testALinkComingBackUpCallsForAPass() {
+        let eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: true, hasCarrier: true)
+        var l = loop([eth1])
+        var down = eth1
+        down.isUp = false
+        down.hasCarrier = false
+        XCTAssertEqual(l.handle(event(.new, down)), [])
+        // Up without carrier yet, then carrier: one pass, when it runs again.
+        var upNoCarrier = down
+        upNoCarrier.isUp = true
+        XCTAssertEqual(l.handle(event(.new, upNoCarrier)), [])
+        XCTAssertEqual(l.handle(event(.new, eth1)), ["eth1 came up"])
+        // The pass's own `link up`: no pass.
+        XCTAssertEqual(l.handle(event(.new, down)), [])
+        l.raisedByPass = ["eth1"]
+        XCTAssertEqual(l.handle(event(.new, eth1)), [])
+        XCTAssertEqual(l.handle(event(.new, down)), [])
+        XCTAssertEqual(l.handle(event(.new, eth1)), ["eth1 came up"])
+        // A link that cannot be an ENI: nothing.
+        let br = Link(index: 4, name: "br0", mac: mac("52:54:00:00:09:0a"), isUp: false, kind: "bridge")
+        var lb = loop([br])
+        var brUp = br
+        brUp.isUp = true
+        brUp.hasCarrier = true
+        XCTAssertEqual(lb.handle(event(.new, brUp)), [])
+    }
+
     func testLinksThatCannotBeENIsAreIgnored() {
         var l = loop([], excluding: ["docker*"])
         let bridge = Link(index: 4, name: "br0", mac: mac("52:54:00:00:09:0a"), isUp: true, kind: "bridge")

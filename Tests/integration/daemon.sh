@@ -230,6 +230,15 @@ start_daemon --resync-interval 3600
 for n in 8 9; do check "restart: eth$n converges" eventually 10 configured $n 10.0.$n.10 10.0.$n.11; done
 check "restart: no duplicate rules" bash -c "[ -z \"\$(ip -n $VM -4 rule show | sort | uniq -d)\" ]"
 check "restart: diff says nothing to do" ip netns exec "$VM" "$BIN" diff "${common[@]}"
+
+# --- A link flap: the kernel drops the routes through the link; its coming up starts a pass --------
+ip -n "$VM" link set eth8 down
+check "flap: down, the kernel dropped table 10008's routes" test -z "$(ip -n "$VM" -4 route show table 10008)"
+ip -n "$VM" link set eth8 up
+check "flap: up, eth8's table is restored (the resync is an hour away)" eventually 10 configured 8 10.0.8.10 10.0.8.11
+for i in $(seq 20); do ip -n "$VM" link set eth9 down; ip -n "$VM" link set eth9 up; done
+check "flap x20: eth9's table is restored" eventually 10 configured 9 10.0.9.10 10.0.9.11
+check "flap: eth8 and eth9 reachable" reachable 10.0.8.10 10.0.9.11
 check "restart: SIGTERM when idle, exit 0" stop_daemon
 check "log: no error line" bash -c "! grep -q '^<[0-3]>' $LOG"
 

@@ -101,6 +101,16 @@ ctl PUT faults '[{"path": "/network/interfaces/macs/$", "body": "[]"}]' >/dev/nu
 agent tencent reconfigure >"$TMP/garbage.out" 2>&1; rc=$?
 check "garbage MAC listing: exit 1, warning names the entry" bash -c "[ $rc = 1 ] && grep -q 'entry \"\[\]\" is not a MAC address' $TMP/garbage.out"
 check "garbage MAC listing: no rule changed" bash -c "ip -n $VM -4 rule show | cmp -s - $TMP/rules2"
+cp "$ROOT/etc/sysctl.d/90-eni-agent.conf" "$TMP/sysctl1"
+ls -l --time-style=+%s.%N "$ROOT/etc/sysconfig/network-scripts" >"$TMP/files1"
+ctl PUT faults '[{"path": "/network/interfaces/macs/$", "body": ""}]' >/dev/null
+agent tencent reconfigure >"$TMP/empty.out" 2>&1; rc=$?
+check "empty MAC listing: exit 1 naming the listing and the missing instance MAC" bash -c "[ $rc = 1 ] && grep -q 'network/interfaces/macs/: lists no ENI but not the instance.s MAC 52:54:00:00:01:0a' $TMP/empty.out"
+check "empty MAC listing: no rule, file or sysctl.d line changed" bash -c "ip -n $VM -4 rule show | cmp -s - $TMP/rules2 && cmp -s $ROOT/etc/sysctl.d/90-eni-agent.conf $TMP/sysctl1 && ls -l --time-style=+%s.%N $ROOT/etc/sysconfig/network-scripts | cmp -s - $TMP/files1"
+ctl PUT faults '[{"hide_mac": "52:54:00:00:03:0a"}]' >/dev/null
+agent tencent reconfigure --pending-timeout 0 >"$TMP/hidden.out" 2>&1
+check "one MAC hidden (metadata lag): its rules, files and sysctl.d line are kept" bash -c "ip -n $VM -4 rule show | cmp -s - $TMP/rules2 && cmp -s $ROOT/etc/sysctl.d/90-eni-agent.conf $TMP/sysctl1 && grep -qx 'net.ipv4.conf.eth2.rp_filter = 2' $TMP/sysctl1 && ls -l --time-style=+%s.%N $ROOT/etc/sysconfig/network-scripts | cmp -s - $TMP/files1"
+ctl PUT faults '[]' >/dev/null
 kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; SIM_PID=
 agent tencent reconfigure >"$TMP/refused.out" 2>&1; rc=$?
 check "endpoint down: exit 1, connection failed" bash -c "[ $rc = 1 ] && grep -q 'connection failed' $TMP/refused.out"

@@ -159,6 +159,49 @@ agent reconfigure --interface eth0 >"$TMP/reconf8.out" 2>&1
 check "--interface eth0 restores eth0 only" bash -c "ip -n $VM -4 addr show dev eth0 | grep -q 10.0.1.11/ && ! ip -n $VM -4 addr show dev eth1 | grep -q 10.0.2.12/"
 agent reconfigure >/dev/null 2>&1
 
+# --- Unusable descriptions change nothing (the rule behind issue 16's defects 3-6) ---------------
+snapshot() { { ip -n "$VM" -4 addr show; ip -n "$VM" -4 rule show; ip -n "$VM" -4 route show table all; \
+    ls -l --time-style=+%s.%N "$ROOT/etc/sysconfig/network-scripts" "$ROOT/etc/sysctl.d"; } 2>&1; }
+snapshot >"$TMP/state1"
+python3 - "$META" "$TMP/zero.json" "$TMP/noprimary.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+z = json.loads(json.dumps(d)); z["enis"][1]["subnet"] = "0.0.0.0/0"
+json.dump(z, open(sys.argv[2], "w"))
+p = json.loads(json.dumps(d)); p["primary_mac"] = "52:54:00:00:0f:0a"   # eth0's MAC listed as an ordinary ENI
+json.dump(p, open(sys.argv[3], "w"))
+PY
+for case in zero:"subnet 0.0.0.0/0 is too large for an ENI" noprimary:"primary MAC 52:54:00:00:0f:0a is not among the ENIs"; do
+    f=${case%%:*}; why=${case#*:}
+    ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$TMP/$f.json" --config /dev/null >"$TMP/$f.out" 2>&1; rc=$?
+    check "$f: reconfigure exits 1 saying why" bash -c "[ $rc = 1 ] && grep -q '$why' $TMP/$f.out"
+    snapshot >"$TMP/state-$f"
+    check "$f: no address, route, rule, sysctl.d line or file changed" cmp "$TMP/state1" "$TMP/state-$f"
+done
+check "noprimary: eth0 got no table, rule or file" bash -c "! ip -n $VM -4 rule | grep -q 10.0.1.10 && [ ! -e $ROOT/etc/sysconfig/network-scripts/ifcfg-eth0 ]"
+
+# A link taken down and renamed to a name the agent will not write: left alone, rules and line kept.
+ip -n "$VM" link set eth1 down
+ip -n "$VM" link set eth1 name 'e;2'
+ip -n "$VM" link set 'e;2' up
+rules_before=$(ip -n "$VM" -4 rule show)
+agent reconfigure >"$TMP/unsafe.out" 2>&1; rc=$?
+check "renamed 'e;2': reconfigure exits 1 naming the link" bash -c "[ $rc = 1 ] && grep -q 'has a name eni-agent cannot write safely' $TMP/unsafe.out"
+check "renamed 'e;2': its rules are kept" test "$(ip -n "$VM" -4 rule show)" = "$rules_before"
+check "renamed 'e;2': its sysctl.d line and files are kept" bash -c "grep -qx 'net.ipv4.conf.eth1.rp_filter = 2' $ROOT/etc/sysctl.d/90-eni-agent.conf && [ -e $ROOT/etc/sysconfig/network-scripts/rule-eth1 ]"
+ip -n "$VM" link set 'e;2' down
+ip -n "$VM" link set 'e;2' name eth1
+ip -n "$VM" link set eth1 up
+agent reconfigure >/dev/null 2>&1; rc=$?
+check "renamed back: reconfigure exits 0 and eth1 is reachable again" bash -c "[ $rc = 0 ] && ip netns exec $CLI ping -n -q -c 1 -W 2 10.0.2.10 >/dev/null"
+
+# A temp file that a killed run left: diff shows its removal, reconfigure removes it.
+echo "# Managed by eni-agent for 52:54:00:00:06:0a; local" >"$ROOT/etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp"
+agent diff >"$TMP/tmp.out" 2>&1; rc=$?
+check "leftover temp file: diff exits 2 showing its removal" bash -c "[ $rc = 2 ] && grep -A1 -x -- '--- /etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp' $TMP/tmp.out | grep -qx -- '+++ /dev/null'"
+agent reconfigure >/dev/null 2>&1; rc=$?
+check "leftover temp file: reconfigure removes it" bash -c "[ $rc = 0 ] && [ ! -e $ROOT/etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp ]"
+
 # --- Errors: bad metadata, lock held -------------------------------------------------------------
 echo '{"primary_mac": "52:54:00:00:01:0a", "enis": [{"mac": "52:54:00:00:02:0a", "primary_ip": "10.0.2.10", "subnet": "10.0.2.0/24", "gateway": "$(reboot)"}]}' >"$TMP/bad.json"
 ip netns exec "$VM" "$BIN" diff --root "$ROOT" --metadata-file "$TMP/bad.json" --config /dev/null >"$TMP/bad.out" 2>&1; rc=$?
