@@ -40,6 +40,18 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `--config` and `--metadata-file` read regular files only: a FIFO is an error, not a hang.
+    /// `--config /dev/null` stays the way to say "no config file".
+    func testConfigMustBeARegularFile() throws {
+        let fifo = FileManager.default.temporaryDirectory.appending(path: "eni-cli-\(UUID().uuidString).fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { try? FileManager.default.removeItem(atPath: fifo) }
+        XCTAssertThrowsError(try Diff.parse(["--config", fifo]).options.resolve()) {
+            XCTAssertEqual("\($0)", "read \(fifo): a FIFO, not a regular file")
+        }
+        XCTAssertEqual(try Diff.parse(["--config", "/dev/null"]).options.resolve(), AgentConfig())
+    }
+
     func testMissingMetadataSourceIsExplained() throws {
         let c = try Diff.parse(["--config", "/dev/null", "--provider", "file"]).options.resolve()
         XCTAssertThrowsError(try Agent(config: c).provider()) {

@@ -1,5 +1,6 @@
 import ENIAgent
 import ENIModel
+import Foundation
 import XCTest
 
 final class MetadataFileTests: XCTestCase {
@@ -49,6 +50,18 @@ final class MetadataFileTests: XCTestCase {
             XCTFail("no error")
         } catch {
             XCTAssertEqual("\(error)", "metadata file /nonexistent/instance.json: read /nonexistent/instance.json: No such file or directory")
+        }
+    }
+
+    func testAFIFOIsRefusedNotWaitedOn() async throws {
+        let fifo = FileManager.default.temporaryDirectory.appending(path: "eni-meta-\(UUID().uuidString).fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { try? FileManager.default.removeItem(atPath: fifo) }
+        do {
+            _ = try await MetadataFileProvider(path: fifo).read()
+            XCTFail("no error")
+        } catch {
+            XCTAssertEqual("\(error)", "metadata file \(fifo): read \(fifo): a FIFO, not a regular file")
         }
     }
 }
