@@ -55,6 +55,14 @@ public struct AgentConfig: Equatable, Sendable {
 
     public var fileRenderer: any FileRenderer { renderer.renderer(nmControlled: nmControlled) }
 
+    /// Applies a config file's bytes over the current values. They must be UTF-8: an invalid
+    /// byte is an error naming the file, the line and the byte's offset, never replaced.
+    public mutating func load(tomlBytes bytes: [UInt8], file: String) throws(ConfigError) {
+        let text: String
+        do { text = try UTF8Text.decode(bytes) } catch { throw ConfigError("\(file):\(error.line): \(error)") }
+        try load(toml: text, file: file)
+    }
+
     /// Applies a config file's text over the current values. Unknown keys and wrong types are
     /// errors naming the file, line, key and value.
     public mutating func load(toml text: String, file: String) throws(ConfigError) {

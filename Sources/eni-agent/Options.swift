@@ -43,7 +43,7 @@ struct SharedOptions: ParsableArguments {
         // `--config /dev/null` (no config file: the defaults) is the one non-regular file allowed.
         if path != "/dev/null", config != nil || access(path, F_OK) == 0 {
             let bytes = try FileStore.readFile(atPath: path, limit: 1 << 20)
-            try c.load(toml: String(decoding: bytes, as: UTF8.self), file: path)
+            try c.load(tomlBytes: bytes, file: path)
         }
         if let root { c.root = root }
         if let metadataFile { c.metadataFile = metadataFile; c.provider = .file }

@@ -52,6 +52,15 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try Diff.parse(["--config", "/dev/null"]).options.resolve(), AgentConfig())
     }
 
+    func testConfigMustBeUTF8() throws {
+        let path = FileManager.default.temporaryDirectory.appending(path: "eni-cli-\(UUID().uuidString).toml").path
+        try Data(Array("renderer = \"n".utf8) + [0xFF] + Array("ne\"\n".utf8)).write(to: URL(filePath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try Diff.parse(["--config", path]).options.resolve()) {
+            XCTAssertEqual("\($0)", "\(path):1: invalid UTF-8 at byte offset 13 (0xFF)")
+        }
+    }
+
     func testMissingMetadataSourceIsExplained() throws {
         let c = try Diff.parse(["--config", "/dev/null", "--provider", "file"]).options.resolve()
         XCTAssertThrowsError(try Agent(config: c).provider()) {
