@@ -152,6 +152,10 @@ public struct AgentConfig: Equatable, Sendable {
     public func validate() throws(ConfigError) {
         guard root.hasPrefix("/") else { throw ConfigError("root \(quoted(root)) must be an absolute path") }
         guard lockPath.hasPrefix("/") else { throw ConfigError("lock_path \(quoted(lockPath)) must be an absolute path") }
+        // Below the root: a `..` would leave it.
+        guard Self.isCleanAbsolutePath(lockPath) else {
+            throw ConfigError("lock_path \(quoted(lockPath)) must be a clean absolute path (no \".\", \"..\" or empty components)")
+        }
         if let f = metadataFile, f.isEmpty { throw ConfigError("metadata_file is empty") }
         if let u = metadataURL {
             // Plain HTTP to the endpoint: the clouds serve metadata over HTTP only.
@@ -188,6 +192,12 @@ public enum LogLevel: String, CaseIterable, Comparable, Sendable {
 }
 
 extension AgentConfig {
+    /// `/a/b`: absolute, and every component a name (not empty, `.` or `..`).
+    static func isCleanAbsolutePath(_ p: String) -> Bool {
+        p.hasPrefix("/") && p.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    }
+
     /// An interface name, or a pattern of one with `*` and `?`.
     static func isPattern(_ p: String) -> Bool {
         !p.isEmpty && p.count <= 15 && p.unicodeScalars.allSatisfy {

@@ -215,9 +215,14 @@ public final class RunLock {
     private let fd: Int32
     public let path: String
 
-    /// Waits up to `timeout` seconds for the lock, then fails naming the path.
+    /// Waits up to `timeout` seconds for the lock, then fails naming the path. `path` must be
+    /// absolute with no `.` or `..` component: missing directories are created along it, and
+    /// `root + lock_path` must not climb out of the root.
     public init(path: String, timeoutSeconds: Int) throws(FileError) {
         self.path = path
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) else {
+            throw FileError("open lock", path, "not a clean absolute path (no \".\" or \"..\" components)")
+        }
         // Its directory and any missing parent (`/run/eni-agent` below a fresh --root).
         var dir = ""
         for c in path.split(separator: "/").dropLast() {

@@ -102,6 +102,21 @@ final class FileTests: XCTestCase {
         _ = try RunLock(path: path, timeoutSeconds: 0)  // released with the first
     }
 
+    /// `root + lock_path` with `..` in it would climb out of the root; nothing is created.
+    func testLockStaysBelowTheRoot() throws {
+        let name = "eni-agent-escape-\(UUID().uuidString)"
+        let outside = (root as NSString).deletingLastPathComponent + "/" + name
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let path = FileStore(root: root).hostPath("/../\(name)/lock")
+        XCTAssertThrowsError(try RunLock(path: path, timeoutSeconds: 0)) {
+            XCTAssertEqual("\($0)", #"open lock \#(path): not a clean absolute path (no "." or ".." components)"#)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: outside))
+        XCTAssertThrowsError(try RunLock(path: root + "/./lock", timeoutSeconds: 0))
+        XCTAssertThrowsError(try RunLock(path: "run/lock", timeoutSeconds: 0))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root), [])
+    }
+
     /// `bash -c '. FILE'` yields exactly the values, whatever characters they hold.
     func testShellValuesSurviveSourcing() throws {
         let values = ["plain", "with space", "quote'inside", "dollar $(reboot) `x`", "semi;colon", "back\\slash", "\"dq\"", ""]
