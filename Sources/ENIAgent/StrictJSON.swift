@@ -148,6 +148,8 @@ private struct JSONParser {
         let base = path
         defer { path = base }
         var members: [JSON.Member] = []
+        // Swift compares strings by canonical equivalence: "\u00e9" and "e\u0301" are one key
+        // here (as they would be in a dictionary), so they are reported as a repeated key.
         var keys = Set<String>()
         skipWhitespace()
         if peek == .closeBrace { i += 1; return .object([]) }

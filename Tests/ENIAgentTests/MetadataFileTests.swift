@@ -114,6 +114,9 @@ final class MetadataFileTests: XCTestCase {
                        "i.json: enis[1].primary_ip: key appears twice (line 3, column 59)")
         XCTAssertError(Array(#"{"primary_mac": "52:54:00:00:01:0a", "enis": [], "x\n": 1, "x\n": 2}"#.utf8),
                        #"i.json: "x\n": key appears twice (line 1, column 60)"#)
+        // Canonically equivalent keys are one key.
+        XCTAssertError(Array(#"{"primary_mac": "52:54:00:00:01:0a", "enis": [], "\u00e9": 1, "e\u0301": 2}"#.utf8),
+                       "i.json: \"e\u{301}\": key appears twice (line 1, column 63)")
     }
 
     /// Numbers were decoded as Double and a failure blamed the top level; now the message names
