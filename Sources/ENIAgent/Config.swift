@@ -55,6 +55,14 @@ public struct AgentConfig: Equatable, Sendable {
 
     public var fileRenderer: any FileRenderer { renderer.renderer(nmControlled: nmControlled) }
 
+    /// Applies a config file's bytes over the current values. They must be UTF-8: an invalid
+    /// byte is an error naming the file, the line and the byte's offset, never replaced.
+    public mutating func load(tomlBytes bytes: [UInt8], file: String) throws(ConfigError) {
+        let text: String
+        do { text = try UTF8Text.decode(bytes) } catch { throw ConfigError("\(file):\(error.line): \(error)") }
+        try load(toml: text, file: file)
+    }
+
     /// Applies a config file's text over the current values. Unknown keys and wrong types are
     /// errors naming the file, line, key and value.
     public mutating func load(toml text: String, file: String) throws(ConfigError) {
@@ -144,6 +152,10 @@ public struct AgentConfig: Equatable, Sendable {
     public func validate() throws(ConfigError) {
         guard root.hasPrefix("/") else { throw ConfigError("root \(quoted(root)) must be an absolute path") }
         guard lockPath.hasPrefix("/") else { throw ConfigError("lock_path \(quoted(lockPath)) must be an absolute path") }
+        // Below the root: a `..` would leave it.
+        guard Self.isCleanAbsolutePath(lockPath) else {
+            throw ConfigError("lock_path \(quoted(lockPath)) must be a clean absolute path (no \".\", \"..\" or empty components)")
+        }
         if let f = metadataFile, f.isEmpty { throw ConfigError("metadata_file is empty") }
         if let u = metadataURL {
             // Plain HTTP to the endpoint: the clouds serve metadata over HTTP only.
@@ -180,6 +192,12 @@ public enum LogLevel: String, CaseIterable, Comparable, Sendable {
 }
 
 extension AgentConfig {
+    /// `/a/b`: absolute, and every component a name (not empty, `.` or `..`).
+    static func isCleanAbsolutePath(_ p: String) -> Bool {
+        p.hasPrefix("/") && p.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            .allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+    }
+
     /// An interface name, or a pattern of one with `*` and `?`.
     static func isPattern(_ p: String) -> Bool {
         !p.isEmpty && p.count <= 15 && p.unicodeScalars.allSatisfy {

@@ -69,12 +69,36 @@ public struct FileStore: Sendable {
         return fd
     }
 
-    /// Reads a whole file (following nothing special: for input files named by the operator).
+    /// Reads a whole regular file (following nothing special: for input files named by the
+    /// operator, and /proc/sys). Anything else (a FIFO, a directory, a device, a socket) is an
+    /// error naming its kind: it is never opened for a blocking read, so a FIFO cannot hang a run.
     public static func readFile(atPath path: String, limit: Int) throws(FileError) -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // Refuse what is not a regular file before opening it (opening a device may do something);
+        // the descriptor is checked again below, as the path may change in between.
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw FileError("read", path, errno: errno) }
+        try requireRegular(st, path)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise block until a writer comes.
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError("read", path, errno: errno) }
         defer { close(fd) }
+        guard fstat(fd, &st) == 0 else { throw FileError("read", path, errno: errno) }
+        try requireRegular(st, path)
         return try readAll(fd, path: path, limit: limit)
+    }
+
+    private static func requireRegular(_ st: stat, _ path: String) throws(FileError) {
+        let kind: String
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFIFO: kind = "a FIFO"
+        case S_IFDIR: kind = "a directory"
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "of file type 0o\(String(st.st_mode & S_IFMT, radix: 8))"
+        }
+        throw FileError("read", path, "\(kind), not a regular file")
     }
 
     private static func readAll(_ fd: Int32, path: String, limit: Int) throws(FileError) -> [UInt8] {
@@ -193,9 +217,14 @@ public final class RunLock {
     private let fd: Int32
     public let path: String
 
-    /// Waits up to `timeout` seconds for the lock, then fails naming the path.
+    /// Waits up to `timeout` seconds for the lock, then fails naming the path. `path` must be
+    /// absolute with no `.` or `..` component: missing directories are created along it, and
+    /// `root + lock_path` must not climb out of the root.
     public init(path: String, timeoutSeconds: Int) throws(FileError) {
         self.path = path
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) else {
+            throw FileError("open lock", path, "not a clean absolute path (no \".\" or \"..\" components)")
+        }
         // Its directory and any missing parent (`/run/eni-agent` below a fresh --root).
         var dir = ""
         for c in path.split(separator: "/").dropLast() {

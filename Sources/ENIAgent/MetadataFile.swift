@@ -1,12 +1,13 @@
 import ENIMetadata
 import ENIModel
-import FoundationEssentials
 
 /// The instance description as a JSON document (`--metadata-file`). Format:
 ///
 ///     {
 ///       "primary_mac": "52:54:00:00:00:01",
 ///       "enis": [
+///         { "mac": "52:54:00:00:00:01", "primary_ip": "10.0.1.10", "subnet": "10.0.1.0/24",
+///           "gateway": "10.0.1.1" },
 ///         { "mac": "52:54:00:00:00:02", "primary_ip": "10.0.2.10",
 ///           "secondary_ips": ["10.0.2.11"], "subnet": "10.0.2.0/24", "gateway": "10.0.2.1",
 ///           "device_number": 1, "network_card": 0, "id": "eni-0a1b2c" }
@@ -14,6 +15,13 @@ import FoundationEssentials
 ///     }
 ///
 /// `secondary_ips`, `device_number`, `network_card` and `id` are optional. Unknown keys are errors.
+///
+/// The file is a regular file of at most 4 MiB, read as strict JSON (RFC 8259, `StrictJSON.swift`):
+/// UTF-8 only, no key twice in an object, arrays and objects nested at most 32 deep, nothing after
+/// the value. `device_number` and `network_card` are plain JSON integers: `1`, not `1.0` or `1e0`
+/// (`-0` is 0). A syntax error names the line and column (`not valid JSON: line 3, column 17: lone
+/// surrogate \ud800 in string`); any other error names the JSON path and the value
+/// (`enis[0].device_number: 1e400 is not an integer`, `enis[0].primary_ip: key appears twice`).
 public struct MetadataFileProvider: MetadataProvider {
     public var path: String
     public init(path: String) { self.path = path }
@@ -25,23 +33,27 @@ public struct MetadataFileProvider: MetadataProvider {
         MetadataResult(instance: try await read())
     }
 
+    /// The largest file read.
+    public static let maxSize = 4 << 20
+
     public func read() async throws -> Instance {
         let data: [UInt8]
-        do { data = try FileStore.readFile(atPath: path, limit: 4 << 20) } catch {
+        do { data = try FileStore.readFile(atPath: path, limit: Self.maxSize) } catch {
             throw MetadataError("metadata file \(path): \(error)")
         }
         return try Self.parse(data, source: path)
     }
 
     public static func parse(_ data: some Collection<UInt8>, source: String) throws(MetadataError) -> Instance {
+        guard data.count <= maxSize else { throw MetadataError("\(source): larger than \(maxSize) bytes") }
         let json: JSON
-        do { json = try JSONDecoder().decode(JSON.self, from: Data(data)) } catch {
-            throw MetadataError("\(source): not valid JSON: \(error)")
+        do { json = try JSON.parse(Array(data)) } catch {
+            throw MetadataError("\(source): \(error)")
         }
         do {
             let top = try json.object(at: "", keys: ["primary_mac", "enis"], required: ["primary_mac", "enis"])
             let primary = try top["primary_mac"]!.mac(at: "primary_mac")
-            guard case .array(let list) = top["enis"]! else { throw MetadataError("enis: expected an array") }
+            guard case .array(let list) = top["enis"]! else { throw MetadataError("enis: expected an array, found \(top["enis"]!.summary)") }
             var enis: [ENI] = []
             for (i, item) in list.enumerated() {
                 let at = "enis[\(i)]"
@@ -50,7 +62,7 @@ public struct MetadataFileProvider: MetadataProvider {
                     required: ["mac", "primary_ip", "subnet", "gateway"])
                 var secondaries: [IPv4Address] = []
                 if let s = o["secondary_ips"] {
-                    guard case .array(let ips) = s else { throw MetadataError("\(at).secondary_ips: expected an array") }
+                    guard case .array(let ips) = s else { throw MetadataError("\(at).secondary_ips: expected an array, found \(s.summary)") }
                     for (j, ip) in ips.enumerated() { secondaries.append(try ip.ipv4(at: "\(at).secondary_ips[\(j)]")) }
                 }
                 let subnet = try o["subnet"]!.string(at: "\(at).subnet")
@@ -79,38 +91,34 @@ public struct MetadataFileProvider: MetadataProvider {
     }
 }
 
-/// A JSON value, decoded without losing what was there (so unknown keys can be reported).
-enum JSON: Decodable {
-    case null, bool(Bool), number(Double), string(String), array([JSON]), object([String: JSON])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSON].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSON].self)) }
-    }
-
+/// The schema's accessors: each error names the JSON path and the value.
+extension JSON {
     func object(at path: String, keys: Set<String>, required: [String]) throws(MetadataError) -> [String: JSON] {
-        guard case .object(let o) = self else { throw MetadataError("\(path.isEmpty ? "top level" : path): expected an object") }
-        let prefix = path.isEmpty ? "" : path + "."
-        if let unknown = o.keys.sorted().first(where: { !keys.contains($0) }) {
-            throw MetadataError("\(prefix)\(unknown): unknown key")
+        guard case .object(let members) = self else {
+            throw MetadataError("\(path.isEmpty ? "top level" : path): expected an object, found \(summary)")
         }
-        if let missing = required.first(where: { o[$0] == nil }) { throw MetadataError("\(prefix)\(missing): missing") }
+        if let unknown = members.first(where: { !keys.contains($0.key) }) {
+            throw MetadataError("\(JSON.path(path, key: unknown.key)): unknown key")
+        }
+        var o: [String: JSON] = [:]
+        for m in members { o[m.key] = m.value }
+        if let missing = required.first(where: { o[$0] == nil }) { throw MetadataError("\(JSON.path(path, key: missing)): missing") }
         return o
     }
 
     func string(at path: String) throws(MetadataError) -> String {
-        guard case .string(let s) = self else { throw MetadataError("\(path): expected a string") }
+        guard case .string(let s) = self else { throw MetadataError("\(path): expected a string, found \(summary)") }
         return s
     }
 
+    /// A plain JSON integer (`-0` is 0): no fraction or exponent, even `1.0` or `1e0`.
     func int(at path: String) throws(MetadataError) -> Int {
-        guard case .number(let n) = self, n.rounded() == n, abs(n) < 1e9 else { throw MetadataError("\(path): expected an integer") }
-        return Int(n)
+        guard case .number(let text) = self else { throw MetadataError("\(path): expected an integer, found \(summary)") }
+        guard !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) else {
+            throw MetadataError("\(path): \(summary) is not an integer")
+        }
+        guard let n = Int(text) else { throw MetadataError("\(path): \(summary) is out of range") }
+        return n
     }
 
     func ipv4(at path: String) throws(MetadataError) -> IPv4Address {

@@ -1,6 +1,7 @@
 /// The subset of TOML that eni-agent's config uses: `key = value` lines, `[table]` headers,
 /// strings (basic and literal), integers, booleans, and arrays of those. Anything else is an error
-/// naming the file, the line and the text, never silently ignored.
+/// naming the file, the line and the text, never silently ignored. Arrays nest at most
+/// `TOML.maxArrayDepth` deep (the config holds arrays of scalars), so no input exhausts the stack.
 public enum TOMLValue: Equatable, Sendable {
     case string(String)
     case integer(Int)
@@ -25,6 +26,9 @@ public struct TOMLError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 public enum TOML {
+    /// How deep arrays may nest: `[[1]]` is 2.
+    public static let maxArrayDepth = 8
+
     /// Parses `text`; keys under `[table]` come back dotted (`table.key`), in file order.
     public static func parse(_ text: String, file: String) throws(TOMLError) -> [(key: String, value: TOMLValue, line: Int)] {
         var out: [(String, TOMLValue, Int)] = []
@@ -117,12 +121,15 @@ private struct Parser {
         return k
     }
 
-    mutating func value() throws(TOMLError) -> TOMLValue {
+    /// `depth`: how many arrays the value is inside.
+    mutating func value(depth: Int = 0) throws(TOMLError) -> TOMLValue {
         guard let c = peek else { throw error("missing value") }
         switch c {
         case "\"": return .string(try basicString())
         case "'": return .string(try literalString())
-        case "[": return try array()
+        case "[":
+            guard depth < TOML.maxArrayDepth else { throw error("arrays nested deeper than \(TOML.maxArrayDepth)") }
+            return try array(depth: depth + 1)
         case "t", "f":
             var w = ""
             while let c = peek, c.properties.isAlphabetic { w.unicodeScalars.append(c); advance() }
@@ -179,13 +186,13 @@ private struct Parser {
         }
     }
 
-    mutating func array() throws(TOMLError) -> TOMLValue {
+    mutating func array(depth: Int) throws(TOMLError) -> TOMLValue {
         advance()
         var items: [TOMLValue] = []
         while true {
             skipBlankAndComments()
             if peek == "]" { advance(); return .array(items) }
-            items.append(try value())
+            items.append(try value(depth: depth))
             skipBlankAndComments()
             if peek == "," { advance(); continue }
             guard peek == "]" else { throw error("expected ',' or ']' in array, found \(rest())") }

@@ -5,7 +5,7 @@ import ENIRender
 
 /// Options shared by every subcommand. Each overrides the config file's key of the same name.
 struct SharedOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("TOML config file.", valueName: "path"))
+    @Option(help: ArgumentHelp("TOML config file (/dev/null: none, the defaults).", valueName: "path"))
     var config: String?
 
     @Option(help: ArgumentHelp("Prefix for every file read or written (not /proc/sys).", valueName: "dir"))
@@ -40,9 +40,10 @@ struct SharedOptions: ParsableArguments {
         var c = AgentConfig()
         let path = config ?? AgentConfig.defaultPath
         // The default path may be absent (defaults apply); a path given with --config may not.
-        if config != nil || access(path, F_OK) == 0 {
+        // `--config /dev/null` (no config file: the defaults) is the one non-regular file allowed.
+        if path != "/dev/null", config != nil || access(path, F_OK) == 0 {
             let bytes = try FileStore.readFile(atPath: path, limit: 1 << 20)
-            try c.load(toml: String(decoding: bytes, as: UTF8.self), file: path)
+            try c.load(tomlBytes: bytes, file: path)
         }
         if let root { c.root = root }
         if let metadataFile { c.metadataFile = metadataFile; c.provider = .file }

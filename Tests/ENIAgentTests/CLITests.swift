@@ -40,6 +40,27 @@ final class CLITests: XCTestCase {
         }
     }
 
+    /// `--config` and `--metadata-file` read regular files only: a FIFO is an error, not a hang.
+    /// `--config /dev/null` stays the way to say "no config file".
+    func testConfigMustBeARegularFile() throws {
+        let fifo = FileManager.default.temporaryDirectory.appending(path: "eni-cli-\(UUID().uuidString).fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { try? FileManager.default.removeItem(atPath: fifo) }
+        XCTAssertThrowsError(try Diff.parse(["--config", fifo]).options.resolve()) {
+            XCTAssertEqual("\($0)", "read \(fifo): a FIFO, not a regular file")
+        }
+        XCTAssertEqual(try Diff.parse(["--config", "/dev/null"]).options.resolve(), AgentConfig())
+    }
+
+    func testConfigMustBeUTF8() throws {
+        let path = FileManager.default.temporaryDirectory.appending(path: "eni-cli-\(UUID().uuidString).toml").path
+        try Data(Array("renderer = \"n".utf8) + [0xFF] + Array("ne\"\n".utf8)).write(to: URL(filePath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try Diff.parse(["--config", path]).options.resolve()) {
+            XCTAssertEqual("\($0)", "\(path):1: invalid UTF-8 at byte offset 13 (0xFF)")
+        }
+    }
+
     func testMissingMetadataSourceIsExplained() throws {
         let c = try Diff.parse(["--config", "/dev/null", "--provider", "file"]).options.resolve()
         XCTAssertThrowsError(try Agent(config: c).provider()) {

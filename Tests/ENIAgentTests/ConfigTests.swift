@@ -38,6 +38,41 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// 10,000 nested `[` once exhausted the stack (SIGSEGV); nesting is bounded, the error names the line.
+    func testTOMLArrayNestingIsBounded() throws {
+        let deep = "exclude_macs = " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        XCTAssertThrowsError(try TOML.parse("# x\n" + deep, file: "c.toml")) {
+            XCTAssertEqual("\($0)", "c.toml:2: arrays nested deeper than 8")
+        }
+        var c = AgentConfig()
+        XCTAssertThrowsError(try c.load(tomlBytes: Array(deep.utf8), file: "c.toml")) {
+            XCTAssertEqual("\($0)", "c.toml:1: arrays nested deeper than 8")
+        }
+        // Eight deep is fine; nine is not.
+        let eight = try TOML.parse("a = [[[[[[[[1]]]]]]]]", file: "t.toml")
+        var v = eight[0].value
+        for _ in 0..<8 { guard case .array(let items) = v else { return XCTFail("\(v)") }; v = items[0] }
+        XCTAssertEqual(v, .integer(1))
+        XCTAssertThrowsError(try TOML.parse("a = [1, [[[[[[[[2]]]]]]]]]", file: "t.toml")) {
+            XCTAssertEqual("\($0)", "t.toml:1: arrays nested deeper than 8")
+        }
+    }
+
+    /// Bytes that are not UTF-8 are an error naming the file, the line and the offset, not
+    /// replaced with U+FFFD.
+    func testConfigMustBeUTF8() throws {
+        var c = AgentConfig()
+        try c.load(tomlBytes: Array("renderer = \"none\" # ok: é\n".utf8), file: "c.toml")
+        XCTAssertEqual(c.renderer, .none)
+        let head = Array("renderer = \"none\"\nlock_path = \"/x".utf8)  // 33 bytes
+        for (bad, hex) in [([0xFF], "FF"), ([0xC0, 0xAF], "C0"), ([0xED, 0xA0, 0x80], "ED"), ([0xE2, 0x82], "E2")] as [([UInt8], String)] {
+            var c = AgentConfig()
+            XCTAssertThrowsError(try c.load(tomlBytes: head + bad + Array("\"\n".utf8), file: "c.toml"), hex) {
+                XCTAssertEqual("\($0)", "c.toml:2: invalid UTF-8 at byte offset 33 (0x\(hex))")
+            }
+        }
+    }
+
     func testConfigKeysAndErrors() throws {
         var c = AgentConfig()
         try c.load(toml: """
@@ -88,6 +123,11 @@ final class ConfigTests: XCTestCase {
             ("rule_priority_base = 30000", "c.toml:1: rule_priority_base = 30000 is out of range 1...24574"),
             ("route_protocol = 2", "c.toml:1: route_protocol = 2 is out of range 5...254"),
             ("lock_path = \"run/x\"", "lock_path \"run/x\" must be an absolute path"),
+            ("lock_path = \"/../../../tmp/x\"", #"lock_path "/../../../tmp/x" must be a clean absolute path (no ".", ".." or empty components)"#),
+            ("lock_path = \"/run/./x\"", #"lock_path "/run/./x" must be a clean absolute path (no ".", ".." or empty components)"#),
+            ("lock_path = \"/run//x\"", #"lock_path "/run//x" must be a clean absolute path (no ".", ".." or empty components)"#),
+            ("lock_path = \"/run/x/\"", #"lock_path "/run/x/" must be a clean absolute path (no ".", ".." or empty components)"#),
+            ("lock_path = \"/\"", #"lock_path "/" must be a clean absolute path (no ".", ".." or empty components)"#),
             ("metadata_attempts = 0", "c.toml:1: metadata_attempts = 0 is out of range 1...20"),
             ("metadata_connect_timeout_ms = 5000", "metadata_connect_timeout_ms 5000 is longer than metadata_timeout_ms 2000"),
             ("metadata_url = \"https://x/\"", "metadata_url \"https://x/\" is not an http:// URL"),

@@ -62,6 +62,34 @@ final class FileTests: XCTestCase {
                        ["/d/y": ObservedFile(.regular(content: "b\n"))])
     }
 
+    /// Only regular files are read: a FIFO (which would block in open or read until a writer
+    /// came), a directory or a device is an error naming its kind, returned at once.
+    func testReadFileRefusesWhatIsNotARegularFile() throws {
+        let fifo = root + "/fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertThrowsError(try FileStore.readFile(atPath: fifo, limit: 4096)) {
+            XCTAssertEqual("\($0)", "read \(fifo): a FIFO, not a regular file")
+        }
+        XCTAssertThrowsError(try FileStore.readFile(atPath: root, limit: 4096)) {
+            XCTAssertEqual("\($0)", "read \(root): a directory, not a regular file")
+        }
+        XCTAssertThrowsError(try FileStore.readFile(atPath: "/dev/zero", limit: 4096)) {
+            XCTAssertEqual("\($0)", "read /dev/zero: a character device, not a regular file")
+        }
+        // A symlink to a FIFO is the FIFO.
+        try FileManager.default.createSymbolicLink(atPath: root + "/link", withDestinationPath: fifo)
+        XCTAssertThrowsError(try FileStore.readFile(atPath: root + "/link", limit: 4096)) {
+            XCTAssertEqual("\($0)", "read \(root)/link: a FIFO, not a regular file")
+        }
+        // Regular files, /proc/sys's included, still read; the size cap holds.
+        try "abc\n".write(toFile: root + "/f", atomically: false, encoding: .utf8)
+        XCTAssertEqual(try FileStore.readFile(atPath: root + "/f", limit: 4096), Array("abc\n".utf8))
+        XCTAssertThrowsError(try FileStore.readFile(atPath: root + "/f", limit: 2)) {
+            XCTAssertEqual("\($0)", "read \(root)/f: larger than 2 bytes")
+        }
+        XCTAssertNotNil(ProcSys().read("net.ipv4.conf.lo.rp_filter"))
+    }
+
     func testLockIsExclusive() throws {
         let path = root + "/run/eni-agent/lock"  // both directories missing
         do {
@@ -72,6 +100,21 @@ final class FileTests: XCTestCase {
             withExtendedLifetime(first) {}
         }
         _ = try RunLock(path: path, timeoutSeconds: 0)  // released with the first
+    }
+
+    /// `root + lock_path` with `..` in it would climb out of the root; nothing is created.
+    func testLockStaysBelowTheRoot() throws {
+        let name = "eni-agent-escape-\(UUID().uuidString)"
+        let outside = (root as NSString).deletingLastPathComponent + "/" + name
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let path = FileStore(root: root).hostPath("/../\(name)/lock")
+        XCTAssertThrowsError(try RunLock(path: path, timeoutSeconds: 0)) {
+            XCTAssertEqual("\($0)", #"open lock \#(path): not a clean absolute path (no "." or ".." components)"#)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: outside))
+        XCTAssertThrowsError(try RunLock(path: root + "/./lock", timeoutSeconds: 0))
+        XCTAssertThrowsError(try RunLock(path: "run/lock", timeoutSeconds: 0))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root), [])
     }
 
     /// `bash -c '. FILE'` yields exactly the values, whatever characters they hold.
