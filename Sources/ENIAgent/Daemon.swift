@@ -34,8 +34,8 @@ public struct DaemonSettings: Sendable {
 }
 
 /// `eni-agent daemon`: one full pass at start, then a pass whenever a link that may be an ENI
-/// appears, is renamed or goes away, on SIGHUP, while a hot-attached ENI's metadata is awaited,
-/// and every `resyncInterval`. Every pass is the same level-triggered reconcile as `reconfigure`:
+/// appears, is renamed, comes back up or goes away, on SIGHUP, while a hot-attached ENI's metadata
+/// is awaited or a detached one is still listed, and every `resyncInterval`. Every pass is the same level-triggered reconcile as `reconfigure`:
 /// events only decide when. A pass where nothing changed logs nothing and writes nothing.
 ///
 /// Graceful shutdown (SIGTERM, SIGINT through `ServiceGroup`) lets the pass in flight finish:
@@ -172,6 +172,9 @@ struct Loop {
     var known: [Int32: Link]
     /// Hot-attached ENIs whose metadata is awaited, by MAC.
     var awaited: [MACAddress: Awaited] = [:]
+    /// Detached ENIs that the metadata still lists, by MAC: polled like hot-attached ones until it
+    /// drops them (their rules, files and sysctl.d line wait for that), or until the deadline.
+    var departed: [MACAddress: Awaited] = [:]
     /// Since when each present ENI has been pending (the metadata does not list or describe it):
     /// metadata that lags an attach, or that drops an ENI before its link goes (a detach). Warned
     /// about only when it lasts past the hot-attach deadline.
@@ -257,6 +260,8 @@ struct Loop {
             if now >= nextResync { why.append("resync") }
             let due = awaited.filter { $0.value.next <= now }.map(\.value.name).sorted()
             if !due.isEmpty { why.append("metadata for \(due.joined(separator: ", ")) awaited") }
+            let gone = departed.filter { $0.value.next <= now }.map(\.value.name).sorted()
+            if !gone.isEmpty { why.append("metadata dropping detached \(gone.joined(separator: ", ")) awaited") }
             if !why.isEmpty { await pass(why) }
         }
         logger.notice("eni-agent stopping")
@@ -268,6 +273,7 @@ struct Loop {
     var wakeAt: ContinuousClock.Instant {
         var t = nextResync
         for a in awaited.values { t = min(t, a.next) }
+        for a in departed.values { t = min(t, a.next) }
         if let r = retryAt { t = min(t, r) }
         if let p = nextPing { t = min(t, p) }
         return t
@@ -306,6 +312,7 @@ struct Loop {
                 if old == nil || old?.mac != l.mac, isCandidate(l) {
                     logger.info("link \(l.name) (\(l.mac!)) appeared")
                     awaited[l.mac!] = Awaited(name: l.name, since: now, next: now)
+                    departed[l.mac!] = nil
                     why.append("\(l.name) attached")
                 } else {
                     if let mac = l.mac, awaited[mac] != nil { awaited[mac]!.name = l.name }
@@ -315,6 +322,7 @@ struct Loop {
                 guard let old = known.removeValue(forKey: l.index), isCandidate(old) else { continue }
                 logger.info("link \(old.name) (\(old.mac!)) went away")
                 awaited[old.mac!] = nil
+                departed[old.mac!] = Awaited(name: old.name, since: now, next: now)
                 why.append("\(old.name) detached")
             }
         }
@@ -333,7 +341,11 @@ struct Loop {
         } catch {
             failures += 1
             let delay = min(settings.resyncInterval, .milliseconds(1000 << min(failures - 1, 10)))
-            retryAt = .now + delay
+            let retry = ContinuousClock.now + delay
+            retryAt = retry
+            // What is awaited waits for the retry too: a failing pass is not repeated at once.
+            for k in awaited.keys { awaited[k]!.next = max(awaited[k]!.next, retry) }
+            for k in departed.keys { departed[k]!.next = max(departed[k]!.next, retry) }
             reported.once(.error, "pass failed: \(error); retrying", in: \.passFailures, logger)
             status("pass failed: \(error)")
             return
@@ -391,6 +403,18 @@ struct Loop {
         }
         pendingSince = pendingSince.filter { stillPending.contains($0.key) }
         // Awaited links the plan no longer mentions (gone, excluded since).
+        // Detached ENIs: polled while the metadata still lists them (waiting for a link), until the
+        // deadline; done once it drops them.
+        for (mac, var d) in departed {
+            let state = result.plan.enis.first { $0.mac == mac }?.state
+            if case .waiting? = state, now - d.since < settings.hotAttachDeadline {
+                d.polls += 1
+                d.next = now + backoff(step: d.polls)
+                departed[mac] = d
+            } else {
+                departed[mac] = nil
+            }
+        }
         for mac in awaited.keys where !result.plan.enis.contains(where: { $0.mac == mac }) && !known.values.contains(where: { $0.mac == mac }) {
             awaited[mac] = nil
         }

@@ -11,11 +11,12 @@ final class MetadataFileTests: XCTestCase {
     func testParsesTheDocumentedFormat() throws {
         let i = try parse("""
             {"primary_mac": "52:54:00:00:01:0A",
-             "enis": [{"mac": "52:54:00:00:02:0A", "primary_ip": "10.0.2.10", "secondary_ips": ["10.0.2.12", "10.0.2.11"],
+             "enis": [{"mac": "52:54:00:00:01:0a", "primary_ip": "10.0.1.10", "subnet": "10.0.1.0/24", "gateway": "10.0.1.1"},
+                      {"mac": "52:54:00:00:02:0A", "primary_ip": "10.0.2.10", "secondary_ips": ["10.0.2.12", "10.0.2.11"],
                        "subnet": "10.0.2.0/24", "gateway": "10.0.2.1", "device_number": 1, "network_card": 0, "id": "eni-1"}]}
             """)
         XCTAssertEqual(i.primaryMAC, try MACAddress("52:54:00:00:01:0a"))
-        let e = try XCTUnwrap(i.enis.first)
+        let e = try XCTUnwrap(i.eni(mac: MACAddress("52:54:00:00:02:0a")))
         XCTAssertEqual(e.allIPs.map(\.description), ["10.0.2.10", "10.0.2.11", "10.0.2.12"])
         XCTAssertEqual(e.deviceNumber, 1)
         XCTAssertEqual(e.networkCard, 0)

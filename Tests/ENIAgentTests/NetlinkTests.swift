@@ -44,7 +44,7 @@ class NamespaceTestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        if !ns.isEmpty { try? sh("ip", "netns", "del", ns) }
+        if !ns.isEmpty { _ = try? sh("ip", "netns", "del", ns) }
     }
 }
 
@@ -173,7 +173,7 @@ final class LinkMonitorTests: NamespaceTestCase {
     func testALinkMovedInIsNewAndMovedOutIsDeleted() throws {
         let other = ns + "-x"
         try sh("ip", "netns", "add", other)
-        defer { try? sh("ip", "netns", "del", other) }
+        defer { _ = try? sh("ip", "netns", "del", other) }
         try sh("ip", "-n", other, "link", "add", "eth3", "address", "52:54:00:00:04:0a", "type", "veth", "peer", "name", "peer3")
         let m = try LinkMonitor(namespace: "/run/netns/\(ns)")
         try sh("ip", "-n", other, "link", "set", "eth3", "netns", ns)

@@ -160,11 +160,13 @@ ctl PUT scenario "$(EXTRA_IPS="3:10.0.3.12" scenario 2 3 5 6)" >/dev/null
 check "detach: an ENI the metadata dropped while its link is present shows as pending" \
     eventually 10 bash -c "tail -n +$((mark + 1)) $TMP/notify.log | grep -q '^STATUS=.*pending'"
 lab_unplug 4
-eth4_gone() {
-    ! ip -n "$VM" -4 rule show | grep -q 'lookup 10004 ' && [ -z "$(ip -n "$VM" -4 route show table 10004)" ] &&
-        [ ! -e "$NS/ifcfg-eth4" ] && [ ! -e "$NS/route-eth4" ] && [ ! -e "$NS/rule-eth4" ]
+# gone N: no rule points at table 1000N, the table is empty, ethN's files and sysctl.d line are gone.
+gone() {
+    ! ip -n "$VM" -4 rule show | grep -q "lookup 1000$1 " && [ -z "$(ip -n "$VM" -4 route show table "1000$1")" ] &&
+        [ ! -e "$NS/ifcfg-eth$1" ] && [ ! -e "$NS/route-eth$1" ] && [ ! -e "$NS/rule-eth$1" ] &&
+        ! grep -q "conf.eth$1.rp_filter" "$ROOT/etc/sysctl.d/90-eni-agent.conf"
 }
-check "detach: eth4's rules, table and files are removed" eventually 15 eth4_gone
+check "detach: eth4's rules, table and files are removed" eventually 15 gone 4
 check "detach: the other ENIs' rules are untouched" bash -c "ip -n $VM -4 rule show | diff $TMP/rules-others -"
 check "detach: the other ENIs still reachable" reachable 10.0.2.10 10.0.3.12 10.0.5.11 10.0.6.10
 check "detach: no warning about the ENI the metadata dropped before its link went" bash -c "! grep -q 'ENI $(mac 4) left as it is' $LOG"
@@ -239,6 +241,16 @@ check "flap: up, eth8's table is restored (the resync is an hour away)" eventual
 for i in $(seq 20); do ip -n "$VM" link set eth9 down; ip -n "$VM" link set eth9 up; done
 check "flap x20: eth9's table is restored" eventually 10 configured 9 10.0.9.10 10.0.9.11
 check "flap: eth8 and eth9 reachable" reachable 10.0.8.10 10.0.9.11
+
+# --- Detach before the metadata drops the ENI: kept while listed, gone as soon as it is dropped ----
+mark=$(wc -l <"$TMP/notify.log")
+lab_unplug 9
+check "detach first: eth9 shows as pending while the metadata still lists it" \
+    eventually 10 bash -c "tail -n +$((mark + 1)) $TMP/notify.log | grep -q '^STATUS=.*pending'"
+check "detach first: meanwhile its rules, files and sysctl.d line are kept" bash -c "
+    [ \$(ip -n $VM -4 rule show | grep -c 'lookup 10009 ') = 2 ] && [ -e $NS/rule-eth9 ] && grep -q conf.eth9.rp_filter $ROOT/etc/sysctl.d/90-eni-agent.conf"
+ctl PUT scenario "$(EXTRA_IPS="3:10.0.3.12 5:10.0.5.12" scenario 2 3 5 6 8)" >/dev/null
+check "detach first: once the metadata drops it, all of it goes (the resync is an hour away)" eventually 10 gone 9
 check "restart: SIGTERM when idle, exit 0" stop_daemon
 check "log: no error line" bash -c "! grep -q '^<[0-3]>' $LOG"
 
