@@ -139,7 +139,7 @@ public struct Agent: Sendable {
 
     /// Plans and applies under the lock (`eni-agent reconfigure`).
     public func reconfigure(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil) async throws -> PassResult {
-        let lock = try RunLock(path: files.hostPath(config.lockPath), timeoutSeconds: config.lockTimeoutSeconds)
+        let lock = try RunLock(files: files, path: config.lockPath, timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
         let nl = try Netlink()
         let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })

@@ -343,7 +343,9 @@ struct Loop {
             let delay = min(settings.resyncInterval, .milliseconds(1000 << min(failures - 1, 10)))
             let retry = ContinuousClock.now + delay
             retryAt = retry
-            // What is awaited waits for the retry too: a failing pass is not repeated at once.
+            // The retry is the next pass: nothing else due (the resync, what is awaited) repeats a
+            // failing pass at once.
+            nextResync = max(nextResync, retry)
             for k in awaited.keys { awaited[k]!.next = max(awaited[k]!.next, retry) }
             for k in departed.keys { departed[k]!.next = max(departed[k]!.next, retry) }
             reported.once(.error, "pass failed: \(error); retrying", in: \.passFailures, logger)

@@ -202,6 +202,25 @@ public struct FileStore: Sendable {
         guard fsync(dir) == 0 else { throw FileError("fsync directory of", hostPath(path), errno: errno) }
     }
 
+    /// Opens the file at `path` for a lock, creating it (0600) and its missing directories (0755),
+    /// following no symlink below the root: a lock cannot be made to land outside the root.
+    public func openLockFile(_ path: String) throws(FileError) -> Int32 {
+        let (comps, name) = try split(path)
+        // The root itself is the operator's: created when missing, like the lock's directories.
+        var dir = ""
+        for c in root.split(separator: "/") {
+            dir += "/" + c
+            if mkdir(dir, 0o755) != 0, errno != EEXIST { throw FileError("create", dir, errno: errno) }
+        }
+        guard let dir = try openDirectory(comps, create: true, for: path) else {
+            throw FileError("open lock", hostPath(path), "parent directory missing")
+        }
+        defer { close(dir) }
+        let fd = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileError("open lock", hostPath(path), errno: errno) }
+        return fd
+    }
+
     /// Removes `path` (the entry itself; a symlink is not followed). Absent is fine.
     public func remove(_ path: String) throws(FileError) {
         let (comps, name) = try split(path)
@@ -215,32 +234,23 @@ public struct FileStore: Sendable {
 /// An exclusive lock on a file (`flock`), held until released or the process ends.
 public final class RunLock {
     private let fd: Int32
+    /// The lock's path on this machine, for messages.
     public let path: String
 
-    /// Waits up to `timeout` seconds for the lock, then fails naming the path. `path` must be
-    /// absolute with no `.` or `..` component: missing directories are created along it, and
-    /// `root + lock_path` must not climb out of the root.
-    public init(path: String, timeoutSeconds: Int) throws(FileError) {
-        self.path = path
-        guard path.hasPrefix("/"), !path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }) else {
-            throw FileError("open lock", path, "not a clean absolute path (no \".\" or \"..\" components)")
-        }
-        // Its directory and any missing parent (`/run/eni-agent` below a fresh --root).
-        var dir = ""
-        for c in path.split(separator: "/").dropLast() {
-            dir += "/" + c
-            _ = mkdir(dir, 0o755)
-        }
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw FileError("open lock", path, errno: errno) }
+    /// Takes the lock at `path` below `files`' root, creating it and its directories without
+    /// following a symlink; waits up to `timeoutSeconds` for another run to release it, then fails
+    /// naming the path.
+    public init(files: FileStore, path: String, timeoutSeconds: Int) throws(FileError) {
+        self.path = files.hostPath(path)
+        let fd = try files.openLockFile(path)
         var waitedMs = 0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
-                let e = errno; close(fd); throw FileError("lock", path, errno: e)
+                let e = errno; close(fd); throw FileError("lock", self.path, errno: e)
             }
             guard waitedMs < timeoutSeconds * 1000 else {
                 close(fd)
-                throw FileError("lock", path, "another eni-agent run holds it (waited \(timeoutSeconds) s)")
+                throw FileError("lock", self.path, "another eni-agent run holds it (waited \(timeoutSeconds) s)")
             }
             usleep(20_000)
             waitedMs += 20

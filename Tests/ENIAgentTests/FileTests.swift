@@ -91,15 +91,16 @@ final class FileTests: XCTestCase {
     }
 
     func testLockIsExclusive() throws {
-        let path = root + "/run/eni-agent/lock"  // both directories missing
+        let files = FileStore(root: root)
+        let path = "/run/eni-agent/lock"  // both directories missing
         do {
-            let first = try RunLock(path: path, timeoutSeconds: 0)
-            XCTAssertThrowsError(try RunLock(path: path, timeoutSeconds: 0)) {
-                XCTAssertEqual("\($0)", "lock \(path): another eni-agent run holds it (waited 0 s)")
+            let first = try RunLock(files: files, path: path, timeoutSeconds: 0)
+            XCTAssertThrowsError(try RunLock(files: files, path: path, timeoutSeconds: 0)) {
+                XCTAssertEqual("\($0)", "lock \(self.root)\(path): another eni-agent run holds it (waited 0 s)")
             }
             withExtendedLifetime(first) {}
         }
-        _ = try RunLock(path: path, timeoutSeconds: 0)  // released with the first
+        _ = try RunLock(files: files, path: path, timeoutSeconds: 0)  // released with the first
     }
 
     /// `root + lock_path` with `..` in it would climb out of the root; nothing is created.
@@ -107,14 +108,21 @@ final class FileTests: XCTestCase {
         let name = "eni-agent-escape-\(UUID().uuidString)"
         let outside = (root as NSString).deletingLastPathComponent + "/" + name
         defer { try? FileManager.default.removeItem(atPath: outside) }
-        let path = FileStore(root: root).hostPath("/../\(name)/lock")
-        XCTAssertThrowsError(try RunLock(path: path, timeoutSeconds: 0)) {
-            XCTAssertEqual("\($0)", #"open lock \#(path): not a clean absolute path (no "." or ".." components)"#)
+        let files = FileStore(root: root)
+        XCTAssertThrowsError(try RunLock(files: files, path: "/../\(name)/lock", timeoutSeconds: 0)) {
+            XCTAssertEqual("\($0)", "resolve /../\(name)/lock: not a clean absolute path")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: outside))
-        XCTAssertThrowsError(try RunLock(path: root + "/./lock", timeoutSeconds: 0))
-        XCTAssertThrowsError(try RunLock(path: "run/lock", timeoutSeconds: 0))
+        XCTAssertThrowsError(try RunLock(files: files, path: "/./lock", timeoutSeconds: 0))
+        XCTAssertThrowsError(try RunLock(files: files, path: "run/lock", timeoutSeconds: 0))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root), [])
+        // A symlink below the root is not followed to make the lock's directory elsewhere.
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: root + "/run", withDestinationPath: outside)
+        XCTAssertThrowsError(try RunLock(files: files, path: "/run/eni-agent/lock", timeoutSeconds: 0)) {
+            XCTAssertTrue("\($0)".contains("is a symlink or not a directory; not followed"), "\($0)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside), [])
     }
 
     /// `bash -c '. FILE'` yields exactly the values, whatever characters they hold.

@@ -254,6 +254,16 @@ check "detach first: once the metadata drops it, all of it goes (the resync is a
 check "restart: SIGTERM when idle, exit 0" stop_daemon
 check "log: no error line" bash -c "! grep -q '^<[0-3]>' $LOG"
 
+# --- A failing pass is retried with backoff (1 s, 2 s, ...), not repeated at once -----------------
+LOG=$TMP/daemon-failing.log
+ctl PUT faults '[{"path": "/network/interfaces/macs/$", "status": 404, "seconds": 3}]' >/dev/null
+start_daemon --resync-interval 3600
+check "failing: the daemon recovers once the endpoint answers" eventually 20 logged "pass succeeded after"
+failed=$(sed -n 's/.*pass succeeded after \([0-9]*\) failed.*/\1/p' "$LOG" | head -1)
+check "failing: 3 s of failures made a few passes with backoff, not a loop ($failed failed)" test "${failed:-999}" -le 5
+check "failing: the failure is logged once" test "$(grep -c 'pass failed' "$LOG")" = 1
+check "failing: SIGTERM, exit 0" stop_daemon
+
 [ "$fail" = 0 ] || { echo "--- daemon log"; cat "$LOG"; echo "--- notifications"; cat "$TMP/notify.log"; }
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
