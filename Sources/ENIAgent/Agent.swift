@@ -40,17 +40,29 @@ public struct Agent: Sendable {
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
-    public init(config: AgentConfig, procSys: ProcSys = ProcSys()) {
+    /// `dmiDirectory`: where the machine's DMI is read (for `provider = "auto"`); the kernel's,
+    /// never below `--root`.
+    public init(config: AgentConfig, procSys: ProcSys = ProcSys(), dmiDirectory: String = "/sys/class/dmi/id") {
         self.config = config
         self.files = FileStore(root: config.root)
         self.procSys = procSys
-        self.source = Self.makeProvider(config)
+        self.source = Self.makeProvider(config, dmiDirectory: dmiDirectory)
+    }
+
+    /// The DMI values that name a cloud; absent or unreadable ones are nil.
+    static func readDMI(_ directory: String) -> DMIIdentity {
+        func value(_ name: String) -> String? {
+            guard let bytes = try? FileStore.readFile(atPath: directory + "/" + name, limit: 4096) else { return nil }
+            let v = String(decoding: bytes, as: UTF8.self).trimmingTrailingWhitespace
+            return v.isEmpty ? nil : v
+        }
+        return DMIIdentity(sysVendor: value("sys_vendor"), productName: value("product_name"), productUUID: value("product_uuid"))
     }
 
     /// The metadata source the config names.
     public func provider() throws(AgentError) -> any MetadataProvider { try source.get() }
 
-    private static func makeProvider(_ config: AgentConfig) -> Result<any MetadataProvider, AgentError> {
+    private static func makeProvider(_ config: AgentConfig, dmiDirectory: String) -> Result<any MetadataProvider, AgentError> {
         let ua = "eni-agent/\(eniAgentVersion)"
         switch config.provider {
         case .file:
@@ -60,7 +72,8 @@ public struct Agent: Sendable {
             return .success(MetadataFileProvider(path: f))
         case .auto:
             if let f = config.metadataFile { return .success(MetadataFileProvider(path: f)) }
-            return .success(AutoMetadataProvider(baseURL: config.metadataURL, discipline: config.fetch, userAgent: ua))
+            return .success(AutoMetadataProvider(baseURL: config.metadataURL, discipline: config.fetch, userAgent: ua,
+                                                 dmi: readDMI(dmiDirectory)))
         case .tencent, .aliyun, .aws:
             let cloud = Cloud(rawValue: config.provider.rawValue)!
             return .success(CloudMetadataProvider(cloud: cloud, baseURL: config.metadataURL, discipline: config.fetch, userAgent: ua))

@@ -2,8 +2,34 @@ import ENIHTTP
 import ENIModel
 import Synchronization
 
-/// `provider = "auto"`: probes every cloud's endpoint at once, with the short timeouts, and uses
-/// the one that answers with its own shape. The choice is kept for the life of the process.
+/// What the machine's DMI (SMBIOS, `/sys/class/dmi/id/`) says about the cloud it runs in, read
+/// before any request, as cloud-init's ds-identify does.
+public struct DMIIdentity: Sendable, Equatable {
+    public var sysVendor: String?
+    public var productName: String?
+    public var productUUID: String?
+
+    public init(sysVendor: String? = nil, productName: String? = nil, productUUID: String? = nil) {
+        self.sysVendor = sysVendor; self.productName = productName; self.productUUID = productUUID
+    }
+
+    /// The cloud DMI names, and which value says so; nil when it names none.
+    public var cloud: (cloud: Cloud, reason: String)? {
+        func says(_ key: String, _ v: String) -> String { "DMI \(key) \(quoted(v))" }
+        if let p = productName, p.hasPrefix("Alibaba Cloud") { return (.aliyun, says("product_name", p)) }
+        if let v = sysVendor, v.hasPrefix("Alibaba Cloud") { return (.aliyun, says("sys_vendor", v)) }
+        if let p = productName, p.hasPrefix("Tencent Cloud") { return (.tencent, says("product_name", p)) }
+        if let v = sysVendor, v.hasPrefix("Tencent Cloud") { return (.tencent, says("sys_vendor", v)) }
+        // Nitro instances name themselves; Xen ones have a product UUID that begins with "ec2".
+        if let v = sysVendor, v == "Amazon EC2" { return (.aws, says("sys_vendor", v)) }
+        if let u = productUUID, u.lowercased().hasPrefix("ec2") { return (.aws, says("product_uuid", u)) }
+        return nil
+    }
+}
+
+/// `provider = "auto"`: the cloud that DMI names, asked alone; when DMI names none, every cloud's
+/// endpoint is probed at once, with the short timeouts, and the one that answers with its own
+/// shape is used. The choice is kept for the life of the process.
 ///
 /// Shapes (so that one `--metadata-url` serving any cloud is told apart too):
 /// - AWS: `PUT /latest/api/token` with the AWS TTL header answers a token, and the MAC listing
@@ -15,15 +41,25 @@ public final class AutoMetadataProvider: MetadataProvider {
     public let baseURL: String?
     public let discipline: FetchDiscipline
     public let userAgent: String
-    private let chosen = Mutex<CloudMetadataProvider?>(nil)
+    public let dmi: DMIIdentity
+    /// The provider chosen, and why.
+    private let chosen = Mutex<(provider: CloudMetadataProvider, reason: String)?>(nil)
 
-    public init(baseURL: String? = nil, discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent") {
+    public init(baseURL: String? = nil, discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent",
+                dmi: DMIIdentity = DMIIdentity()) {
         self.baseURL = baseURL
         self.discipline = discipline
         self.userAgent = userAgent
+        self.dmi = dmi
+        if let (cloud, reason) = dmi.cloud {
+            let p = CloudMetadataProvider(cloud: cloud, baseURL: baseURL, discipline: discipline, userAgent: userAgent)
+            chosen.withLock { $0 = (p, "chosen by \(reason)") }
+        }
     }
 
-    public var name: String { chosen.withLock { $0?.name } ?? "auto" }
+    /// `auto`, or the cloud chosen and why: `tencent (http://169.254.0.23/latest/meta-data/), chosen
+    /// by DMI product_name "Tencent Cloud CVM"`.
+    public var name: String { chosen.withLock { $0.map { "\($0.provider.name), \($0.reason)" } } ?? "auto" }
 
     public func fetch(waitingFor: Set<MACAddress>) async throws -> MetadataResult {
         let session = HTTPSession(maxConcurrent: discipline.concurrency, userAgent: userAgent)
@@ -34,7 +70,7 @@ public final class AutoMetadataProvider: MetadataProvider {
 
     /// The provider whose endpoint answers as its cloud does.
     func choose(_ session: HTTPSession) async throws(MetadataError) -> CloudMetadataProvider {
-        if let p = chosen.withLock({ $0 }) { return p }
+        if let p = chosen.withLock({ $0?.provider }) { return p }
         var once = discipline
         once.attempts = 1
         let probe = once
@@ -55,7 +91,7 @@ public final class AutoMetadataProvider: MetadataProvider {
             }
             throw MetadataError("provider auto: several clouds match (\(matches.map(\.cloud.rawValue).joined(separator: ", "))); set provider or --provider")
         }
-        chosen.withLock { $0 = p }
+        chosen.withLock { $0 = (p, "the only endpoint that answered as its cloud (DMI names no cloud)") }
         return p
     }
 

@@ -6,13 +6,27 @@ import Synchronization
 public enum Cloud: String, CaseIterable, Sendable {
     case tencent, aliyun, aws
 
-    /// The documented metadata base of each cloud.
-    public var defaultBaseURL: String {
+    /// The metadata bases of each cloud, tried in this order until one answers. Tencent's by its
+    /// address first: its name needs DNS, which early boot may not have yet (cloud-init's Tencent
+    /// datasource does the same).
+    public var defaultBaseURLs: [String] {
         switch self {
-        case .tencent: "http://metadata.tencentyun.com/latest/meta-data/"
-        case .aliyun: "http://100.100.100.200/latest/meta-data/"
-        case .aws: "http://169.254.169.254/latest/meta-data/"
+        case .tencent: ["http://169.254.0.23/latest/meta-data/", "http://metadata.tencentyun.com/latest/meta-data/"]
+        case .aliyun: ["http://100.100.100.200/latest/meta-data/"]
+        case .aws: ["http://169.254.169.254/latest/meta-data/"]
         }
+    }
+
+    /// The metadata base for a URL as operators spell it: the endpoint's root (`http://169.254.169.254`,
+    /// as cloud-init's `metadata_urls`, nm-cloud-setup and the AWS SDKs name it) or `…/latest` get
+    /// `/latest/meta-data/`; any other path is taken as the base itself. Always ends in `/`.
+    public static func metadataBase(_ url: String) -> String {
+        let scheme = url.firstRange(of: "://").map { url[..<$0.upperBound] } ?? ""
+        let rest = url.dropFirst(scheme.count)
+        let host = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(host.count)
+        if ["", "/", "/latest", "/latest/"].contains(path) { return scheme + host + "/latest/meta-data/" }
+        return path.hasSuffix("/") ? url : url + "/"
     }
 }
 
@@ -73,17 +87,23 @@ extension MetadataPass {
 /// than the listings.
 public final class CloudMetadataProvider: MetadataProvider {
     public let cloud: Cloud
-    public let baseURL: String
+    /// Where the metadata may be, in the order tried (one unless the cloud has several).
+    public let baseURLs: [String]
+    /// The base that answered first; kept for the life of the process.
+    private let chosenBase = Mutex<String?>(nil)
     public let discipline: FetchDiscipline
     public let userAgent: String
     let tree: any CloudTree
     private let primaryMAC = Mutex<MACAddress?>(nil)
 
-    public init(cloud: Cloud, baseURL: String? = nil, discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent") {
+    public convenience init(cloud: Cloud, baseURL: String? = nil, discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent") {
+        self.init(cloud: cloud, baseURLs: baseURL.map { [$0] } ?? cloud.defaultBaseURLs, discipline: discipline, userAgent: userAgent)
+    }
+
+    /// A provider that tries each of `baseURLs` in order until one answers, and keeps that one.
+    public init(cloud: Cloud, baseURLs: [String], discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent") {
         self.cloud = cloud
-        var base = baseURL ?? cloud.defaultBaseURL
-        if !base.hasSuffix("/") { base += "/" }
-        self.baseURL = base
+        self.baseURLs = (baseURLs.isEmpty ? cloud.defaultBaseURLs : baseURLs).map(Cloud.metadataBase)
         self.discipline = discipline
         self.userAgent = userAgent
         switch cloud {
@@ -93,7 +113,32 @@ public final class CloudMetadataProvider: MetadataProvider {
         }
     }
 
+    /// The base in use: the one that answered, else the first to try.
+    public var baseURL: String { chosenBase.withLock { $0 } ?? baseURLs[0] }
+
     public var name: String { "\(cloud.rawValue) (\(baseURL))" }
+
+    /// The first base whose top-level `mac` answers, tried in order with one attempt each.
+    private func resolveBase(_ session: HTTPSession) async throws(MetadataError) -> String {
+        if baseURLs.count == 1 { return baseURLs[0] }
+        if let b = chosenBase.withLock({ $0 }) { return b }
+        var once = discipline
+        once.attempts = 1
+        var why: [String] = []
+        for b in baseURLs {
+            let pass = MetadataPass(session: session, base: b, discipline: once, tokenFlow: tree.tokenFlow)
+            do {
+                if try await pass.leaf("mac") != nil {
+                    chosenBase.withLock { $0 = b }
+                    return b
+                }
+                why.append("\(pass.url("mac")): answers 404")
+            } catch {
+                why.append(error.message)
+            }
+        }
+        throw MetadataError("no \(cloud.rawValue) metadata endpoint answered (\(why.joined(separator: "; ")))")
+    }
 
     /// The ENIs whose metadata is cached between passes: at most those of the last listing.
     public var cachedMACs: Set<MACAddress> { tree.cache.macs }
@@ -117,8 +162,9 @@ public final class CloudMetadataProvider: MetadataProvider {
         var listed: [MACAddress: String] = [:]
         var primary: MACAddress
         var poll = 0
+        let base = try await resolveBase(session)
         while true {
-            let pass = MetadataPass(session: session, base: baseURL, discipline: discipline, tokenFlow: tree.tokenFlow)
+            let pass = MetadataPass(session: session, base: base, discipline: discipline, tokenFlow: tree.tokenFlow)
             if let p = primaryMAC.withLock({ $0 }) {
                 primary = p
             } else {

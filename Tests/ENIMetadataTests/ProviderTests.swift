@@ -105,6 +105,69 @@ final class ProviderTests: XCTestCase {
         }
     }
 
+    /// DMI names the cloud: only that cloud is asked (no probe of the others), and the name says why.
+    func testAutoAsksOnlyTheCloudThatDMINames() async throws {
+        let dmis: [(Scenario.Cloud, DMIIdentity, String)] = [
+            (.tencent, DMIIdentity(sysVendor: "Tencent Cloud", productName: "Tencent Cloud CVM"), #"DMI product_name "Tencent Cloud CVM""#),
+            (.aliyun, DMIIdentity(sysVendor: "Alibaba Cloud", productName: "Alibaba Cloud ECS"), #"DMI product_name "Alibaba Cloud ECS""#),
+            (.aws, DMIIdentity(sysVendor: "Amazon EC2", productName: "m5.large"), #"DMI sys_vendor "Amazon EC2""#),
+            (.aws, DMIIdentity(sysVendor: "Xen", productName: "HVM domU", productUUID: "EC2E1916-9099-7CAF-FD21-012345678901"),
+             #"DMI product_uuid "EC2E1916-9099-7CAF-FD21-012345678901""#),
+        ]
+        for (cloud, dmi, reason) in dmis {
+            let s = Self.scenario(cloud)
+            let sim = try MetadataSimulator(scenario: s)
+            let auto = AutoMetadataProvider(baseURL: sim.baseURL, discipline: Self.discipline(), dmi: dmi)
+            XCTAssertEqual(auto.name, "\(cloud.rawValue) (\(sim.baseURL)), chosen by \(reason)")
+            let r = try await auto.fetch(waitingFor: [])
+            XCTAssertEqual(r.instance, try Self.expected(s), "\(cloud)")
+        }
+        // DMI that names another cloud than the endpoint serves: it fails, as no probe finds the
+        // cloud that answers.
+        let sim = try MetadataSimulator(scenario: Self.scenario(.aws))
+        let wrong = AutoMetadataProvider(baseURL: sim.baseURL, discipline: Self.discipline(), dmi: DMIIdentity(productName: "Alibaba Cloud ECS"))
+        _ = await fetchError(wrong)
+        XCTAssertNil(DMIIdentity(sysVendor: "QEMU", productName: "Standard PC (i440FX + PIIX, 1996)", productUUID: "3c9f0b2e").cloud)
+        XCTAssertNil(DMIIdentity().cloud)
+    }
+
+    /// `--metadata-url` by the endpoint's root, as cloud-init, nm-cloud-setup and the AWS SDKs spell
+    /// it, or by the full base: the same answers (AWS: the token from `/latest/api/token`).
+    func testMetadataURLByItsRootOrItsBase() async throws {
+        XCTAssertEqual(Cloud.metadataBase("http://169.254.169.254"), "http://169.254.169.254/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://169.254.169.254/"), "http://169.254.169.254/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://127.0.0.1:8080/latest"), "http://127.0.0.1:8080/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://100.100.100.200/2016-01-01/meta-data"), "http://100.100.100.200/2016-01-01/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://h/latest/meta-data/"), "http://h/latest/meta-data/")
+        for cloud in [Scenario.Cloud.tencent, .aliyun, .aws] {
+            let s = Self.scenario(cloud)
+            let sim = try MetadataSimulator(scenario: s)
+            let root = String(sim.baseURL.dropLast("latest/meta-data/".count))
+            for url in [root, String(root.dropLast()), sim.baseURL] {
+                let p = CloudMetadataProvider(cloud: Cloud(rawValue: cloud.rawValue)!, baseURL: url, discipline: Self.discipline())
+                let r = try await p.fetch(waitingFor: [])
+                XCTAssertEqual(r.instance, try Self.expected(s), "\(cloud) \(url)")
+            }
+            if cloud == .aws { XCTAssertEqual(sim.stats.byPath["PUT /latest/api/token"], 3) }
+        }
+    }
+
+    /// Several bases (Tencent: its address, then its name): the first that answers is used and kept.
+    func testTheFirstBaseThatAnswersIsKept() async throws {
+        let s = Self.scenario(.tencent)
+        let sim = try MetadataSimulator(scenario: s)
+        let down = "http://127.0.0.1:\(try refusedPort())/latest/meta-data/"
+        let p = CloudMetadataProvider(cloud: .tencent, baseURLs: [down, sim.baseURL], discipline: Self.discipline())
+        XCTAssertEqual(p.baseURL, down)
+        let r = try await p.fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try Self.expected(s))
+        XCTAssertEqual(p.name, "tencent (\(sim.baseURL))")
+        let none = CloudMetadataProvider(cloud: .tencent, baseURLs: [down, down], discipline: Self.discipline())
+        let e = await fetchError(none)
+        XCTAssertTrue(e.hasPrefix("no tencent metadata endpoint answered (GET \(down)mac: "), e)
+        XCTAssertEqual(Cloud.tencent.defaultBaseURLs, ["http://169.254.0.23/latest/meta-data/", "http://metadata.tencentyun.com/latest/meta-data/"])
+    }
+
     func testAutoWithNothingListeningSaysWhatEachCloudAnswered() async throws {
         let port = try refusedPort()
         let auto = AutoMetadataProvider(baseURL: "http://127.0.0.1:\(port)/latest/meta-data/", discipline: Self.discipline())
