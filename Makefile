@@ -32,8 +32,11 @@ RELEASE_APT_PACKAGES := g++ binutils
 PACKAGE_APT_PACKAGES := dpkg-dev rpm lintian rpmlint man-db debootstrap
 # The benchmark's tools: hyperfine (timings), strace (counting the no-op pass's writes).
 BENCH_APT_PACKAGES := hyperfine strace
+# The VM lab (Tests/vm): QEMU (software emulation), debootstrap (the guest's Debian root), e2fsprogs
+# (mkfs.ext4 -d makes its disk without a loop mount), python3 (QMP and guest-agent client).
+VM_APT_PACKAGES := qemu-system-x86 debootstrap e2fsprogs python3 iproute2 iputils-ping curl util-linux
 
-.PHONY: all deps release-deps package-deps apt-install build release man package package-test bench test unit-test integration-test demo clean
+.PHONY: all deps release-deps package-deps apt-install build release man package package-test vm-test bench test unit-test integration-test demo clean
 
 all: build
 
@@ -84,6 +87,12 @@ bench: release
 # lintian, rpmlint, rpm -qlp/-qRp, and an install/run/removal test in a debootstrapped Debian root.
 package-test: package build
 	bash Tests/integration/packages.sh $(DEB) $(RPM) $(SIM_DEBUG)
+
+# The packaged agent under systemd in a QEMU guest, ENIs hot-plugged over QMP (Tests/vm/README.md).
+# The guest's base root is cached in .build-vm/ keyed by its inputs.
+vm-test: package build
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(VM_APT_PACKAGES)"
+	bash Tests/vm/run.sh $(DEB) $(SIM_DEBUG)
 
 test: unit-test integration-test
 

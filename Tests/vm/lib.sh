@@ -1,0 +1,176 @@
+# shellcheck shell=bash
+# The VM lab: a QEMU guest in a throwaway VPC namespace. Sourced by Tests/vm/run.sh (and later
+# scenario files). Needs $TMP (scratch directory) and $VMLAB (a unique prefix) before use.
+#
+#   client ($VMLAB-cli)            VPC ($VMLAB-vpc: QEMU runs here; strict rp_filter, forwarding)
+#   c0 192.168.100.10 ------------ rc 192.168.100.1
+#                                  lo: 169.254.0.23, 169.254.169.254, 100.100.100.200 (metadata)
+#                                  tap1 10.0.1.1/24 ---- guest NIC 52:54:00:00:01:0a (primary ENI,
+#                                                        10.0.1.10/24 via systemd-networkd)
+#                                  tapN 10.0.N.1/24 ---- guest NIC 52:54:00:00:0N:0a (ENI N,
+#                                                        configured by eni-agent: 10.0.N.10, .11)
+#
+# Nothing outside the two namespaces and $TMP is touched; the taps are never bridged anywhere.
+VM_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VMCTL="python3 $VM_HERE/vmctl.py"
+VPC=$VMLAB-vpc CLI=$VMLAB-cli
+QEMU_PID= SIM_PID= SIM_ADDR=
+VM_ACCEL=${VM_ACCEL:-tcg,thread=multi}
+
+# eventually SECONDS COMMAND...: runs the command until it succeeds or the deadline passes (the
+# last try's output is kept in $TMP/eventually.out and shown by the caller's check).
+eventually() {
+    local limit=$1 end; shift
+    end=$(( $(date +%s%N) + limit * 1000000000 ))
+    while [ "$(date +%s%N)" -lt "$end" ]; do
+        "$@" && return 0
+        sleep 0.2
+    done
+    "$@"
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+mac() { printf '52:54:00:00:%02x:0a' "$1"; }
+
+# --- The VPC ---------------------------------------------------------------------------------------
+vpc_create() {
+    ip netns add "$VPC" && ip netns add "$CLI" || return 1
+    ip -n "$VPC" link set lo up && ip -n "$CLI" link set lo up || return 1
+    local a
+    for a in 169.254.0.23 169.254.169.254 100.100.100.200; do ip -n "$VPC" addr add "$a/32" dev lo || return 1; done
+    ip netns exec "$VPC" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward; echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 1 > /proc/sys/net/ipv4/conf/default/rp_filter' || return 1
+    ip -n "$CLI" link add c0 type veth peer name rc netns "$VPC" || return 1
+    ip -n "$VPC" addr add 192.168.100.1/24 dev rc && ip -n "$VPC" link set rc up &&
+        ip -n "$CLI" addr add 192.168.100.10/24 dev c0 && ip -n "$CLI" link set c0 up &&
+        ip -n "$CLI" route add default via 192.168.100.1
+}
+vpc_destroy() {
+    local n
+    for n in "$VPC" "$CLI"; do ip netns del "$n" 2>/dev/null; done
+    return 0
+}
+# vpc_tap N...: tapN in the VPC with ENI N's router address 10.0.N.1/24 (strict rp_filter).
+vpc_tap() {
+    local n
+    for n in "$@"; do
+        ip -n "$VPC" tuntap add "tap$n" mode tap &&
+            ip netns exec "$VPC" sh -c "echo 1 > /proc/sys/net/ipv4/conf/tap$n/rp_filter" &&
+            ip -n "$VPC" addr add "10.0.$n.1/24" dev "tap$n" && ip -n "$VPC" link set "tap$n" up || return 1
+    done
+}
+# Can the client reach IP through the VPC? Up to three pings, any reply counts.
+client_ping() { ip netns exec "$CLI" ping -n -q -c 3 -i 0.3 -W 1 "$1" >/dev/null 2>&1; }
+reachable() { local ip; for ip in "$@"; do client_ping "$ip" || { echo "$ip does not answer the client"; return 1; }; done; }
+
+# --- The metadata simulator, at the cloud's own address --------------------------------------------
+cloud_address() {
+    case "$1" in tencent) echo 169.254.0.23 ;; aws) echo 169.254.169.254 ;; aliyun) echo 100.100.100.200 ;; *) return 1 ;; esac
+}
+# The DMI identity QEMU gives a guest of that cloud (-smbios type=1,...).
+cloud_smbios() {
+    case "$1" in
+    tencent) echo "type=1,manufacturer=Tencent Cloud,product=CVM" ;;
+    aliyun) echo "type=1,manufacturer=Alibaba Cloud,product=Alibaba Cloud ECS" ;;
+    aws) echo "type=1,manufacturer=Amazon EC2,product=t3.micro" ;;
+    none) echo "type=1,manufacturer=QEMU,product=Standard PC" ;;
+    esac
+}
+# scenario CLOUD N...: the metadata of the primary ENI (1, with secondary IP 10.0.1.11) and ENIs
+# N... (10.0.N.10 primary, 10.0.N.11 secondary). EXTRA_IPS="N:IP ..." adds secondary IPs.
+scenario() {
+    python3 - "$@" <<'PY'
+import json, os, sys
+extra = {}
+for x in os.environ.get("EXTRA_IPS", "").split():
+    n, ip = x.split(":"); extra.setdefault(int(n), []).append(ip)
+cloud = sys.argv[1]
+enis = []
+for n in [1] + [int(a) for a in sys.argv[2:]]:
+    e = {"mac": "52:54:00:00:%02x:0a" % n, "primary_ip": "10.0.%d.10" % n,
+         "secondary_ips": ["10.0.%d.11" % n] + extra.get(n, []),
+         "subnet": "10.0.%d.0/24" % n, "gateway": "10.0.%d.1" % n, "id": "eni-%02d" % n}
+    if cloud == "aws":
+        e["device_number"] = n - 1
+    enis.append(e)
+print(json.dumps({"cloud": cloud, "primary_mac": "52:54:00:00:01:0a", "enis": enis}))
+PY
+}
+# sim_start SIM CLOUD SCENARIO-FILE: the simulator in the VPC at the cloud's address, port 80.
+sim_start() {
+    SIM_ADDR=$(cloud_address "$2") || return 1
+    ip netns exec "$VPC" "$1" --scenario "$3" --listen "$SIM_ADDR:80" >"$TMP/sim.out" 2>&1 &
+    SIM_PID=$!
+    eventually 10 grep -q "^listening on" "$TMP/sim.out"
+}
+sim_ctl() { ip netns exec "$VPC" curl -sf -X "$1" --data-binary "${3:-}" "http://$SIM_ADDR/_sim/$2" >/dev/null; }
+sim_scenario() { sim_ctl PUT scenario "$1"; }
+sim_faults() { sim_ctl PUT faults "$1"; }
+
+# --- The guest's disk ------------------------------------------------------------------------------
+# guest_root BASE ROOT DEB: a copy of the cached base with the .deb installed by apt (offline: its
+# Depends are in the base), the lab's guest helpers, and $GUEST_CONFIG appended to the agent's config.
+CHROOT_SH='mount -t proc proc "$0/proc" && exec chroot "$0" "$@"'
+in_root() { local r=$1; shift; unshare --mount --propagation private sh -c "$CHROOT_SH" "$r" "$@"; }
+guest_root() {
+    local base=$1 root=$2 deb=$3
+    cp -a --reflink=auto "$base" "$root" || return 1
+    cp "$deb" "$root/tmp/" || return 1
+    in_root "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "/tmp/$(basename "$deb")" \
+        >"$TMP/apt-install.log" 2>&1 || { tail -20 "$TMP/apt-install.log"; return 1; }
+    rm -f "$root/tmp/$(basename "$deb")" "$root/.complete"
+    install -m 0755 "$VM_HERE/guest/eni-vm-check" "$root/usr/local/sbin/eni-vm-check" &&
+        install -m 0644 "$VM_HERE/guest/eni-vm-online.service" "$root/etc/systemd/system/" &&
+        systemctl --root="$root" enable eni-vm-online.service >/dev/null 2>&1 || return 1
+    if [ -n "${GUEST_CONFIG:-}" ]; then printf '\n# The VM lab:\n%s\n' "$GUEST_CONFIG" >>"$root/etc/eni-agent/eni-agent.toml"; fi
+}
+# guest_disk ROOT IMAGE: an ext4 image of ROOT without a partition table (no loop mount).
+guest_disk() {
+    truncate -s 3G "$2" && mkfs.ext4 -q -F -L root -d "$1" "$2"
+}
+
+# --- QEMU ------------------------------------------------------------------------------------------
+# vm_start IMAGE KERNEL INITRD CLOUD N...: boots the guest in the VPC with NICs for ENIs N...
+# (1 = the primary; each needs its tap) and CLOUD's DMI identity. QMP: $TMP/qmp.sock; guest
+# agent: $TMP/qga.sock; serial console: $TMP/console.log (for diagnosis only).
+vm_start() {
+    local img=$1 kernel=$2 initrd=$3 cloud=$4 n; shift 4
+    local nics=()
+    for n in "$@"; do
+        nics+=(-netdev "tap,id=net-eni$n,ifname=tap$n,script=no,downscript=no"
+            -device "virtio-net-pci,netdev=net-eni$n,id=eni$n,mac=$(mac "$n"),romfile=")
+    done
+    ip netns exec "$VPC" qemu-system-x86_64 -machine pc -accel "$VM_ACCEL" -cpu max -smp 2 -m 1024 \
+        -display none -vga none -no-reboot -nodefaults \
+        -smbios "$(cloud_smbios "$cloud")" \
+        -kernel "$kernel" -initrd "$initrd" \
+        -append "root=/dev/vda rw console=ttyS0 net.ifnames=1 panic=-1" \
+        -drive "file=$img,format=raw,if=virtio,cache=unsafe" \
+        -serial "file:$TMP/console.log" \
+        -qmp "unix:$TMP/qmp.sock,server=on,wait=off" \
+        -device virtio-serial \
+        -chardev "socket,path=$TMP/qga.sock,server=on,wait=off,id=qga0" \
+        -device virtserialport,chardev=qga0,name=org.qemu.guest_agent.0 \
+        "${nics[@]}" >"$TMP/qemu.out" 2>&1 &
+    QEMU_PID=$!
+    eventually 10 test -S "$TMP/qga.sock"
+}
+vm_stop() {
+    [ -n "$QEMU_PID" ] || return 0
+    $VMCTL --qmp "$TMP/qmp.sock" --timeout 5 quit >/dev/null 2>&1 || kill "$QEMU_PID" 2>/dev/null
+    eventually 10 bash -c "! kill -0 $QEMU_PID 2>/dev/null" || kill -9 "$QEMU_PID" 2>/dev/null
+    wait "$QEMU_PID" 2>/dev/null
+    QEMU_PID=
+}
+vm_alive() { [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; }
+# vm_plug N...: hot-plugs ENIs N... (their taps are made here) one right after the other.
+vm_plug() {
+    local n
+    vpc_tap "$@" || return 1
+    for n in "$@"; do $VMCTL --qmp "$TMP/qmp.sock" plug "eni$n" "tap$n" "$(mac "$n")" || return 1; done
+}
+# vm_unplug N: device_del, waits for the guest to release it (DEVICE_DELETED), removes the tap.
+vm_unplug() {
+    $VMCTL --qmp "$TMP/qmp.sock" --timeout 60 unplug "eni$1" && ip -n "$VPC" link del "tap$1"
+}
+# gx SCRIPT: /bin/sh -c SCRIPT in the guest, through the guest agent.
+gx() { $VMCTL --qga "$TMP/qga.sock" --timeout "${GX_TIMEOUT:-60}" sh "$@"; }

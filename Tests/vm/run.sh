@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# The VM lab's scenarios: the packaged agent under systemd in a Debian 12 guest (QEMU, software
+# emulation), ENIs attached by PCI hot-plug over QMP, the metadata simulator at the cloud's own
+# address in the VPC namespace, guest commands through qemu-guest-agent. See Tests/vm/README.md.
+# Usage: Tests/vm/run.sh DEB ENI-METADATA-SIM
+# Needs root and qemu-system-x86_64; without them the tests are reported as skipped.
+# Environment: VM_VARIANT (image variant, default networkd), VM_CLOUD (tencent), VM_KEEP=1 (keep
+# the scratch directory), VM_ACCEL (default tcg,thread=multi).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=../integration/checks.sh
+. "$repo/Tests/integration/checks.sh"
+usage="usage: Tests/vm/run.sh DEB ENI-METADATA-SIM"
+skip_unless_root "VM lab"
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null; then
+    echo "SKIP VM lab: qemu-system-x86_64 or debootstrap missing (make vm-test installs them)"
+    echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+DEB=$(abs "${1:?$usage}")
+SIM=$(abs "${2:?$usage}")
+VMLAB=enivm-$$
+CLOUD=${VM_CLOUD:-tencent}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+TMP=$(mktemp -d /tmp/eni-vm.XXXXXX)
+LAST=$repo/.build-vm/last-run
+cleanup() {
+    vm_stop
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    vpc_destroy
+    # The logs of the last run stay for diagnosis (console, QEMU, simulator, guest journal).
+    rm -rf "$LAST" && mkdir -p "$LAST" && cp "$TMP"/*.log "$TMP"/*.out "$TMP"/*.txt "$LAST/" 2>/dev/null
+    if [ -n "${VM_KEEP:-}" ]; then echo "# kept $TMP"; elif ! grep -q " $TMP/" /proc/self/mounts; then rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+T_ALL=$(now)
+TIMES=()
+timed() { TIMES+=("$1: $2 s"); echo "# time: $1: $2 s"; }
+finish() {
+    echo "# times:"; printf '#   %s\n' "${TIMES[@]}"
+    echo "$pass passed, $fail failed"
+    [ "$fail" = 0 ]; exit
+}
+abort() { not_ok "$@"; finish; }
+
+# The agent's config in the guest: the packaged default plus these lines (see the README).
+GUEST_CONFIG=${GUEST_CONFIG-provider = \"$CLOUD\"}
+
+# --- Image --------------------------------------------------------------------------------------
+t=$(now)
+BASE=$(bash "$here/image.sh" "$repo/.build-vm" "${VM_VARIANT:-networkd}") || abort "image: base root"
+timed "image (base root)" "$(since "$t")"
+t=$(now)
+guest_root "$BASE" "$TMP/root" "$DEB" || abort "image: the .deb installs in the guest root with apt"
+ok "image: the .deb installs in the guest root with apt"
+guest_disk "$TMP/root" "$TMP/disk.raw" || abort "image: mkfs.ext4 -d"
+rm -rf "$TMP/root"
+timed "image (copy, apt install, mkfs)" "$(since "$t")"
+
+# --- The VPC, the metadata, boot with the primary and two secondary ENIs --------------------------
+vpc_create || abort "VPC namespaces"
+vpc_tap 1 2 3 || abort "VPC taps"
+scenario "$CLOUD" 2 3 >"$TMP/scenario.json"
+sim_start "$SIM" "$CLOUD" "$TMP/scenario.json" || abort "metadata simulator at $(cloud_address "$CLOUD")" "$(cat "$TMP/sim.out")"
+t=$(now) T_BOOT=$(now)
+vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$CLOUD" 1 2 3 || abort "QEMU starts" "$(cat "$TMP/qemu.out")"
+if ! $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping; then
+    abort "boot: the guest agent answers" "$(tail -30 "$TMP/console.log")" "$(cat "$TMP/qemu.out")"
+fi
+ok "boot: the guest agent answers"
+timed "boot to guest agent" "$(since "$t")"
+
+# configured N [EXTRA-IP...]: ENI N holds 10.0.N.10, 10.0.N.11 and the extra IPs, with rules and table.
+configured() { local n=$1; shift; gx "eni-vm-check configured $(mac "$n") 10.0.$n.10 10.0.$n.11 $*"; }
+journal() { gx "journalctl -b -u eni-agent -o cat --no-pager $*"; }
+# cursor: the journal's position now; warnings_since CURSOR: the unit's lines at warning or above since.
+cursor() { gx "journalctl -n 1 --show-cursor --no-pager -q" | sed -n 's/^-- cursor: //p'; }
+warnings_since() { gx "journalctl -u eni-agent -p warning -o cat --no-pager --after-cursor='$1'"; }
+
+# === 1. Cold attach ================================================================================
+t=$(now)
+if eventually 240 gx "test -s /run/eni-vm/online.txt"; then
+    timed "boot to network-online.target" "$(since "$T_BOOT")"
+    gx "cat /run/eni-vm/online.txt" >"$TMP/online.txt"
+    sed 's/^/#   /' "$TMP/online.txt"
+    for n in 2 3; do
+        for ip in 10.0.$n.10 10.0.$n.11; do
+            check "cold attach: at network-online.target $ip has its address and rule" bash -c \
+                "grep -q 'inet $ip/24' $TMP/online.txt && grep -q 'from $ip lookup [0-9]* proto 234' $TMP/online.txt || { cat $TMP/online.txt; exit 1; }"
+        done
+    done
+else
+    not_ok "cold attach: network-online.target reached (the recording unit ran)" "$(gx 'systemctl list-jobs; systemctl status eni-vm-online eni-agent --no-pager' 2>&1 | head -40)"
+fi
+for n in 2 3; do check "cold attach: ENI $n configured" eventually 60 configured $n; done
+check "cold attach: the primary ENI's secondary IP 10.0.1.11 assigned" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
+check "cold attach: every IP answers the client through the router" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
+timed "1 cold attach (after the agent answered)" "$(since "$t")"
+# Scenario 8: the files in /etc, /usr and /var (path, mtime, size) before scenarios 2-7.
+FILES='find /etc /usr /var -xdev \( -path /var/log/journal -o -path /var/lib/systemd -o -path /var/tmp -o -path /var/cache \) -prune -o -printf "%p %T@ %s\n"'
+gx "$FILES | sort >/run/eni-vm/files-before.txt"
+
+# === 2. Hot-plug: one NIC, then three at once =======================================================
+t=$(now)
+sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7)"
+vm_plug 4 || abort "hot-plug: device_add eni4"
+check "hot-plug: ENI 4 configured" eventually 60 configured 4
+check "hot-plug: ENI 4's IPs answer the client" eventually 20 reachable 10.0.4.10 10.0.4.11
+timed "2a hot-plug one NIC" "$(since "$t")"
+t=$(now)
+vm_plug 5 6 7 || abort "hot-plug: device_add eni5..7"
+for n in 5 6 7; do check "hot-plug x3: ENI $n configured" eventually 90 configured $n; done
+check "hot-plug x3: every IP answers the client" eventually 20 reachable 10.0.5.10 10.0.5.11 10.0.6.10 10.0.6.11 10.0.7.10 10.0.7.11
+timed "2b hot-plug three NICs" "$(since "$t")"
+journal >"$TMP/journal-hotplug.txt"
+for n in 4 5 6 7; do
+    check "hot-plug: the journal says when ENI $n was configured" grep -q "ENI $(mac $n) configured .* ms after it appeared" "$TMP/journal-hotplug.txt"
+done
+grep "configured .* ms after it appeared" "$TMP/journal-hotplug.txt" | sed 's/^/#   journal: /'
+
+# === 3. Metadata lag: the NIC arrives 3 s before the metadata lists it =============================
+t=$(now) c=$(cursor)
+sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7 8)"
+sim_faults "[{\"hide_mac\": \"$(mac 8)\", \"seconds\": 3}]"
+vm_plug 8 || abort "lag: device_add eni8"
+check "lag: ENI 8 configured once the metadata lists it" eventually 60 configured 8
+check "lag: ENI 8's IPs answer the client" eventually 20 reachable 10.0.8.10 10.0.8.11
+warnings_since "$c" >"$TMP/journal-lag-warnings.txt"
+check "lag: no warning in the journal during the scenario" bash -c "! test -s $TMP/journal-lag-warnings.txt || { cat $TMP/journal-lag-warnings.txt; exit 1; }"
+journal | grep "ENI $(mac 8)" | sed 's/^/#   journal: /'
+timed "3 metadata lag" "$(since "$t")"
+
+# === 4. Secondary IPs: assigned + reload, unassigned + resync ======================================
+t=$(now)
+sim_scenario "$(EXTRA_IPS="2:10.0.2.12 4:10.0.4.12" scenario "$CLOUD" 2 3 4 5 6 7 8)"
+check "reload: systemctl reload eni-agent succeeds" gx "systemctl reload eni-agent 2>&1 || { journalctl -u eni-agent -n 3 -o cat --no-pager; exit 1; }"
+both_added() { configured 2 10.0.2.12 && configured 4 10.0.4.12; }
+check "reload: the assigned secondary IPs are applied" eventually 30 both_added
+check "reload: they answer the client" eventually 20 reachable 10.0.2.12 10.0.4.12
+timed "4a secondary IP assigned, reload" "$(since "$t")"
+t=$(now)
+sim_scenario "$(EXTRA_IPS="4:10.0.4.12" scenario "$CLOUD" 2 3 4 5 6 7 8)"
+check "resync: an unassigned secondary IP is removed (resync_interval 30 s)" eventually 45 configured 2
+check "resync: the other ENI keeps its added IP" configured 4 10.0.4.12
+timed "4b secondary IP unassigned, resync" "$(since "$t")"
+
+# === 5. Unplug ======================================================================================
+t=$(now)
+T5=$(gx "eni-vm-check table 10.0.5.10") DEV5=$(gx "eni-vm-check iface $(mac 5)")
+echo "# ENI 5 is $DEV5, table $T5"
+gx "ip -4 rule show | grep -v 'lookup $T5 '" >"$TMP/rules-others.txt"
+vm_unplug 5 || not_ok "unplug: device_del eni5 completes (DEVICE_DELETED)"
+check "unplug: the link is gone from the guest" eventually 30 gx "test -z \"\$(eni-vm-check iface $(mac 5))\""
+sim_scenario "$(EXTRA_IPS="4:10.0.4.12" scenario "$CLOUD" 2 3 4 6 7 8)"
+t_drop=$(now)
+check "unplug: rules, table routes and files gone within 5 s of the metadata dropping the ENI" \
+    eventually 5 gx "eni-vm-check gone $T5 $DEV5 10.0.5.10 10.0.5.11"
+timed "5 unplug: gone after the metadata dropped it" "$(since "$t_drop")"
+gx "ip -4 rule show" >"$TMP/rules-after.txt"
+check "unplug: the other ENIs' rules untouched" diff "$TMP/rules-others.txt" "$TMP/rules-after.txt"
+check "unplug: the other ENIs still answer" reachable 10.0.2.10 10.0.4.12 10.0.6.11 10.0.8.10
+timed "5 unplug" "$(since "$t")"
+
+# === 7. The journal of the clean scenarios =========================================================
+t=$(now)
+journal -p warning >"$TMP/journal-warnings.txt"
+check "journal: nothing at warning or above from the unit (scenarios 1-5)" bash -c "! test -s $TMP/journal-warnings.txt || { cat $TMP/journal-warnings.txt; exit 1; }"
+gx "journalctl -b _SYSTEMD_UNIT=eni-agent.service -o json --no-pager" >"$TMP/journal.json"
+check "journal: every line of the unit's processes has a PRIORITY and no leftover <N> prefix" python3 - "$TMP/journal.json" <<'PY'
+import json, sys
+bad = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    msg = e.get("MESSAGE")
+    if isinstance(msg, list):
+        msg = bytes(msg).decode(errors="replace")
+    if e.get("PRIORITY") not in [str(i) for i in range(8)] or str(msg).startswith("<"):
+        bad.append(f"PRIORITY={e.get('PRIORITY')} {msg}")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+# journald strips the prefix and files an unprefixed line at info: only the raw stream tells them
+# apart. A runtime drop-in sends the unit's stderr to a file (nothing else of the unit changes);
+# a restart (start-up) and a reload (a pass) write to it.
+gx "mkdir -p /run/systemd/system/eni-agent.service.d && printf '[Service]\nStandardError=file:/run/eni-vm/agent-stderr.log\n' >/run/systemd/system/eni-agent.service.d/lab-stderr.conf && systemctl daemon-reload && systemctl restart eni-agent && systemctl reload eni-agent"
+check "journal: a restart and a pass wrote lines to the raw stream" eventually 30 gx "test -s /run/eni-vm/agent-stderr.log"
+gx "cat /run/eni-vm/agent-stderr.log" >"$TMP/agent-stderr.txt"
+sed 's/^/#   stderr: /' "$TMP/agent-stderr.txt"
+check "journal: every line the unit writes carries its <N> priority prefix" bash -c "! grep -v '^<[0-7]>' $TMP/agent-stderr.txt"
+gx "rm -r /run/systemd/system/eni-agent.service.d && systemctl daemon-reload && systemctl restart eni-agent"
+check "journal: the unit is active again" gx "systemctl is-active eni-agent"
+timed "7 journal" "$(since "$t")"
+
+# === 8. The live unit ===============================================================================
+t=$(now)
+gx "systemd-analyze security eni-agent.service --no-pager" >"$TMP/security.txt" 2>&1
+live=$(sed -n 's/.*Overall exposure level for eni-agent.service: \([0-9.]*\).*/\1/p' "$TMP/security.txt")
+gx "systemd-analyze security --offline=yes /usr/lib/systemd/system/eni-agent.service --no-pager" >"$TMP/security-offline.txt" 2>&1
+offline=$(sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p' "$TMP/security-offline.txt")
+echo "# systemd-analyze security in the guest: live $live, offline (the unit file) $offline"
+check "unit: systemd-analyze security rates the live unit ($live)" test -n "$live"
+check "unit: the live unit is rated as its file ($live = $offline)" test "$live" = "$offline"
+# Files in /etc, /usr and /var new, changed or removed since scenario 2 (but for journald's and
+# systemd's own state): only the unit's writable paths may be among them.
+gx "$FILES | sort | diff /run/eni-vm/files-before.txt - | sed -n 's/^[<>] \(.*\) [^ ]* [^ ]*\$/\1/p' | sort -u" >"$TMP/written.txt"
+sed 's/^/#   written: /' "$TMP/written.txt"
+check "unit: nothing written outside its ReadWritePaths (/etc/sysctl.d, /etc/sysconfig/network-scripts)" bash -c \
+    "! grep -Ev '^(/etc/sysctl\.d|/etc/sysconfig/network-scripts)(/|\$)' $TMP/written.txt"
+timed "8 live unit" "$(since "$t")"
+
+# === 6. kill -9 during a hot-plug; stop during a pass ==============================================
+t=$(now)
+sim_scenario "$(EXTRA_IPS="4:10.0.4.12" scenario "$CLOUD" 2 3 4 6 7 8 9 10)"
+vm_plug 9 10 || abort "kill: device_add eni9, eni10"
+gx "systemctl kill -s KILL eni-agent"
+check "kill: systemd restarts the agent" eventually 60 gx "[ \$(systemctl show -p NRestarts --value eni-agent) -ge 1 ] && systemctl is-active eni-agent"
+for n in 2 3 6 7 8 9 10; do check "kill: ENI $n converges" eventually 60 configured $n; done
+check "kill: ENI 4 converges" eventually 30 configured 4 10.0.4.12
+check "kill: no duplicate rule or address, every rule with its address" gx "eni-vm-check consistent"
+check "kill: the new ENIs answer the client" eventually 20 reachable 10.0.9.10 10.0.9.11 10.0.10.10 10.0.10.11
+timed "6a kill -9 during a hot-plug" "$(since "$t")"
+t=$(now)
+sim_scenario "$(EXTRA_IPS="4:10.0.4.12 2:10.0.2.13 3:10.0.3.13 6:10.0.6.13 7:10.0.7.13" scenario "$CLOUD" 2 3 4 6 7 8 9 10)"
+# SIGHUP straight from the guest's shell (a pass now, whatever ExecReload does), then stop.
+gx "kill -HUP \$(systemctl show -p MainPID --value eni-agent); systemctl stop eni-agent; systemctl show -p ExecMainStatus -p ExecMainCode -p Result eni-agent" >"$TMP/stop.txt"
+sed 's/^/#   /' "$TMP/stop.txt"
+check "stop during a pass: exit status 0" grep -qx "ExecMainStatus=0" "$TMP/stop.txt"
+check "stop during a pass: Result=success" grep -qx "Result=success" "$TMP/stop.txt"
+check "stop during a pass: nothing half-applied (every address with its rule and back)" gx "eni-vm-check consistent"
+gx "systemctl start eni-agent"
+for n in 2 3 6 7; do check "restart: ENI $n gets its new IP" eventually 60 configured $n 10.0.$n.13; done
+timed "6b stop during a pass" "$(since "$t")"
+
+journal >"$TMP/journal.txt"
+gx "journalctl -b --no-pager" >"$TMP/guest-journal.txt" 2>&1
+timed "total" "$(since "$T_ALL")"
+finish
