@@ -195,7 +195,7 @@ class Daemon:
         self.log = open(os.path.join(self.tmp, "daemon.log"), "a")
         t0 = time.monotonic()
         self.proc = subprocess.Popen([self.binary, "daemon", "--provider", "tencent", "--metadata-url", URL,
-                                      "--root", self.root, "--config", "/dev/null", "--log-level", self.log_level,
+                                      "--root", self.root, "--config", "/dev/null", "--renderer", "ifcfg", "--log-level", self.log_level,
                                       "--resync-interval", str(self.resync)],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.notify.settimeout(60)
@@ -379,9 +379,10 @@ def hot_attach(ctx, count, ips, sim_ms, iterations):
 
 # --- 2. Apply cost at full scale -------------------------------------------------------------------
 
-def agent_args(ctx, root, source):
-    """The shared options for one metadata source: a cloud's tree from the simulator, or a file."""
-    common = ["--config", "/dev/null", "--root", root]
+def agent_args(ctx, root, source, renderer="ifcfg"):
+    """The shared options for one metadata source (a cloud's tree from the simulator, or a file)
+    and one renderer (ifcfg, as on RHEL-family images: files written; none: runtime state only)."""
+    common = ["--config", "/dev/null", "--root", root, "--renderer", renderer]
     if source == "file":
         return common + ["--metadata-file", ctx.instance_file]
     return common + ["--provider", source, "--metadata-url", URL]
@@ -416,7 +417,7 @@ def apply_cost(ctx, runs):
     tmp = ctx.tmp
     root = os.path.join(tmp, "apply-root")
     os.makedirs(root, exist_ok=True)
-    plan = sh(ctx.bin, "diff", *agent_args(ctx, root, "tencent"), "--renderer", "none", check=False)
+    plan = sh(ctx.bin, "diff", *agent_args(ctx, root, "tencent", "none"), check=False)
     if plan.returncode != 2:
         raise RuntimeError(f"diff before apply exited {plan.returncode}: {plan.stderr[:500]}")
     ip_lines = [l[len("+ ip "):] for l in plan.stdout.splitlines() if l.startswith("+ ip ")]
@@ -448,7 +449,7 @@ def apply_cost(ctx, runs):
     results = {}
     for source, label in SOURCES:
         ctx.sim.set_enis(enis, cloud="tencent" if source == "file" else source)
-        cmd = " ".join([ctx.bin, "reconfigure", *agent_args(ctx, root, source), "--renderer", "none"])
+        cmd = " ".join([ctx.bin, "reconfigure", *agent_args(ctx, root, source, "none")])
         results[f"eni-agent reconfigure, {label}"] = hyperfine(ctx, label, cmd, runs, ctx.reset)
     ctx.sim.set_enis(enis)
     cmd = " ".join([ctx.bin, "reconfigure", *agent_args(ctx, root, "tencent")])
@@ -456,7 +457,7 @@ def apply_cost(ctx, runs):
     results["ip -batch"] = hyperfine(ctx, "ip -batch", f"sh {batch_sh}", runs, ctx.reset)
     results["one ip per object"] = hyperfine(ctx, "per object", f"sh {script}", runs, ctx.reset)
     # Every way must leave the same kernel state: the agent's diff is clean after the baselines too.
-    if sh(ctx.bin, "diff", *agent_args(ctx, root, "tencent"), "--renderer", "none", check=False).returncode != 0:
+    if sh(ctx.bin, "diff", *agent_args(ctx, root, "tencent", "none"), check=False).returncode != 0:
         raise RuntimeError("apply: after the per-object script, eni-agent diff still finds changes")
     floor = results["ip -batch"]["median_ms"]
     for r in results.values():
@@ -517,7 +518,7 @@ def noop_many_ips(ctx, count, runs):
             json.dump(inst, f)
         root = os.path.join(ctx.tmp, "many-ips-root")
         os.makedirs(root, exist_ok=True)
-        args = ["--config", "/dev/null", "--root", root, "--metadata-file", path]
+        args = ["--config", "/dev/null", "--root", root, "--metadata-file", path, "--renderer", "ifcfg"]
         started = time.monotonic()
         sh(ctx.bin, "reconfigure", *args)
         apply_ms = round((time.monotonic() - started) * 1000, 1)
@@ -731,7 +732,7 @@ class Context:
 
     def diff_clean(self, root=None):
         return subprocess.run([self.bin, "diff", "--provider", "tencent", "--metadata-url", URL, "--config", "/dev/null",
-                               "--root", root or self.root], capture_output=True).returncode == 0
+                               "--renderer", "ifcfg", "--root", root or self.root], capture_output=True).returncode == 0
 
     def log_size(self):
         p = os.path.join(self.tmp, "daemon.log")

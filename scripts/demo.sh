@@ -22,6 +22,9 @@ trap '[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null; [ -n "$SIM_PID" ] 
 lab_create || { echo "could not create the demo namespaces" >&2; exit 1; }
 lab_unplug 1 && lab_unplug 2 # the VM boots with its primary ENI only
 SCENARIO=$repo/examples/scenario-tencent.json
+# The temp root has network-scripts' directory, as a RHEL-family image does: renderer "auto" (the
+# default) writes ifcfg files there (on a system without it, auto writes none).
+mkdir -p "$ROOT/etc/sysconfig/network-scripts"
 URL=http://127.0.0.1:8080/latest/meta-data/
 ip netns exec "$VM" "$SIM" --scenario "$SCENARIO" --listen 127.0.0.1:8080 >"$ROOT/sim.out" 2>&1 &
 SIM_PID=$!

@@ -3,6 +3,12 @@ import ENIModel
 import ENINetlink
 import ENIPlanner
 
+/// Where the instance description came from and which files are written, each with why.
+public struct About: Sendable, Equatable, Encodable {
+    public var provider: String
+    public var renderer: String
+}
+
 /// What became of one planned action.
 public struct Outcome: Sendable {
     public enum Result: Sendable, Equatable { case done, failed(String), skipped(String) }
@@ -37,6 +43,8 @@ public struct Agent: Sendable {
     public let config: AgentConfig
     public let files: FileStore
     public let procSys: ProcSys
+    /// The renderer in effect (`auto` resolved against the system), and why.
+    public let renderer: RendererChoice
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
@@ -46,6 +54,7 @@ public struct Agent: Sendable {
         self.config = config
         self.files = FileStore(root: config.root)
         self.procSys = procSys
+        self.renderer = config.rendererChoice(files)
         self.source = Self.makeProvider(config, dmiDirectory: dmiDirectory)
     }
 
@@ -122,7 +131,7 @@ public struct Agent: Sendable {
             keys += ["rp_filter", "promote_secondaries"].map { SysctlSetting.ipv4Conf(l.name, $0) }
         }
         for k in keys { sysctls[k] = procSys.read(k) }
-        let r = config.fileRenderer
+        let r = fileRenderer
         return ObservedState(links: links, addresses: try nl.addresses(), routes: try nl.routes(), rules: try nl.rules(),
                              sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files))
     }
@@ -130,10 +139,15 @@ public struct Agent: Sendable {
     public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>, warnings: [String] = []) -> Plan {
         var pc = config.plannerConfig
         pc.interfaces = interfaces
-        var plan = Planner.plan(desired: instance, observed: observed, config: pc, renderer: config.fileRenderer)
-        plan.problems += warnings.map { Problem(interface: nil, message: $0) }
+        var plan = Planner.plan(desired: instance, observed: observed, config: pc, renderer: fileRenderer)
+        plan.problems += (warnings + [renderer.problem].compactMap { $0 }).map { Problem(interface: nil, message: $0) }
         return plan
     }
+
+    var fileRenderer: any FileRenderer { renderer.kind.renderer(nmControlled: config.nmControlled) }
+
+    /// The metadata source and the renderer in effect, and why: `status`, `diff --json`.
+    public var about: About { About(provider: (try? provider().name) ?? config.provider.rawValue, renderer: renderer.description) }
 
     /// The plan, without changing anything (`eni-agent diff`).
     public func diff(interfaces: Set<String> = []) async throws -> Plan {

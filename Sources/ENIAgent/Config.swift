@@ -19,7 +19,7 @@ public struct AgentConfig: Equatable, Sendable {
     public var provider: ProviderKind = .auto
     public var metadataFile: String?
     public var metadataURL: String?
-    public var renderer: RendererKind = .ifcfg
+    public var renderer: RendererKind = .auto
     public var nmControlled = false
     public var rpFilter: RPFilterMode = .loose
     public var tableBase: UInt32 = 10000
@@ -53,7 +53,36 @@ public struct AgentConfig: Equatable, Sendable {
                       rpFilter: rpFilter, force: force, exclusions: exclusions)
     }
 
-    public var fileRenderer: any FileRenderer { renderer.renderer(nmControlled: nmControlled) }
+    /// The renderer in effect on the system below `files`' root, and why: `auto` resolved; a
+    /// renderer whose directories cannot be written renders nothing and says why (one problem in
+    /// each plan, not a failed write per pass).
+    public func rendererChoice(_ files: FileStore) -> RendererChoice {
+        let dir = IfcfgRenderer.directory
+        var choice: RendererChoice
+        switch renderer {
+        case .none: return RendererChoice(kind: .none, reason: "renderer = none")
+        case .ifcfg: choice = RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg")
+        case .auto:
+            guard files.isDirectory(dir) else {
+                return RendererChoice(kind: .none, reason: "auto: no \(dir), so nothing on this system reads ifcfg files")
+            }
+            choice = RendererChoice(kind: .ifcfg, reason: "auto: \(dir) exists (network-scripts or NetworkManager's ifcfg-rh reads it)")
+        }
+        let r = choice.kind.renderer(nmControlled: nmControlled)
+        for d in r.directories + r.files.map(parentDirectory) {
+            if let why = files.cannotWrite(d) {
+                choice.problem = "renderer \(choice.kind.rawValue): \(d) cannot be written (\(why)); no file is written. "
+                    + "Set renderer = \"none\" (or \"auto\"), or make it writable"
+                choice.kind = .none
+                break
+            }
+        }
+        return choice
+    }
+
+    private func parentDirectory(_ path: String) -> String {
+        String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+    }
 
     /// Applies a config file's bytes over the current values. They must be UTF-8: an invalid
     /// byte is an error naming the file, the line and the byte's offset, never replaced.
@@ -172,6 +201,16 @@ public struct AgentConfig: Equatable, Sendable {
             throw ConfigError("table_base \(tableBase) is a reserved table")
         }
     }
+}
+
+/// The renderer in effect and why (`status`, `diff --json`, `--verbose`).
+public struct RendererChoice: Sendable, Equatable, CustomStringConvertible {
+    /// `ifcfg` or `none`, never `auto`.
+    public var kind: RendererKind
+    public var reason: String
+    /// Why no file can be written, when the renderer would write some: reported with each plan.
+    public var problem: String?
+    public var description: String { "\(kind.rawValue) (\(reason))" }
 }
 
 /// Levels of the daemon's log, each with its syslog priority.

@@ -225,7 +225,8 @@ struct Loop {
 
     mutating func run() async {
         let c = daemon.agent.config
-        logger.notice("eni-agent \(eniAgentVersion) started: provider \(c.provider.rawValue), resync every \(c.resyncIntervalSeconds) s, hot-attach deadline \(c.hotAttachDeadlineSeconds) s")
+        let about = daemon.agent.about
+        logger.notice("eni-agent \(eniAgentVersion) started: provider \(about.provider); renderer \(about.renderer); resync every \(c.resyncIntervalSeconds) s, hot-attach deadline \(c.hotAttachDeadlineSeconds) s")
         await pass(["start"])
         daemon.notify(["READY=1", "STATUS=\(lastStatus)"], &reported)
         while true {

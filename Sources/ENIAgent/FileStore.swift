@@ -202,6 +202,27 @@ public struct FileStore: Sendable {
         guard fsync(dir) == 0 else { throw FileError("fsync directory of", hostPath(path), errno: errno) }
     }
 
+    /// A directory at `path` below the root (no symlink followed on the way).
+    public func isDirectory(_ path: String) -> Bool {
+        guard let (comps, last) = try? split(path), let fd = try? openDirectory(comps + [last], create: false, for: path) else {
+            return false
+        }
+        close(fd)
+        return true
+    }
+
+    /// Why the directory `path` (or, when missing, the nearest directory above it, where it would
+    /// be created) cannot be written: a read-only file system (`ProtectSystem=strict` without the
+    /// path among `ReadWritePaths=`), permissions; nil when it can.
+    public func cannotWrite(_ path: String) -> String? {
+        var p = path
+        while !p.isEmpty, !isDirectory(p) { p = String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)]) }
+        let target = p.isEmpty ? root : hostPath(p)
+        guard access(target, W_OK) != 0 else { return nil }
+        let e = errno
+        return p == path ? Errno(rawValue: e).description : "\(p.isEmpty ? "/" : p): \(Errno(rawValue: e).description)"
+    }
+
     /// Opens the file at `path` for a lock, creating it (0600) and its missing directories (0755),
     /// following no symlink below the root: a lock cannot be made to land outside the root.
     public func openLockFile(_ path: String) throws(FileError) -> Int32 {

@@ -110,6 +110,8 @@ public enum PlanOutput {
         var enis: [JSONENI]
         var problems: [String]
         var pending: Int
+        var provider: String?
+        var renderer: String?
     }
 
     struct JSONChange: Encodable {
@@ -172,13 +174,14 @@ public enum PlanOutput {
         return String(decoding: (try? enc.encode(v)) ?? Data("{}".utf8), as: UTF8.self) + "\n"
     }
 
-    public static func json(_ plan: Plan) -> String {
+    public static func json(_ plan: Plan, about: About? = nil) -> String {
         encode(JSONPlan(
             changes: plan.actions.map { a in
                 let (o, p) = op(a.change)
                 return JSONChange(interface: a.interface, op: o, command: a.change.command, reason: a.reason, path: p, diff: a.change.unifiedDiff)
             },
-            enis: jsonENIs(plan), problems: plan.problems.map(\.description), pending: plan.actions.count))
+            enis: jsonENIs(plan), problems: plan.problems.map(\.description), pending: plan.actions.count,
+            provider: about?.provider, renderer: about?.renderer))
     }
 
     public static func json(_ r: PassResult) -> String {
@@ -240,6 +243,8 @@ public enum PlanOutput {
     struct JSONStatus: Encodable {
         var enis: [JSONStatusENI]
         var problems: [String]
+        var provider: String
+        var renderer: String
     }
 
     struct JSONStatusENI: Encodable {
@@ -270,18 +275,20 @@ public enum PlanOutput {
     }
 
     /// `eni-agent status --json`.
-    public static func statusJSON(_ plan: Plan, links: [Link]) -> String {
-        encode(JSONStatus(enis: statusRows(plan, links: links), problems: plan.problems.map(\.description)))
+    public static func statusJSON(_ plan: Plan, links: [Link], about: About) -> String {
+        encode(JSONStatus(enis: statusRows(plan, links: links), problems: plan.problems.map(\.description),
+                          provider: about.provider, renderer: about.renderer))
     }
 
-    /// `eni-agent status`: a table, one ENI per line, the reason (if any) indented below it.
-    public static func statusText(_ plan: Plan, links: [Link]) -> String {
+    /// `eni-agent status`: the metadata source and the renderer in effect, each with why; then a
+    /// table, one ENI per line, the reason (if any) indented below it.
+    public static func statusText(_ plan: Plan, links: [Link], about: About) -> String {
         let rows = statusRows(plan, links: links)
         let cells = [["MAC", "INTERFACE", "STATE", "TABLE", "IPS"]] + rows.map {
             [$0.mac, $0.interface ?? "-", $0.state, $0.table.map { "\($0)" } ?? "-", $0.ips.isEmpty ? "-" : $0.ips.joined(separator: ",")]
         }
         let widths = (0..<4).map { c in cells.map { $0[c].count }.max()! }
-        var out = ""
+        var out = "provider: \(about.provider)\nrenderer: \(about.renderer)\n"
         for (i, row) in cells.enumerated() {
             out += (0..<4).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }.joined(separator: "  ")
             out += "  " + row[4] + "\n"

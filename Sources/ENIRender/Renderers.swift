@@ -2,15 +2,20 @@ import ENIModel
 
 /// Which files the agent writes.
 public enum RendererKind: String, CaseIterable, Sendable, Codable {
+    /// Files only where something reads them: `ifcfg` where `/etc/sysconfig/network-scripts`
+    /// exists (RHEL-family network-scripts, or NetworkManager's ifcfg-rh plugin), else `none`.
+    /// Resolved against the system before use (`AgentConfig`'s renderer choice).
+    case auto
     /// RHEL/CentOS network-scripts: `ifcfg-IF`, `route-IF`, `rule-IF`, plus the sysctl.d file.
     case ifcfg
     /// No files at all: runtime state only.
     case none
 
+    /// The renderer of a resolved kind (`auto` unresolved renders nothing).
     public func renderer(nmControlled: Bool) -> any FileRenderer {
         switch self {
         case .ifcfg: Renderers([IfcfgRenderer(nmControlled: nmControlled), SysctlRenderer()])
-        case .none: Renderers([])
+        case .none, .auto: Renderers([])
         }
     }
 }

@@ -20,13 +20,18 @@ struct Diff: AsyncParsableCommand {
         var config = try options.resolve()
         // A dry run reports what is there now; it waits for pending ENIs only when asked to.
         if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
-        let plan = try await Agent(config: config).diff(interfaces: Set(interfaces))
+        let agent = Agent(config: config)
+        let plan = try await agent.diff(interfaces: Set(interfaces))
         if json {
-            print(PlanOutput.json(plan), terminator: "")
+            print(PlanOutput.json(plan, about: agent.about), terminator: "")
         } else {
             print(PlanOutput.text(plan, verbose: options.verbose), terminator: "")
             for n in PlanOutput.notes(plan) { warn("note: \(n)") }
-            if options.verbose { for l in PlanOutput.states(plan) { warn(l) } }
+            if options.verbose {
+                warn("provider: \(agent.about.provider)")
+                warn("renderer: \(agent.about.renderer)")
+                for l in PlanOutput.states(plan) { warn(l) }
+            }
         }
         for p in plan.problems { warn("error: \(p)") }
         if !plan.problems.isEmpty || PlanOutput.hasUnknown(plan) { throw ExitCode(1) }

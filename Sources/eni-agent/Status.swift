@@ -23,8 +23,10 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         var config = try options.resolve()
         if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
-        let (plan, links) = try await Agent(config: config).status()
-        print(json ? PlanOutput.statusJSON(plan, links: links) : PlanOutput.statusText(plan, links: links), terminator: "")
+        let agent = Agent(config: config)
+        let (plan, links) = try await agent.status()
+        print(json ? PlanOutput.statusJSON(plan, links: links, about: agent.about)
+                   : PlanOutput.statusText(plan, links: links, about: agent.about), terminator: "")
         if !json { for p in plan.problems { warn("error: \(p)") } }
         let settled = plan.enis.allSatisfy { ["configured", "excluded"].contains(PlanOutput.statusState($0, plan).state) }
         if !settled || !plan.problems.isEmpty { throw ExitCode(3) }

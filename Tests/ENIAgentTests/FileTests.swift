@@ -27,6 +27,29 @@ final class FileTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/etc/sysconfig/network-scripts"), ["ifcfg-eth1"])
     }
 
+    /// `renderer = "auto"` (the default): ifcfg files only where network-scripts' directory exists;
+    /// an explicit renderer is taken as it is.
+    func testRendererAutoFollowsTheSystem() throws {
+        var c = AgentConfig()
+        XCTAssertEqual(c.renderer, .auto)
+        let fs = FileStore(root: root)
+        XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .none,
+            reason: "auto: no /etc/sysconfig/network-scripts, so nothing on this system reads ifcfg files"))
+        c.renderer = .ifcfg
+        XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg"))
+        try FileManager.default.createDirectory(atPath: root + "/etc/sysconfig/network-scripts", withIntermediateDirectories: true)
+        c.renderer = .auto
+        XCTAssertEqual(c.rendererChoice(fs).kind, .ifcfg)
+        XCTAssertEqual(c.rendererChoice(fs).reason, "auto: /etc/sysconfig/network-scripts exists (network-scripts or NetworkManager's ifcfg-rh reads it)")
+        c.renderer = .none
+        XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .none, reason: "renderer = none"))
+        // A symlink in its place is not network-scripts' directory.
+        try FileManager.default.removeItem(atPath: root + "/etc/sysconfig/network-scripts")
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/sysconfig/network-scripts", withDestinationPath: "/tmp")
+        c.renderer = .auto
+        XCTAssertEqual(c.rendererChoice(fs).kind, .none)
+    }
+
     func testNeverWritesThroughASymlink() throws {
         let fs = FileStore(root: root)
         let target = root + "/target"

@@ -33,7 +33,7 @@ PORT=8080
 URL=http://127.0.0.1:$PORT/latest/meta-data/
 NS=$ROOT/etc/sysconfig/network-scripts
 LOG=$TMP/daemon.log
-common=(--root "$ROOT" --provider tencent --metadata-url "$URL" --config /dev/null)
+common=(--root "$ROOT" --provider tencent --metadata-url "$URL" --config /dev/null --renderer ifcfg)
 ctl() { ip netns exec "$VM" curl -sf -X "$1" --data-binary "${3:-}" "http://127.0.0.1:$PORT/_sim/$2"; }
 requests() { ctl GET stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 

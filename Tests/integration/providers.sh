@@ -27,7 +27,7 @@ PORT=8080
 URL=http://127.0.0.1:$PORT/latest/meta-data/
 # agent PROVIDER SUBCOMMAND [ARGS...]
 CONFIG=/dev/null
-agent() { local p=$1; shift; ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --provider "$p" --metadata-url "$URL" --config "$CONFIG"; }
+agent() { local p=$1; shift; ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --provider "$p" --metadata-url "$URL" --config "$CONFIG" --renderer ifcfg; }
 # ctl METHOD PATH [JSON]: the simulator's control endpoints
 ctl() { ip netns exec "$VM" curl -sf -X "$1" --data-binary "${3:-}" "http://127.0.0.1:$PORT/_sim/$2"; }
 

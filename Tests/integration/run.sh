@@ -23,7 +23,7 @@ ROOT=$TMP/root
 META=$TMP/instance.json
 cp "$repo/examples/instance.json" "$META"
 mkdir -p "$ROOT"
-agent() { ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --metadata-file "$META" --config /dev/null; }
+agent() { ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --metadata-file "$META" --config /dev/null --renderer ifcfg; }
 rules() { ip -n "$VM" -4 rule show; }
 table() { ip -n "$VM" -4 route show table "$1" 2>/dev/null; }
 
@@ -201,6 +201,23 @@ agent diff >"$TMP/tmp.out" 2>&1; rc=$?
 check "leftover temp file: diff exits 2 showing its removal" bash -c "[ $rc = 2 ] && grep -A1 -x -- '--- /etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp' $TMP/tmp.out | grep -qx -- '+++ /dev/null'"
 agent reconfigure >/dev/null 2>&1; rc=$?
 check "leftover temp file: reconfigure removes it" bash -c "[ $rc = 0 ] && [ ! -e $ROOT/etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp ]"
+
+# --- Renderers: auto writes files only where something reads them; an unwritable one is one problem
+ip netns exec "$VM" "$BIN" diff --json --root "$TMP/bare" --metadata-file "$META" --config /dev/null >"$TMP/auto.json" 2>/dev/null
+check "renderer auto (the default) on a system without network-scripts: no file, and it says why" python3 -c "
+import json; d = json.load(open('$TMP/auto.json'))
+assert d['renderer'] == 'none (auto: no /etc/sysconfig/network-scripts, so nothing on this system reads ifcfg files)', d['renderer']
+assert d['provider'].startswith('file '), d['provider']
+assert not [c for c in d['changes'] if c['op'].endswith('_file')], d['changes']"
+agent status >"$TMP/status.out" 2>&1
+check "status names the provider and the renderer in effect, with why" bash -c "head -2 $TMP/status.out | tr '\\n' ' ' | grep -q '^provider: file .* renderer: ifcfg (renderer = ifcfg) \$'"
+# /etc read-only, as ProtectSystem=strict makes it when the directory is not among ReadWritePaths=.
+mkdir -p "$TMP/ro/etc"
+ip netns exec "$VM" unshare -m sh -c "mount --bind $TMP/ro/etc $TMP/ro/etc && mount -o remount,bind,ro $TMP/ro/etc &&
+    exec $BIN reconfigure --root $TMP/ro --metadata-file $META --config /dev/null --renderer ifcfg" >"$TMP/ro.out" 2>&1; rc=$?
+check "renderer ifcfg on a read-only /etc: exit 1 with one clear error, the kernel still configured" bash -c "[ $rc = 1 ] &&
+    [ \$(grep -c 'renderer ifcfg: /etc/sysconfig/network-scripts cannot be written (/etc: Read-only file system)' $TMP/ro.out) = 1 ] &&
+    ! grep -q 'write /etc' $TMP/ro.out && ip -n $VM rule | grep -q 'from 10.0.2.10 lookup 10001'"
 
 # --- Errors: bad metadata, lock held -------------------------------------------------------------
 echo '{"primary_mac": "52:54:00:00:01:0a", "enis": [{"mac": "52:54:00:00:02:0a", "primary_ip": "10.0.2.10", "subnet": "10.0.2.0/24", "gateway": "$(reboot)"}]}' >"$TMP/bad.json"
