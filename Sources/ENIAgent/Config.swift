@@ -41,6 +41,8 @@ public struct AgentConfig: Equatable, Sendable {
     /// Daemon: how long the metadata of a hot-attached link is polled for before it is left
     /// to the resyncs (and reported as pending).
     public var hotAttachDeadlineSeconds = 60
+    /// Daemon: READY=1 at the latest this long after the start, configured or not.
+    public var readyTimeoutSeconds = 30
     /// Daemon: lowest level logged.
     public var logLevel: LogLevel = .info
 
@@ -170,6 +172,7 @@ public struct AgentConfig: Equatable, Sendable {
                 exclusions.macs = macs
             case "resync_interval": resyncIntervalSeconds = try integer(1...86400)
             case "hot_attach_deadline": hotAttachDeadlineSeconds = try integer(0...3600)
+            case "ready_timeout": readyTimeoutSeconds = try integer(0...600)
             case "log_level": logLevel = try choice(LogLevel.self)
             default: throw ConfigError("\(at): unknown key \(quoted(e.key))")
             }

@@ -24,12 +24,18 @@ public struct DaemonSettings: Sendable {
     /// several ENIs attached at once are configured by one pass.
     public var settle: Duration = .milliseconds(5)
     public var maxSettle: Duration = .milliseconds(100)
+    /// READY=1 is sent once the first pass succeeded and every ENI present at start is configured
+    /// (or known not to be an ENI), or when this much time has passed since the start, whichever
+    /// is first: `network-online.target` means the ENIs present at boot are configured, and boot
+    /// is never held longer.
+    public var readyTimeout: Duration = .seconds(30)
 
     public init() {}
 
     public init(_ config: AgentConfig) {
         resyncInterval = .seconds(config.resyncIntervalSeconds)
         hotAttachDeadline = .seconds(config.hotAttachDeadlineSeconds)
+        readyTimeout = .seconds(config.readyTimeoutSeconds)
     }
 }
 
@@ -188,6 +194,12 @@ struct Loop {
     var lastStatus = ""
     /// Links the last pass brought up itself: their coming up is no reason for another pass.
     var raisedByPass = Set<String>()
+    /// Until READY=1 is sent: when it is sent whatever the state (the start deadline).
+    var readyAt: ContinuousClock.Instant?
+    /// A pass has succeeded since the start.
+    var succeeded = false
+    /// What the last pass found, for STATUS=.
+    var passStatus = ""
 
     struct Awaited {
         var name: String
@@ -208,8 +220,12 @@ struct Loop {
         var notifyFailures: Set<String> = []
 
         mutating func once(_ level: Logger.Level, _ message: String, in set: WritableKeyPath<Reported, Set<String>>, _ logger: Logger) {
-            if self[keyPath: set].insert(message).inserted { logger.log(level: level, "\(message)") }
+            if self[keyPath: set].insert(Self.key(message)).inserted { logger.log(level: level, "\(message)") }
         }
+
+        /// What tells conditions apart: the message without the milliseconds that vary from one
+        /// try to the next (curl's "Failed to connect ... after 0 ms").
+        static func key(_ message: String) -> String { message.replacing(/\d+ ms\b/, with: "N ms") }
     }
 
     init(daemon: Daemon, links: [Link]) {
@@ -219,6 +235,27 @@ struct Loop {
         let now = ContinuousClock.now
         for l in links where isCandidate(l) { awaited[l.mac!] = Awaited(name: l.name, since: now, next: now) }
         if let w = daemon.notifier.watchdogInterval { nextPing = now + w / 2 }
+        readyAt = now + daemon.settings.readyTimeout
+    }
+
+    /// READY=1 once the first pass succeeded and no ENI present at start is awaited, or at the
+    /// start deadline; until then STATUS= says what it waits for.
+    mutating func readyIfDone() {
+        guard let deadline = readyAt else { return }
+        let done = succeeded && awaited.isEmpty
+        guard done || ContinuousClock.now >= deadline else {
+            let waiting = succeeded
+                ? "metadata for \(awaited.values.map(\.name).sorted().joined(separator: ", "))"
+                : "a first pass that succeeds (\(passStatus))"
+            status("starting: waiting for \(waiting)")
+            return
+        }
+        if !done {
+            logger.warning("ready at the start deadline (\(settings.readyTimeout.seconds) s) though not every ENI present at start is configured: \(passStatus)")
+        }
+        readyAt = nil
+        lastStatus = passStatus
+        daemon.notify(["READY=1", "STATUS=\(passStatus)"], &reported)
     }
 
     func isCandidate(_ l: Link) -> Bool { Agent.isCandidate(l, exclusions: daemon.agent.config.exclusions) }
@@ -228,8 +265,8 @@ struct Loop {
         let about = daemon.agent.about
         logger.notice("eni-agent \(eniAgentVersion) started: provider \(about.provider); renderer \(about.renderer); resync every \(c.resyncIntervalSeconds) s, hot-attach deadline \(c.hotAttachDeadlineSeconds) s")
         await pass(["start"])
-        daemon.notify(["READY=1", "STATUS=\(lastStatus)"], &reported)
         while true {
+            if readyAt != nil { readyIfDone() }
             var messages = await daemon.inbox.wait(until: wakeAt)
             var why: [String] = []
             // Let a burst of link events settle, so that it makes one pass.
@@ -273,6 +310,7 @@ struct Loop {
 
     var wakeAt: ContinuousClock.Instant {
         var t = nextResync
+        if let r = readyAt { t = min(t, r) }
         for a in awaited.values { t = min(t, a.next) }
         for a in departed.values { t = min(t, a.next) }
         if let r = retryAt { t = min(t, r) }
@@ -350,7 +388,8 @@ struct Loop {
             for k in awaited.keys { awaited[k]!.next = max(awaited[k]!.next, retry) }
             for k in departed.keys { departed[k]!.next = max(departed[k]!.next, retry) }
             reported.once(.error, "pass failed: \(error); retrying", in: \.passFailures, logger)
-            status("pass failed: \(error)")
+            passStatus = "pass failed: \(error)"
+            status(passStatus)
             return
         }
         let now = ContinuousClock.now
@@ -360,6 +399,7 @@ struct Loop {
             reported.passFailures = []
         }
         failures = 0
+        succeeded = true
         retryAt = nil
         nextResync = now + settings.resyncInterval
         logChanges(result)
@@ -426,7 +466,8 @@ struct Loop {
         // States after the pass: what a fresh plan still wants (failures) counts as unconfigured.
         var after = result.plan
         after.actions = result.remaining
-        status(Self.summary(after))
+        passStatus = Self.summary(after)
+        status(passStatus)
     }
 
     mutating func status(_ s: String) {

@@ -186,6 +186,20 @@ final class LinkEventTests: XCTestCase {
         XCTAssertEqual(lb.handle(event(.new, brUp)), [])
     }
 
+    /// A condition is logged once while it lasts, whatever the milliseconds in its text (curl's
+    /// "after 0 ms" / "after 1 ms" made one failure three lines).
+    func testConditionsThatDifferOnlyInMillisecondsAreLoggedOnce() {
+        let a = "pass failed: GET http://169.254.0.23/latest/meta-data/mac: connection failed (Failed to connect to 169.254.0.23 port 80 after 0 ms: Couldn't connect to server)"
+        let b = a.replacingOccurrences(of: "after 0 ms", with: "after 1 ms")
+        var r = Loop.Reported()
+        let logger = Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }
+        r.once(.error, a, in: \.passFailures, logger)
+        r.once(.error, b, in: \.passFailures, logger)
+        XCTAssertEqual(r.passFailures.count, 1)
+        r.once(.error, a.replacingOccurrences(of: "169.254.0.23", with: "169.254.169.254"), in: \.passFailures, logger)
+        XCTAssertEqual(r.passFailures.count, 2, "another condition")
+    }
+
     func testLinksThatCannotBeENIsAreIgnored() {
         var l = loop([], excluding: ["docker*"])
         let bridge = Link(index: 4, name: "br0", mac: mac("52:54:00:00:09:0a"), isUp: true, kind: "bridge")

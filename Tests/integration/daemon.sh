@@ -256,13 +256,28 @@ check "log: no error line" bash -c "! grep -q '^<[0-3]>' $LOG"
 
 # --- A failing pass is retried with backoff (1 s, 2 s, ...), not repeated at once -----------------
 LOG=$TMP/daemon-failing.log
+: >"$TMP/notify.log"
 ctl PUT faults '[{"path": "/network/interfaces/macs/$", "status": 404, "seconds": 3}]' >/dev/null
 start_daemon --resync-interval 3600
 check "failing: the daemon recovers once the endpoint answers" eventually 20 logged "pass succeeded after"
+check "failing: READY=1 only once a pass succeeded; meanwhile STATUS= says what it waits for" python3 -c "
+lines = open('$TMP/notify.log').read().splitlines()
+ready = lines.index('READY=1 (eth0 has 10.0.1.11)')
+assert any(l.startswith('STATUS=starting: waiting for a first pass that succeeds (pass failed: ') for l in lines[:ready]), lines"
 failed=$(sed -n 's/.*pass succeeded after \([0-9]*\) failed.*/\1/p' "$LOG" | head -1)
 check "failing: 3 s of failures made a few passes with backoff, not a loop ($failed failed)" test "${failed:-999}" -le 5
 check "failing: the failure is logged once" test "$(grep -c 'pass failed' "$LOG")" = 1
 check "failing: SIGTERM, exit 0" stop_daemon
+
+# --- The start deadline: READY=1 even when the metadata never answers, boot is not held longer --------
+LOG=$TMP/daemon-deadline.log
+: >"$TMP/notify.log"
+printf 'ready_timeout = 2\n' >"$TMP/ready.toml"
+ctl PUT faults '[{"path": "/network/interfaces/macs/$", "status": 404}]' >/dev/null
+start_daemon --resync-interval 3600 --config "$TMP/ready.toml"
+check "deadline: READY=1 at the start deadline, with a warning saying so" bash -c "grep -q '^READY=1' $TMP/notify.log && grep -q '^<4>ready at the start deadline (2 s)' $LOG"
+check "deadline: SIGTERM, exit 0" stop_daemon
+ctl PUT faults '[]' >/dev/null
 
 [ "$fail" = 0 ] || { echo "--- daemon log"; cat "$LOG"; echo "--- notifications"; cat "$TMP/notify.log"; }
 echo "$pass passed, $fail failed"
