@@ -31,7 +31,16 @@ fi
 MIRROR=$(apt-cache policy | awk -v s="$SUITE/main" '$3 == s && $2 ~ /^https?:/ { print $2; exit }')
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 WORK=$BASE.tmp.$$
-trap 'rm -rf "$WORK"' EXIT
+# debootstrap mounts /proc and /sys in the root while it configures packages and unmounts them at
+# the end; if it was interrupted, unmount what is left before removing anything, never rm through
+# a mount.
+cleanup() {
+    local m
+    for m in $(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r); do umount -l "$m"; done
+    if grep -q " $WORK/" /proc/self/mounts; then echo "image: left $WORK: mounts remain" >&2; else rm -rf "$WORK" "$WORK.vmlinuz" "$WORK.initrd"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 start=$(date +%s)
 echo "# image: debootstrap --variant=minbase $SUITE from $MIRROR into $WORK" >&2
 if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$WORK" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1; then

@@ -70,6 +70,9 @@ if ! $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping; then
     abort "boot: the guest agent answers" "$(tail -30 "$TMP/console.log")" "$(cat "$TMP/qemu.out")"
 fi
 ok "boot: the guest agent answers"
+echo "# guest: $(gx 'uname -r; systemctl --version | head -1; cat /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_name' | tr '\n' ' ')"
+vendor=$(cloud_smbios "$CLOUD" | sed -n 's/.*manufacturer=\([^,]*\).*/\1/p')
+check "boot: the guest's DMI names the cloud (sys_vendor $vendor)" gx "grep -qx '$vendor' /sys/class/dmi/id/sys_vendor"
 timed "boot to guest agent" "$(since "$t")"
 
 # configured N [EXTRA-IP...]: ENI N holds 10.0.N.10, 10.0.N.11 and the extra IPs, with rules and table.
