@@ -41,8 +41,8 @@ public struct DaemonSettings: Sendable {
 
 /// `eni-agent daemon`: one full pass at start, then a pass whenever a link that may be an ENI
 /// appears, is renamed, comes back up or goes away, on SIGHUP, while a hot-attached ENI's metadata
-/// is awaited or a detached one is still listed, and every `resyncInterval`. Every pass is the same level-triggered reconcile as `reconfigure`:
-/// events only decide when. A pass where nothing changed logs nothing and writes nothing.
+/// is awaited or a detached one is still listed, and every `resyncInterval`. Every pass is the
+/// same level-triggered reconcile as `reconfigure`: events only decide when. A pass where nothing changed logs nothing and writes nothing.
 ///
 /// Graceful shutdown (SIGTERM, SIGINT through `ServiceGroup`) lets the pass in flight finish:
 /// the daemon never exits between two changes of an interface.
@@ -410,7 +410,7 @@ struct Loop {
 
         var current = Set<String>()
         func condition(_ level: Logger.Level, _ message: String) {
-            current.insert(message)
+            current.insert(Reported.key(message))
             reported.once(level, message, in: \.conditions, logger)
         }
         var stillPending = Set<MACAddress>()
@@ -445,7 +445,6 @@ struct Loop {
             }
         }
         pendingSince = pendingSince.filter { stillPending.contains($0.key) }
-        // Awaited links the plan no longer mentions (gone, excluded since).
         // Detached ENIs: polled while the metadata still lists them (waiting for a link), until the
         // deadline; done once it drops them.
         for (mac, var d) in departed {
@@ -458,6 +457,7 @@ struct Loop {
                 departed[mac] = nil
             }
         }
+        // Awaited links the plan no longer mentions (gone, excluded since).
         for mac in awaited.keys where !result.plan.enis.contains(where: { $0.mac == mac }) && !known.values.contains(where: { $0.mac == mac }) {
             awaited[mac] = nil
         }
