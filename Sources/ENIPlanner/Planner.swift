@@ -176,20 +176,21 @@ private struct Builder {
         var slot: [MACAddress: Int] = [:]
         let secondaries = candidates.filter { $0.eni.mac != desired.primaryMAC }
         // In order of strength: the provider's device number (0 is the primary's, never trusted for a
-        // secondary), the ethN index, the table the kernel already uses for it, the lowest free slot.
+        // secondary), the table the kernel already uses for it (an ENI keeps its table whatever link
+        // appears later), the ethN index, the lowest free slot.
         let sources: [(ENI, Link) -> Int?] = [
             { eni, _ in
                 guard let d = eni.deviceNumber, d > 0 else { return nil }
                 return (eni.networkCard ?? 0) * 256 + d
             },
+            { [observed, config, ours] _, link in
+                observed.routes.first { $0.proto == ours && $0.device == link.name && $0.table > config.tableBase }
+                    .map { Int($0.table - config.tableBase) }
+            },
             { _, link in
                 guard link.name.hasPrefix("eth"), let n = Int(link.name.dropFirst(3)),
                       link.name.dropFirst(3).allSatisfy(\.isNumber), n > 0 else { return nil }
                 return n
-            },
-            { [observed, config, ours] _, link in
-                observed.routes.first { $0.proto == ours && $0.device == link.name && $0.table > config.tableBase }
-                    .map { Int($0.table - config.tableBase) }
             },
         ]
         for source in sources {

@@ -82,6 +82,26 @@ final class SafetyTests: XCTestCase {
         }
     }
 
+    /// A link that appears under a kernel name (`eth1`, before udev renames it) takes no table from
+    /// an ENI that has it: the ENI on `ens4`, once `eth1`, keeps table 10001.
+    func testANewLinkTakesNoTableFromAConfiguredENI() throws {
+        var (instance, state) = try configured()
+        let renamed = state.link(named: "eth1")!
+        state = takenDown(state, "eth1") { $0.name = "ens4"; $0.isUp = true }
+        let d = Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer)
+        state = simulate(d, on: state)  // ens4's routes back, in its table
+        XCTAssertEqual(d.design.interfaces.first { $0.name == "ens4" }?.table, 10001)
+        let newMAC = try MACAddress("52:54:00:00:0a:0a")
+        state.links.append(Link(index: 50, name: "eth1", mac: newMAC, isUp: false))
+        let eni = try ENI(mac: newMAC, primaryIP: IPv4Address("10.0.10.10"), subnet: IPv4Prefix("10.0.10.0/24"), gateway: IPv4Address("10.0.10.1"))
+        instance = try Instance(primaryMAC: instance.primaryMAC, enis: instance.enis + [eni])
+        let plan = Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer)
+        XCTAssertEqual(plan.design.interfaces.first { $0.name == "ens4" }?.table, 10001)
+        XCTAssertEqual(plan.design.interfaces.first { $0.name == "eth1" }?.table, 10009)
+        XCTAssertFalse(plan.actions.contains { $0.interface == "ens4" }, plan.actions.map(\.change.command).joined(separator: "\n"))
+        XCTAssertEqual(renamed.mac, state.link(named: "ens4")?.mac)
+    }
+
     /// A sysctl.d file written before its lines named their ENI: an unknown ENI's line is kept
     /// through the rewrite that adds the names.
     func testAnUnknownENIKeepsItsLineFromAnOlderFile() throws {
