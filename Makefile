@@ -92,7 +92,7 @@ package-test: package build
 # The guest's base root is cached in .build-vm/ keyed by its inputs.
 vm-test: package build
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(VM_APT_PACKAGES)"
-	bash Tests/vm/run.sh $(DEB) $(SIM_DEBUG)
+	timeout --foreground 1200 bash Tests/vm/run.sh $(DEB) $(SIM_DEBUG)
 
 test: unit-test integration-test
 

@@ -171,9 +171,9 @@ t=$(now)
 journal -p warning >"$TMP/journal-warnings.txt"
 check "journal: nothing at warning or above from the unit (scenarios 1-5)" bash -c "! test -s $TMP/journal-warnings.txt || { cat $TMP/journal-warnings.txt; exit 1; }"
 gx "journalctl -b _SYSTEMD_UNIT=eni-agent.service -o json --no-pager" >"$TMP/journal.json"
-check "journal: every line of the unit's processes has a PRIORITY and no leftover <N> prefix" python3 - "$TMP/journal.json" <<'PY'
+check "journal: every line of the unit's processes has a PRIORITY (the prefix's: start 5, configured 6) and no leftover <N>" python3 - "$TMP/journal.json" <<'PY'
 import json, sys
-bad = []
+bad, known = [], 0
 for line in open(sys.argv[1]):
     e = json.loads(line)
     msg = e.get("MESSAGE")
@@ -181,6 +181,14 @@ for line in open(sys.argv[1]):
         msg = bytes(msg).decode(errors="replace")
     if e.get("PRIORITY") not in [str(i) for i in range(8)] or str(msg).startswith("<"):
         bad.append(f"PRIORITY={e.get('PRIORITY')} {msg}")
+    # Lines whose level is known: journald filed them at the level of their prefix.
+    for pattern, want in ((" started: ", "5"), (" ms after it appeared", "6")):
+        if pattern in str(msg):
+            known += 1
+            if e.get("PRIORITY") != want:
+                bad.append(f"PRIORITY={e.get('PRIORITY')}, want {want}: {msg}")
+if not known:
+    bad.append("no start or configured line found")
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PY
@@ -212,6 +220,19 @@ sed 's/^/#   written: /' "$TMP/written.txt"
 check "unit: nothing written outside its ReadWritePaths (/etc/sysctl.d, /etc/sysconfig/network-scripts)" bash -c \
     "! grep -Ev '^(/etc/sysctl\.d|/etc/sysconfig/network-scripts)(/|\$)' $TMP/written.txt"
 timed "8 live unit" "$(since "$t")"
+
+# === 9. systemd-networkd restarts beside the agent =================================================
+# networkd manages the primary NIC only, but by default (ManageForeignRoutingPolicyRules=yes,
+# ManageForeignRoutes=yes) it removes rules and routes it did not create when it starts. No netlink
+# link event tells the agent; the resync at the latest puts them back.
+t=$(now)
+gx "eni-vm-check consistent" >/dev/null && gx "ip -4 rule show | grep -c 'proto 234'" >"$TMP/rules-before-networkd.txt"
+gx "systemctl restart systemd-networkd && networkctl list --no-pager >/dev/null"
+gx "ip -4 rule show | grep -c 'proto 234'" >"$TMP/rules-after-networkd.txt"
+echo "# rules of eni-agent: $(cat "$TMP/rules-before-networkd.txt") before the restart of systemd-networkd, $(cat "$TMP/rules-after-networkd.txt") right after"
+all_configured() { local n; for n in 2 3 6 7 8; do configured $n || return 1; done; configured 4 10.0.4.12; }
+check "networkd restart: every ENI configured again (within a resync)" eventually 45 all_configured
+timed "9 networkd restart: every ENI configured again" "$(since "$t")"
 
 # === 6. kill -9 during a hot-plug; stop during a pass ==============================================
 t=$(now)
