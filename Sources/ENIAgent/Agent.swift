@@ -45,6 +45,8 @@ public struct Agent: Sendable {
     public let procSys: ProcSys
     /// The renderer in effect (`auto` resolved against the system), and why.
     public let renderer: RendererChoice
+    /// Which links udev has not finished with.
+    public var udev = Udev()
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
@@ -122,8 +124,9 @@ public struct Agent: Sendable {
         return try await provider.fetch(waitingFor: expected)
     }
 
-    /// Reads everything the planner needs from the kernel, /proc/sys and the files.
-    public func observe(_ nl: Netlink) throws -> ObservedState {
+    /// Reads everything the planner needs from the kernel, /proc/sys, udev and the files. Links in
+    /// `assumeSettled` are taken as finished by udev whatever its database says.
+    public func observe(_ nl: Netlink, assumeSettled: Set<String> = []) throws -> ObservedState {
         let links = try nl.links()
         var sysctls: [String: String] = [:]
         var keys = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
@@ -133,7 +136,8 @@ public struct Agent: Sendable {
         for k in keys { sysctls[k] = procSys.read(k) }
         let r = fileRenderer
         return ObservedState(links: links, addresses: try nl.addresses(), routes: try nl.routes(), rules: try nl.rules(),
-                             sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files))
+                             sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files),
+                             unsettled: udev.unsettled(links).subtracting(assumeSettled))
     }
 
     public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>, warnings: [String] = []) -> Plan {
@@ -164,18 +168,30 @@ public struct Agent: Sendable {
         return (plan(metadata.instance, try observe(nl), interfaces: [], warnings: metadata.warnings), links)
     }
 
-    /// Plans and applies under the lock (`eni-agent reconfigure`).
-    public func reconfigure(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil) async throws -> PassResult {
+    /// Plans and applies under the lock (`eni-agent reconfigure`). `udevWait`: how long to wait for
+    /// udev to finish with the links before planning (one-shot runs; what it has not finished with
+    /// by then is configured as it is); `assumeSettled`: links to configure whatever udev says (the
+    /// daemon's, awaited past its grace).
+    public func reconfigure(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil,
+                            udevWait: Duration = .zero, assumeSettled: Set<String> = []) async throws -> PassResult {
         let lock = try RunLock(files: files, path: config.lockPath, timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
         let nl = try Netlink()
+        var settled = assumeSettled
+        if udevWait > .zero, udev.isActive {
+            let deadline = ContinuousClock.now + udevWait
+            while !udev.unsettled(try nl.links()).isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            settled.formUnion(udev.unsettled(try nl.links()))
+        }
         let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
         let instance = metadata.instance
-        let plan = plan(instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
+        let plan = plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces, warnings: metadata.warnings)
         var result = apply(plan, nl)
         result.metadataRequests = metadata.requests
         if !plan.isEmpty {
-            result.remaining = self.plan(instance, try observe(nl), interfaces: interfaces).actions
+            result.remaining = self.plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces).actions
         }
         return result
     }

@@ -29,6 +29,9 @@ public struct DaemonSettings: Sendable {
     /// is first: `network-online.target` means the ENIs present at boot are configured, and boot
     /// is never held longer.
     public var readyTimeout: Duration = .seconds(30)
+    /// A new link is configured once udev has finished with it (named it), or this long after it
+    /// appeared, whatever udev says.
+    public var udevGrace: Duration = .seconds(10)
 
     public init() {}
 
@@ -376,7 +379,10 @@ struct Loop {
         let started = ContinuousClock.now
         let result: PassResult
         do {
-            result = try await agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) })
+            let now = ContinuousClock.now
+            let pastGrace = Set(awaited.values.filter { now - $0.since >= settings.udevGrace }.map(\.name))
+            result = try await agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) },
+                                                 assumeSettled: pastGrace)
         } catch {
             failures += 1
             let delay = min(settings.resyncInterval, .milliseconds(1000 << min(failures - 1, 10)))
@@ -422,8 +428,9 @@ struct Loop {
                 case .managed(let d):
                     logger.info("\(d.name): ENI \(s.mac) configured \((now - a.since).milliseconds) ms after it appeared")
                     awaited[s.mac] = nil
-                case .unknown where now - a.since < settings.hotAttachDeadline:
-                    // Not described yet: poll again soon, say nothing until the deadline.
+                case .unknown where now - a.since < settings.hotAttachDeadline, .settling:
+                    // Not described yet, or udev not finished with it: poll again soon, say nothing
+                    // until the deadline (udev's grace is shorter).
                     a.polls += 1
                     a.next = now + backoff(step: a.polls)
                     awaited[s.mac] = a

@@ -40,6 +40,7 @@ public enum PlanOutput {
             switch s.state {
             case .managed: nil
             case .waiting: "waiting: ENI \(s.mac) is listed by the metadata but no link has its MAC yet"
+            case .settling(let d): "waiting: ENI \(s.mac): udev has not finished with \(d) yet"
             case .unknown(let r): "unknown: ENI \(s.mac) left as it is: \(r)"
             case .skipped(let d): "skipped: ENI \(s.mac) (\(d)) not selected by --interface"
             case .excluded(let d): "excluded: ENI \(s.mac)" + (d.map { " (\($0))" } ?? "") + " left alone by exclude_interfaces / exclude_macs"
@@ -70,6 +71,7 @@ public enum PlanOutput {
                 "ENI \(s.mac): \(d.name), \(d.role.rawValue)" + (d.table.map { ", table \($0), rule priority \(d.priority!)" } ?? "")
                     + ", \(d.eni.allIPs.count) IPs"
             case .waiting: "ENI \(s.mac): waiting for its link"
+            case .settling(let d): "ENI \(s.mac): waiting for udev to finish with \(d)"
             case .unknown(let r): "ENI \(s.mac): unknown (\(r))"
             case .skipped(let d): "ENI \(s.mac): \(d), skipped"
             case .excluded(let d): "ENI \(s.mac): " + (d.map { "\($0), " } ?? "") + "excluded"
@@ -160,6 +162,7 @@ public enum PlanOutput {
                 e.state = "managed"; e.interface = d.name; e.role = d.role.rawValue
                 e.ips = d.eni.allIPs.map(\.description); e.table = d.table; e.priority = d.priority; e.id = d.eni.id
             case .waiting: e.state = "waiting"
+            case .settling(let d): e.state = "waiting"; e.interface = d
             case .unknown(let r): e.state = "unknown"; e.reason = r
             case .skipped(let d): e.state = "skipped"; e.interface = d
             case .excluded(let d): e.state = "excluded"; e.interface = d
@@ -233,6 +236,7 @@ public enum PlanOutput {
             let n = plan.actions.filter { $0.interface == d.name }.count
             return n == 0 ? ("configured", nil) : ("unconfigured", "\(n) changes to apply")
         case .waiting: return ("pending", "listed by the metadata; no link with this MAC yet")
+        case .settling(let d): return ("pending", "udev has not finished with \(d) yet")
         case .unknown(let r) where r.hasPrefix(pendingReasonPrefix): return ("pending", String(r.dropFirst(pendingReasonPrefix.count)))
         case .unknown(let r): return ("error", r)
         case .skipped: return ("skipped", nil)
@@ -266,7 +270,7 @@ public enum PlanOutput {
             case .managed(let d):
                 e.interface = d.name; e.role = d.role.rawValue; e.ips = d.eni.allIPs.map(\.description)
                 e.table = d.table; e.id = d.eni.id
-            case .skipped(let d): e.interface = d
+            case .skipped(let d), .settling(let d): e.interface = d
             case .excluded(let d): e.interface = d
             case .waiting, .unknown: e.interface = links.first { $0.mac == s.mac }?.name
             }

@@ -174,11 +174,14 @@ public struct ObservedState: Hashable, Sendable {
     public var sysctls: [String: String]
     /// Path -> file, for the paths the agent may write or has written.
     public var files: [String: ObservedFile]
+    /// Links udev has not finished with yet (it may still rename them; bringing a link up would
+    /// make its rename fail): not configured until it has.
+    public var unsettled: Set<String>
 
     public init(links: [Link] = [], addresses: [InterfaceAddress] = [], routes: [Route] = [], rules: [Rule] = [],
-                sysctls: [String: String] = [:], files: [String: ObservedFile] = [:]) {
+                sysctls: [String: String] = [:], files: [String: ObservedFile] = [:], unsettled: Set<String> = []) {
         self.links = links; self.addresses = addresses; self.routes = routes; self.rules = rules
-        self.sysctls = sysctls; self.files = files
+        self.sysctls = sysctls; self.files = files; self.unsettled = unsettled
     }
 
     public func link(mac: MACAddress) -> Link? { links.first { $0.mac == mac } }

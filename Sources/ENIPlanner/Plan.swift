@@ -74,6 +74,8 @@ public struct ENIStatus: Hashable, Sendable {
         case managed(InterfaceDesign)
         /// Listed by the metadata, no kernel link with its MAC yet.
         case waiting
+        /// Its link is there, but udev has not finished with it yet (it may still rename it).
+        case settling(device: String)
         /// Listed, but the metadata could not describe it this time: nothing is changed for it.
         case unknown(reason: String)
         /// Left out by `--interface`.

@@ -130,6 +130,11 @@ private struct Builder {
                 protectedOwners.insert(eni.mac)
                 continue
             }
+            if let l = links.first(where: { observed.unsettled.contains($0.name) }) {
+                statuses.append(ENIStatus(mac: eni.mac, state: .settling(device: l.name)))
+                protectedOwners.insert(eni.mac)
+                continue
+            }
             if links.count > 1 {
                 problems.append(Problem(interface: nil, message:
                     "MAC \(eni.mac) is on several links (\(links.map(\.name).joined(separator: ", "))); none is configured"))

@@ -17,7 +17,7 @@ struct Reconfigure: AsyncParsableCommand {
     var interfaces: [String] = []
 
     func run() async throws {
-        let result = try await Agent(config: options.resolve()).reconfigure(interfaces: Set(interfaces))
+        let result = try await Agent(config: options.resolve()).reconfigure(interfaces: Set(interfaces), udevWait: .seconds(10))
         if json {
             print(PlanOutput.json(result), terminator: "")
         } else {

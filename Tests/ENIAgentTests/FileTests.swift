@@ -50,6 +50,24 @@ final class FileTests: XCTestCase {
         XCTAssertEqual(c.rendererChoice(fs).kind, .none)
     }
 
+    /// udev's database tells which links it has finished with; without its control socket, every
+    /// link is finished (no udev: containers, namespaces).
+    func testUdevUnsettledLinks() throws {
+        var udev = Udev(runDirectory: root + "/run/udev")
+        udev.checksNamespace = false
+        let mac = try MACAddress("52:54:00:00:02:0a")
+        let links = [Link(index: 2, name: "ens3", mac: mac, isUp: true), Link(index: 7, name: "eth1", mac: mac, isUp: false),
+                     Link(index: 1, name: "lo", mac: nil, isUp: true)]
+        XCTAssertFalse(udev.isActive)
+        XCTAssertEqual(udev.unsettled(links), [])
+        try FileManager.default.createDirectory(atPath: root + "/run/udev/data", withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.createFile(atPath: root + "/run/udev/control", contents: nil))
+        XCTAssertTrue(FileManager.default.createFile(atPath: root + "/run/udev/data/n2", contents: Data("I:123\n".utf8)))
+        XCTAssertTrue(udev.isActive)
+        XCTAssertEqual(udev.unsettled(links), ["eth1"])
+        XCTAssertNotNil(Udev.namespace("/proc/self/ns/net"))
+    }
+
     func testNeverWritesThroughASymlink() throws {
         let fs = FileStore(root: root)
         let target = root + "/target"

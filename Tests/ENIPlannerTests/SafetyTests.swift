@@ -57,6 +57,9 @@ final class SafetyTests: XCTestCase {
                 cases.append(("renamed \(unsafe)", instance, takenDown(state, name) { $0.name = unsafe }, pc))
             }
             cases.append(("enslaved", instance, takenDown(state, name) { $0.master = 1 }, pc))
+            var unsettled = takenDown(state, name) { $0.name = "eth9" }
+            unsettled.unsettled = ["eth9"]
+            cases.append(("re-plugged, udev not finished with it", instance, unsettled, pc))
             var twoLinks = state
             twoLinks.links.append(Link(index: 99, name: "ethX", mac: eni.mac, isUp: true, kind: "veth"))
             cases.append(("MAC on two links", instance, twoLinks, pc))

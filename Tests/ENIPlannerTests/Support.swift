@@ -155,6 +155,7 @@ func goldenText(_ plan: Plan) -> String {
         case .managed(let d):
             out += "\(e.mac) managed \(d.name) \(d.role.rawValue)" + (d.table.map { " table \($0) priority \(d.priority!)" } ?? "") + "\n"
         case .waiting: out += "\(e.mac) waiting\n"
+        case .settling(let d): out += "\(e.mac) settling \(d)\n"
         case .unknown(let r): out += "\(e.mac) unknown: \(r)\n"
         case .skipped(let d): out += "\(e.mac) skipped \(d)\n"
         case .excluded(let d): out += "\(e.mac) excluded \(d ?? "-")\n"

@@ -1,0 +1,41 @@
+import ENIModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// udev's view of this network namespace's links, read from `/run/udev`: whether udev manages them,
+/// and which it has not finished with yet. udev may still rename such a link (`eth1` → `ens6`), and
+/// bringing it up first makes the rename fail, so the agent waits for it, as systemd-networkd and
+/// NetworkManager do. A link is finished once udev's database has its entry (`data/n<ifindex>`).
+public struct Udev: Sendable {
+    public var runDirectory: String
+    /// Whether to check that this process shares PID 1's network namespace (off only in tests).
+    var checksNamespace = true
+    public init(runDirectory: String = "/run/udev") { self.runDirectory = runDirectory }
+
+    /// udev runs (its control socket exists) and sees these links: this process is in PID 1's
+    /// network namespace, where udevd runs, never in one a test or container made.
+    public var isActive: Bool {
+        guard access(runDirectory + "/control", F_OK) == 0 else { return false }
+        guard checksNamespace else { return true }
+        let mine = Self.namespace("/proc/self/ns/net"), pid1 = Self.namespace("/proc/1/ns/net")
+        return mine == nil || pid1 == nil || mine == pid1
+    }
+
+    /// The links that may be ENIs (with a MAC) that udev has not finished with; none when udev is
+    /// not active.
+    public func unsettled(_ links: [Link]) -> Set<String> {
+        guard isActive else { return [] }
+        return Set(links.filter { $0.mac != nil && access("\(runDirectory)/data/n\($0.index)", F_OK) != 0 }.map(\.name))
+    }
+
+    /// `net:[4026531840]` for a namespace link; nil when it cannot be read.
+    static func namespace(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
