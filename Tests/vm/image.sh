@@ -88,6 +88,11 @@ EOF
 configure_variant
 
 touch "$R/.complete"
+# Bases of this variant built from other inputs are stale: remove them (never through a mount).
+for old in "$CACHE"/base-"$VARIANT"-*; do
+    case "$old" in "$BASE"|"$BASE".*|"$WORK"*) continue ;; esac
+    grep -q " $old/" /proc/self/mounts || rm -rf "$old"
+done
 rm -rf "$BASE" "$BASE.vmlinuz" "$BASE.initrd"
 mv "$WORK.vmlinuz" "$BASE.vmlinuz"
 mv "$WORK.initrd" "$BASE.initrd"
