@@ -53,7 +53,8 @@ enum Answer {
     /// A leaf: one line. Trailing line ends are dropped; anything else is kept and validated.
     static func leaf(_ s: String, url: String) throws(MetadataError) -> String {
         let v = s.trimmingTrailingNewlines
-        if v.contains("\n") || v.contains("\r") {
+        // By scalar: "\r\n" inside the text is one Character, equal to neither "\n" nor "\r".
+        if v.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) {
             throw MetadataError("\(url): expected one value, got \(quoted(v))")
         }
         return v
