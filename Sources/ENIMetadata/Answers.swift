@@ -18,13 +18,18 @@ public enum Cloud: String, CaseIterable, Sendable {
     /// The metadata base for a URL as operators spell it: the endpoint's root (`http://169.254.169.254`,
     /// as cloud-init's `metadata_urls`, nm-cloud-setup and the AWS SDKs name it) or `…/latest` get
     /// `/latest/meta-data/`; any other path is taken as the base itself. Always ends in `/`.
+    /// Split by bytes, not Characters: a "/" can be part of the Character before it (after U+0605,
+    /// which joins what follows), and the host would then take the path.
     public static func metadataBase(_ url: String) -> String {
-        let scheme = url.firstRange(of: "://").map { url[..<$0.upperBound] } ?? ""
-        let rest = url.dropFirst(scheme.count)
-        let host = rest.prefix { $0 != "/" }
-        let path = rest.dropFirst(host.count)
-        if ["", "/", "/latest", "/latest/"].contains(path) { return scheme + host + "/latest/meta-data/" }
-        return path.hasSuffix("/") ? url : url + "/"
+        let b = Array(url.utf8)
+        let slash = UInt8(ascii: "/")
+        let afterScheme = b.indices.first { b[$0...].starts(with: "://".utf8) }.map { $0 + 3 } ?? 0
+        let hostEnd = b[afterScheme...].firstIndex(of: slash) ?? b.count
+        let path = b[hostEnd...]
+        if [[], [slash], Array("/latest".utf8), Array("/latest/".utf8)].contains(Array(path)) {
+            return String(decoding: b[..<hostEnd], as: UTF8.self) + "/latest/meta-data/"
+        }
+        return b.last == slash ? url : url + "/"
     }
 }
 

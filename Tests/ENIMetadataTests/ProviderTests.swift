@@ -146,6 +146,15 @@ final class ProviderTests: XCTestCase {
         XCTAssertEqual(try Answer.entries("a\r\nb\rc\n\nd", url: "u", max: 4), ["a", "b", "c", "d"])
     }
 
+    /// Found by Fuzz/metadata-base (Fuzz/corpus/metadata-base/regress-prepend-mark): after U+0605
+    /// (which joins the next Character) the "/" was not seen, so the host took the path.
+    func testMetadataBaseSplitsByBytes() {
+        XCTAssertEqual(Cloud.metadataBase("\u{605}"), "\u{605}/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://h\u{605}/x"), "http://h\u{605}/x/")
+        XCTAssertEqual(Cloud.metadataBase("http://h\u{605}/latest"), "http://h\u{605}/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://h/x/\u{301}"), "http://h/x/\u{301}/")
+    }
+
     func testMetadataURLByItsRootOrItsBase() async throws {
         XCTAssertEqual(Cloud.metadataBase("http://169.254.169.254"), "http://169.254.169.254/latest/meta-data/")
         XCTAssertEqual(Cloud.metadataBase("http://169.254.169.254/"), "http://169.254.169.254/latest/meta-data/")
