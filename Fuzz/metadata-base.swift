@@ -8,8 +8,13 @@ import ENIModel
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let url = String(decoding: bytes(data, size), as: UTF8.self)
     let base = Cloud.metadataBase(url)
-    check(base.hasSuffix("/"), "\(quoted(base)) does not end in /")
-    check(Cloud.metadataBase(base) == base, "\(quoted(base)) is not its own base")
-    check(base.hasPrefix(url) || base.hasSuffix("/latest/meta-data/"), "\(quoted(base)) lost \(quoted(url))")
+    // By bytes: String's hasPrefix/hasSuffix compare Characters, and "\u{605}/" is one.
+    check(base.utf8.last == UInt8(ascii: "/"), "\(quoted(base)) does not end in /")
+    check(Array(Cloud.metadataBase(base).utf8) == Array(base.utf8), "\(quoted(base)) is not its own base")
+    check(base.utf8.starts(with: url.utf8) || base.utf8.reversed().starts(with: "/latest/meta-data/".utf8.reversed()),
+          "\(quoted(base)) lost \(quoted(url))")
+    if !url.utf8.contains(UInt8(ascii: "/")) {
+        check(Array(base.utf8) == Array((url + "/latest/meta-data/").utf8), "\(quoted(url)), a bare host, gave \(quoted(base))")
+    }
     return 0
 }
