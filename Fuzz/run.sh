@@ -37,7 +37,7 @@ for t in "${targets[@]}"; do
         'BEGIN { printf "%-18s %12d %9.1f %10.0f %s\n", t, e, ns / 1e9, e / (ns / 1e9 + 1e-9), s }' | tee -a "$OUT/summary.txt"
 done
 awk -v e="$total_runs" -v ns="$(( $(date +%s%N) - total_start ))" \
-    'BEGIN { printf "%-18s %12d %9.1f (build and runs)\n", "total", e, ns / 1e9 }' | tee -a "$OUT/summary.txt"
+    'BEGIN { printf "%-18s %12d %9.1f (runs, after the build)\n", "total", e, ns / 1e9 }' | tee -a "$OUT/summary.txt"
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fuzz: failed: ${failed[*]} (reproduce: $OUT/bin/fuzz-<target> $OUT/crashes/<target>/crash-...; see Fuzz/README.md)" >&2
     exit 1
