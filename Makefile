@@ -36,7 +36,7 @@ BENCH_APT_PACKAGES := hyperfine strace
 # (mkfs.ext4 -d makes its disk without a loop mount), python3 (QMP and guest-agent client).
 VM_APT_PACKAGES := qemu-system-x86 debootstrap e2fsprogs python3 iproute2 iputils-ping curl util-linux
 
-.PHONY: all deps release-deps package-deps apt-install build release man package package-test vm-test bench test unit-test integration-test demo clean
+.PHONY: all deps release-deps package-deps apt-install build release man package package-test vm-test bench test unit-test integration-test fuzz fuzz-smoke demo clean
 
 all: build
 
@@ -106,8 +106,20 @@ integration-test: build
 	bash Tests/integration/daemon.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/systemd.sh $(BIN_DEBUG)
 
+# libFuzzer + AddressSanitizer targets for the parsers of outside input (Fuzz/README.md), built with
+# swiftc -sanitize=fuzzer,address outside SwiftPM into .build-fuzz/; the toolchain is all they need.
+# Each target runs for a fixed number of executions and the run prints executions and time per target.
+FUZZ_RUNS       ?= 1000000
+FUZZ_SMOKE_RUNS ?= 20000
+
+fuzz:
+	bash Fuzz/run.sh $(FUZZ_RUNS)
+
+fuzz-smoke:
+	bash Fuzz/run.sh $(FUZZ_SMOKE_RUNS)
+
 demo: build
 	bash scripts/demo.sh $(BIN_DEBUG) $(SIM_DEBUG)
 
 clean:
-	rm -rf .build dist
+	rm -rf .build .build-fuzz dist

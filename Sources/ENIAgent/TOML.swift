@@ -64,6 +64,22 @@ public enum TOML {
     }
 
     static func quotedKey(_ k: String) -> String { "'\(k)'" }
+
+    /// Text from the file as a message shows it: control characters escaped as `quoted` does
+    /// (`\n`, `\t`, `\r`, `\u{1b}`), so that a message never carries them raw.
+    static func escapingControls(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 || u.value == 0x7f { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out
+    }
 }
 
 private struct Parser {
@@ -107,7 +123,7 @@ private struct Parser {
         var s = ""
         var j = i
         while j < chars.count, chars[j] != "\n", s.unicodeScalars.count < 40 { s.unicodeScalars.append(chars[j]); j += 1 }
-        return "'" + s + "'"
+        return "'" + TOML.escapingControls(s) + "'"
     }
 
     mutating func key() throws(TOMLError) -> String {
@@ -140,7 +156,12 @@ private struct Parser {
             var w = ""
             while let c = peek, c == "+" || c == "-" || c == "_" || ("0"..."9").contains(c) { w.unicodeScalars.append(c); advance() }
             let digits = w.filter { $0 != "_" }
-            guard !w.isEmpty, !w.hasPrefix("_"), !w.hasSuffix("_"), !w.contains("__"), let n = Int(digits),
+            // Each underscore between two digits (`1_000`; not `_1`, `1_`, `1__0`, `+_1`).
+            let u = Array(w.unicodeScalars)
+            let underscoresOK = u.indices.allSatisfy { k in
+                u[k] != "_" || (k > 0 && k < u.count - 1 && ("0"..."9").contains(u[k - 1]) && ("0"..."9").contains(u[k + 1]))
+            }
+            guard !w.isEmpty, underscoresOK, let n = Int(digits),
                   !(digits.trimmingSign.count > 1 && digits.trimmingSign.hasPrefix("0"))
             else { throw error("invalid value \(w.isEmpty ? rest() : "'\(w)'") (expected a string, integer, boolean or array)") }
             return .integer(n)
@@ -168,9 +189,11 @@ private struct Parser {
                 let n = e == "u" ? 4 : 8
                 var hex = ""
                 for _ in 0..<n { guard let h = peek else { break }; hex.unicodeScalars.append(h); advance() }
-                guard let v = UInt32(hex, radix: 16), let u = Unicode.Scalar(v) else { throw error("invalid escape \\\(e)\(hex)") }
+                // Exactly n hex digits: UInt32(_:radix:) alone also takes a sign ("+041", "-000").
+                guard hex.unicodeScalars.count == n, hex.unicodeScalars.allSatisfy(\.properties.isASCIIHexDigit),
+                      let v = UInt32(hex, radix: 16), let u = Unicode.Scalar(v) else { throw error("invalid escape \\\(TOML.escapingControls(String(e) + hex))") }
                 s.unicodeScalars.append(u)
-            default: throw error("invalid escape \\\(e)")
+            default: throw error("invalid escape \\\(TOML.escapingControls(String(e)))")
             }
         }
     }
@@ -182,6 +205,7 @@ private struct Parser {
             guard let c = peek, c != "\n" else { throw error("unterminated string") }
             advance()
             if c == "'" { return s }
+            if c.value < 0x20 && c != "\t" || c.value == 0x7f { throw error("control character in string") }
             s.unicodeScalars.append(c)
         }
     }

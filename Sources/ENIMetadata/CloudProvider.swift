@@ -2,42 +2,6 @@ import ENIHTTP
 import ENIModel
 import Synchronization
 
-/// The clouds whose metadata tree eni-agent reads.
-public enum Cloud: String, CaseIterable, Sendable {
-    case tencent, aliyun, aws
-
-    /// The metadata bases of each cloud, tried in this order until one answers. Tencent's by its
-    /// address first: its name needs DNS, which early boot may not have yet (cloud-init's Tencent
-    /// datasource does the same).
-    public var defaultBaseURLs: [String] {
-        switch self {
-        case .tencent: ["http://169.254.0.23/latest/meta-data/", "http://metadata.tencentyun.com/latest/meta-data/"]
-        case .aliyun: ["http://100.100.100.200/latest/meta-data/"]
-        case .aws: ["http://169.254.169.254/latest/meta-data/"]
-        }
-    }
-
-    /// The metadata base for a URL as operators spell it: the endpoint's root (`http://169.254.169.254`,
-    /// as cloud-init's `metadata_urls`, nm-cloud-setup and the AWS SDKs name it) or `…/latest` get
-    /// `/latest/meta-data/`; any other path is taken as the base itself. Always ends in `/`.
-    public static func metadataBase(_ url: String) -> String {
-        let scheme = url.firstRange(of: "://").map { url[..<$0.upperBound] } ?? ""
-        let rest = url.dropFirst(scheme.count)
-        let host = rest.prefix { $0 != "/" }
-        let path = rest.dropFirst(host.count)
-        if ["", "/", "/latest", "/latest/"].contains(path) { return scheme + host + "/latest/meta-data/" }
-        return path.hasSuffix("/") ? url : url + "/"
-    }
-}
-
-/// Why one ENI could not be described this round.
-enum ENIRead: Error {
-    /// Not there yet (404): poll again until the pending deadline.
-    case pending(String)
-    /// An error or an invalid value: the ENI is unknown this pass.
-    case invalid(String)
-}
-
 /// What differs between the clouds: the token flow and how one ENI's directory is read.
 protocol CloudTree: Sendable {
     var tokenFlow: TokenFlow? { get }
@@ -376,7 +340,7 @@ final class AliyunTree: CloudTree {
         let listPath = dir + "private-ipv4s"
         let primaryIP = try await pass.need(primaryPath, pass.ipv4)
         let text = try await pass.need(listPath, pass.leaf)
-        let ips = try Self.jsonIPs(text, at: pass.url(listPath), max: pass.discipline.maxEntries)
+        let ips = try Answer.jsonIPs(text, at: pass.url(listPath), max: pass.discipline.maxEntries)
         guard ips.contains(primaryIP) else {
             throw .invalid("\(pass.url(primaryPath)): \(primaryIP) is not in \(pass.url(listPath))")
         }
@@ -389,24 +353,6 @@ final class AliyunTree: CloudTree {
         }
         statics[mac] = st
         return eni
-    }
-
-    /// `["192.168.1.10","192.168.1.11"]`: a JSON array of strings, nothing else.
-    static func jsonIPs(_ text: String, at url: String, max: Int) throws(ENIRead) -> [IPv4Address] {
-        let t = text.trimmingSpaces
-        guard t.hasPrefix("["), t.hasSuffix("]") else { throw .invalid("\(url): expected a JSON array, got \(quoted(text))") }
-        let inner = t.dropFirst().dropLast().trimmingSpaces
-        if inner.isEmpty { throw .invalid("\(url): the list of IPs is empty") }
-        var out: [IPv4Address] = []
-        for item in inner.split(separator: ",", omittingEmptySubsequences: false) {
-            let s = item.trimmingSpaces
-            guard s.count >= 2, s.hasPrefix("\""), s.hasSuffix("\"") else {
-                throw .invalid("\(url): expected a JSON array of strings, got \(quoted(text))")
-            }
-            do { out.append(try parseIPv4(String(s.dropFirst().dropLast()), at: url)) } catch { throw .invalid(error.message) }
-        }
-        guard out.count <= max else { throw .invalid("\(url): \(out.count) IPs, more than the limit of \(max)") }
-        return out
     }
 }
 
@@ -459,14 +405,5 @@ final class AWSTree: CloudTree {
         }
         statics[mac] = st
         return eni
-    }
-}
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
     }
 }

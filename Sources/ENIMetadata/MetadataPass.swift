@@ -156,7 +156,7 @@ final class MetadataPass: Sendable {
             let r = try await Self.exchange(session, request, discipline, deadline)
             switch r.status {
             case 200:
-                return try Self.text(r.body, url: u)
+                return try Answer.text(r.body, url: u)
             case 404:
                 return nil
             case 401 where tokens != nil && !renewed, 403 where tokenFlow?.optional == true && sentToken == nil && !renewed:
@@ -171,35 +171,16 @@ final class MetadataPass: Sendable {
         }
     }
 
-    /// A response body as text: UTF-8, and no control character but line ends.
-    static func text(_ body: [UInt8], url: String) throws(MetadataError) -> String {
-        guard let s = String(validating: body, as: UTF8.self) else {
-            throw MetadataError("\(url): the answer is not UTF-8")
-        }
-        if let bad = s.unicodeScalars.first(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\r") || $0.value == 0x7f }) {
-            throw MetadataError("\(url): control character U+\(String(bad.value, radix: 16, uppercase: true)) in \(quoted(String(s.prefix(80))))")
-        }
-        return s
-    }
-
     /// A leaf: one line. Trailing line ends are dropped; anything else is kept and validated.
     func leaf(_ path: String) async throws(MetadataError) -> String? {
         guard let s = try await get(path) else { return nil }
-        let v = s.trimmingTrailingNewlines
-        if v.contains("\n") || v.contains("\r") {
-            throw MetadataError("\(url(path)): expected one value, got \(quoted(v))")
-        }
-        return v
+        return try Answer.leaf(s, url: url(path))
     }
 
     /// A listing: one entry per line (empty lines dropped), at most `maxEntries`.
     func list(_ path: String) async throws(MetadataError) -> [String]? {
         guard let s = try await get(path) else { return nil }
-        let entries = s.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init).filter { !$0.isEmpty }
-        guard entries.count <= discipline.maxEntries else {
-            throw MetadataError("\(url(path)): \(entries.count) entries, more than the limit of \(discipline.maxEntries)")
-        }
-        return entries
+        return try Answer.entries(s, url: url(path), max: discipline.maxEntries)
     }
 
     // MARK: Typed leaves (nil = 404)
@@ -220,21 +201,5 @@ final class MetadataPass: Sendable {
             throw MetadataError("\(url(path)): \(quoted(v)) is not a number in \(range.lowerBound)...\(range.upperBound)")
         }
         return n
-    }
-}
-
-func parseIPv4(_ v: String, at url: String) throws(MetadataError) -> IPv4Address {
-    do { return try IPv4Address(v) } catch { throw MetadataError("\(url): \(error)") }
-}
-
-func parseMAC(_ v: String, at url: String) throws(MetadataError) -> MACAddress {
-    do { return try MACAddress(v) } catch { throw MetadataError("\(url): \(error)") }
-}
-
-extension String {
-    var trimmingTrailingNewlines: String {
-        var s = Substring(self)
-        while let l = s.last, l == "\n" || l == "\r" || l == "\r\n" { s.removeLast() }
-        return String(s)
     }
 }

@@ -118,11 +118,12 @@ public struct IPv4Prefix: Hashable, Comparable, Sendable, CustomStringConvertibl
         self.length = length
     }
 
-    /// Parses `a.b.c.d/n`; host bits must be zero.
+    /// Parses `a.b.c.d/n` strictly (the address as `IPv4Address`, the length without leading
+    /// zeros); host bits must be zero.
     public init(_ text: some StringProtocol) throws(ModelError) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let len = Int(parts[1]), (0...32).contains(len),
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber })
+              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), !(parts[1].count > 1 && parts[1].first == "0")
         else { throw ModelError("invalid IPv4 prefix \(quoted(text))") }
         let addr: IPv4Address
         do { addr = try IPv4Address(parts[0]) } catch { throw ModelError("invalid IPv4 prefix \(quoted(text))") }

@@ -38,6 +38,32 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// Found by Fuzz/toml (Fuzz/corpus/toml/regress-control-char-in-message): text quoted from the
+    /// file in a message carried its control characters raw; they are escaped as `quoted` does.
+    /// Found while writing that target: `\u` took a sign for a hex digit (`\u+041` was "A",
+    /// `\u-000` a NUL), literal strings took control characters, and `+_1` was an integer.
+    func testTOMLFuzzFindings() throws {
+        for (text, message) in [
+            ("\u{0}", "t.toml:1: expected a key, found '\\u{0}'"),
+            ("a = \u{1b}[31m", "t.toml:1: invalid value '\\u{1b}[31m' (expected a string, integer, boolean or array)"),
+            ("a = 1 \u{7f}\tb", "t.toml:1: unexpected text after value: '\\u{7f}\\tb'"),
+            ("a = \"\\\u{7}\"", "t.toml:1: invalid escape \\\\u{7}"),
+            ("a = \"\\u+041\"", "t.toml:1: invalid escape \\u+041"),
+            ("a = \"\\u-000\"", "t.toml:1: invalid escape \\u-000"),
+            ("a = \"\\U+0000041\"", "t.toml:1: invalid escape \\U+0000041"),
+            ("a = 'x\u{1}y'", "t.toml:1: control character in string"),
+            ("a = 'x\u{7f}'", "t.toml:1: control character in string"),
+            ("a = +_1", "t.toml:1: invalid value '+_1' (expected a string, integer, boolean or array)"),
+            ("a = -_1", "t.toml:1: invalid value '-_1' (expected a string, integer, boolean or array)"),
+        ] {
+            XCTAssertThrowsError(try TOML.parse(text, file: "t.toml"), text) { XCTAssertEqual("\($0)", message, text) }
+        }
+        let t = try TOML.parse("a = 'x\ty'\nb = \"\\u0041\\U0001F600\"\nc = -1_0\nd = +1_2_3", file: "t.toml")
+        XCTAssertEqual(t.map(\.value), [.string("x\ty"), .string("A\u{1F600}"), .integer(-10), .integer(123)])
+        var c = AgentConfig()
+        XCTAssertThrowsError(try c.load(tomlBytes: [0], file: "c.toml")) { XCTAssertEqual("\($0)", "c.toml:1: expected a key, found '\\u{0}'") }
+    }
+
     /// 10,000 nested `[` once exhausted the stack (SIGSEGV); nesting is bounded, the error names the line.
     func testTOMLArrayNestingIsBounded() throws {
         let deep = "exclude_macs = " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)

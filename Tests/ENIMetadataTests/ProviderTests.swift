@@ -1,6 +1,6 @@
 import ENIHTTP
 import Foundation
-import ENIMetadata
+@testable import ENIMetadata
 import ENIModel
 import MetadataSimulator
 import XCTest
@@ -133,6 +133,28 @@ final class ProviderTests: XCTestCase {
 
     /// `--metadata-url` by the endpoint's root, as cloud-init, nm-cloud-setup and the AWS SDKs spell
     /// it, or by the full base: the same answers (AWS: the token from `/latest/api/token`).
+    /// Found by Fuzz/metadata-answers (Fuzz/corpus/metadata-answers/regress-leaf-inner-crlf): a
+    /// leaf with "\r\n" inside passed as one value, since "\r\n" is one Character, equal to
+    /// neither "\n" nor "\r".
+    func testLeafWithALineEndInsideIsNotOneValue() throws {
+        for (body, shown) in [("\r\n@\n", #""\r\n@""#), ("eni-1\r\neni-2\r\n", #""eni-1\r\neni-2""#), ("a\nb", #""a\nb""#), ("a\rb", #""a\rb""#)] {
+            XCTAssertThrowsError(try Answer.leaf(body, url: "http://m/id"), body) {
+                XCTAssertEqual("\($0)", "http://m/id: expected one value, got \(shown)")
+            }
+        }
+        XCTAssertEqual(try Answer.leaf("eni-1\r\n\n\r", url: "u"), "eni-1")
+        XCTAssertEqual(try Answer.entries("a\r\nb\rc\n\nd", url: "u", max: 4), ["a", "b", "c", "d"])
+    }
+
+    /// Found by Fuzz/metadata-base (Fuzz/corpus/metadata-base/regress-prepend-mark): after U+0605
+    /// (which joins the next Character) the "/" was not seen, so the host took the path.
+    func testMetadataBaseSplitsByBytes() {
+        XCTAssertEqual(Cloud.metadataBase("\u{605}"), "\u{605}/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://h\u{605}/x"), "http://h\u{605}/x/")
+        XCTAssertEqual(Cloud.metadataBase("http://h\u{605}/latest"), "http://h\u{605}/latest/meta-data/")
+        XCTAssertEqual(Cloud.metadataBase("http://h/x/\u{301}"), "http://h/x/\u{301}/")
+    }
+
     func testMetadataURLByItsRootOrItsBase() async throws {
         XCTAssertEqual(Cloud.metadataBase("http://169.254.169.254"), "http://169.254.169.254/latest/meta-data/")
         XCTAssertEqual(Cloud.metadataBase("http://169.254.169.254/"), "http://169.254.169.254/latest/meta-data/")

@@ -33,6 +33,16 @@ final class ModelTests: XCTestCase {
         XCTAssertFalse(try IPv4Prefix("10.0.0.0/18").contains(try IPv4Address("10.0.64.0")))
     }
 
+    /// Found by Fuzz/addresses (Fuzz/corpus/addresses/regress-prefix-length-leading-zero): the
+    /// length took leading zeros, so "10.0.0.0/08" parsed as 10.0.0.0/8 while addresses are strict.
+    func testPrefixLengthIsStrict() throws {
+        XCTAssertEqual(try IPv4Prefix("0.0.0.0/0").length, 0)
+        XCTAssertEqual(try IPv4Prefix("10.0.0.0/8").length, 8)
+        for bad in ["10.0.0.0/08", "10.0.0.0/008", "0.0.0.0/00", "10.0.0.0/+8", "10.0.0.0/", "10.0.0.0/８"] {
+            XCTAssertThrowsError(try IPv4Prefix(bad), bad) { XCTAssertEqual("\($0)", "invalid IPv4 prefix \(quoted(bad))") }
+        }
+    }
+
     func testNetmaskMustBeContiguous() throws {
         XCTAssertEqual(try IPv4Prefix.length(ofNetmask: "255.255.192.0"), 18)
         XCTAssertEqual(try IPv4Prefix.length(ofNetmask: "255.255.255.255"), 32)
