@@ -1,3 +1,5 @@
+import ENIModel
+
 /// The subset of TOML that eni-agent's config uses: `key = value` lines, `[table]` headers,
 /// strings (basic and literal), integers, booleans, and arrays of those. Anything else is an error
 /// naming the file, the line and the text, never silently ignored. Arrays nest at most
@@ -64,22 +66,6 @@ public enum TOML {
     }
 
     static func quotedKey(_ k: String) -> String { "'\(k)'" }
-
-    /// Text from the file as a message shows it: control characters escaped as `quoted` does
-    /// (`\n`, `\t`, `\r`, `\u{1b}`), so that a message never carries them raw.
-    static func escapingControls(_ s: String) -> String {
-        var out = ""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7f { out += "\\u{\(String(u.value, radix: 16))}" } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out
-    }
 }
 
 private struct Parser {
@@ -123,7 +109,7 @@ private struct Parser {
         var s = ""
         var j = i
         while j < chars.count, chars[j] != "\n", s.unicodeScalars.count < 40 { s.unicodeScalars.append(chars[j]); j += 1 }
-        return "'" + TOML.escapingControls(s) + "'"
+        return "'" + escapingControls(s) + "'"
     }
 
     mutating func key() throws(TOMLError) -> String {
@@ -191,9 +177,9 @@ private struct Parser {
                 for _ in 0..<n { guard let h = peek else { break }; hex.unicodeScalars.append(h); advance() }
                 // Exactly n hex digits: UInt32(_:radix:) alone also takes a sign ("+041", "-000").
                 guard hex.unicodeScalars.count == n, hex.unicodeScalars.allSatisfy(\.properties.isASCIIHexDigit),
-                      let v = UInt32(hex, radix: 16), let u = Unicode.Scalar(v) else { throw error("invalid escape \\\(TOML.escapingControls(String(e) + hex))") }
+                      let v = UInt32(hex, radix: 16), let u = Unicode.Scalar(v) else { throw error("invalid escape \\\(escapingControls(String(e) + hex))") }
                 s.unicodeScalars.append(u)
-            default: throw error("invalid escape \\\(TOML.escapingControls(String(e)))")
+            default: throw error("invalid escape \\\(escapingControls(String(e)))")
             }
         }
     }

@@ -6,12 +6,16 @@ public struct ModelError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Renders a string for an error message: quoted, control characters escaped.
-public func quoted(_ s: some StringProtocol) -> String {
-    var out = "\""
+public func quoted(_ s: some StringProtocol) -> String { "\"" + escapingControls(s, quotes: true) + "\"" }
+
+/// Text as a message may carry it: control characters escaped (`\n`, `\t`, `\r`, `\u{1b}`), and
+/// with `quotes`, `"` and `\` too.
+public func escapingControls(_ s: some StringProtocol, quotes: Bool = false) -> String {
+    var out = ""
     for u in s.unicodeScalars {
         switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
+        case "\"" where quotes: out += "\\\""
+        case "\\" where quotes: out += "\\\\"
         case "\n": out += "\\n"
         case "\t": out += "\\t"
         case "\r": out += "\\r"
@@ -23,7 +27,7 @@ public func quoted(_ s: some StringProtocol) -> String {
             }
         }
     }
-    return out + "\""
+    return out
 }
 
 // MARK: - MAC
