@@ -127,6 +127,7 @@ public struct Agent: Sendable {
     /// Reads everything the planner needs from the kernel, /proc/sys, udev and the files. Links in
     /// `assumeSettled` are taken as finished by udev whatever its database says.
     public func observe(_ nl: Netlink, assumeSettled: Set<String> = []) throws -> ObservedState {
+        let finished = udev.finished()  // before the links: see `Udev.finished`
         let links = try nl.links()
         var sysctls: [String: String] = [:]
         var keys = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
@@ -137,7 +138,7 @@ public struct Agent: Sendable {
         let r = fileRenderer
         return ObservedState(links: links, addresses: try nl.addresses(), routes: try nl.routes(), rules: try nl.rules(),
                              sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files),
-                             unsettled: udev.unsettled(links).subtracting(assumeSettled))
+                             unsettled: Udev.unsettled(links, finished: finished).subtracting(assumeSettled))
     }
 
     public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>, warnings: [String] = []) -> Plan {
@@ -180,10 +181,14 @@ public struct Agent: Sendable {
         var settled = assumeSettled
         if udevWait > .zero, udev.isActive {
             let deadline = ContinuousClock.now + udevWait
-            while !udev.unsettled(try nl.links()).isEmpty, ContinuousClock.now < deadline {
+            func unsettled() throws -> Set<String> {
+                let finished = udev.finished()
+                return Udev.unsettled(try nl.links(), finished: finished)
+            }
+            while try !unsettled().isEmpty, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            settled.formUnion(udev.unsettled(try nl.links()))
+            settled.formUnion(try unsettled())
         }
         let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
         let instance = metadata.instance

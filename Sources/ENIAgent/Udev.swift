@@ -24,11 +24,25 @@ public struct Udev: Sendable {
         return mine == nil || pid1 == nil || mine == pid1
     }
 
-    /// The links that may be ENIs (with a MAC) that udev has not finished with; none when udev is
-    /// not active.
-    public func unsettled(_ links: [Link]) -> Set<String> {
-        guard isActive else { return [] }
-        return Set(links.filter { $0.mac != nil && access("\(runDirectory)/data/n\($0.index)", F_OK) != 0 }.map(\.name))
+    /// The indexes of the links udev has finished with; nil when udev is not active. Read it before
+    /// the links: a link finished after that read may have been renamed since (udev renames, then
+    /// writes its database), so it counts as not finished until the next look.
+    public func finished() -> Set<Int32>? {
+        guard isActive, let dir = opendir(runDirectory + "/data") else { return isActive ? [] : nil }
+        defer { closedir(dir) }
+        var out = Set<Int32>()
+        while let e = readdir(dir) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.first == "n", let i = Int32(name.dropFirst()) { out.insert(i) }
+        }
+        return out
+    }
+
+    /// The links that may be ENIs (with a MAC) that udev had not finished with at `finished`'s
+    /// read; none when udev is not active.
+    public static func unsettled(_ links: [Link], finished: Set<Int32>?) -> Set<String> {
+        guard let finished else { return [] }
+        return Set(links.filter { $0.mac != nil && !finished.contains($0.index) }.map(\.name))
     }
 
     /// `net:[4026531840]` for a namespace link; nil when it cannot be read.

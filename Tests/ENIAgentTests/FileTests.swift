@@ -59,12 +59,15 @@ final class FileTests: XCTestCase {
         let links = [Link(index: 2, name: "ens3", mac: mac, isUp: true), Link(index: 7, name: "eth1", mac: mac, isUp: false),
                      Link(index: 1, name: "lo", mac: nil, isUp: true)]
         XCTAssertFalse(udev.isActive)
-        XCTAssertEqual(udev.unsettled(links), [])
+        XCTAssertNil(udev.finished())
+        XCTAssertEqual(Udev.unsettled(links, finished: udev.finished()), [])
         try FileManager.default.createDirectory(atPath: root + "/run/udev/data", withIntermediateDirectories: true)
         XCTAssertTrue(FileManager.default.createFile(atPath: root + "/run/udev/control", contents: nil))
         XCTAssertTrue(FileManager.default.createFile(atPath: root + "/run/udev/data/n2", contents: Data("I:123\n".utf8)))
         XCTAssertTrue(udev.isActive)
-        XCTAssertEqual(udev.unsettled(links), ["eth1"])
+        XCTAssertTrue(FileManager.default.createFile(atPath: root + "/run/udev/data/b8:0", contents: nil))
+        XCTAssertEqual(udev.finished(), [2])
+        XCTAssertEqual(Udev.unsettled(links, finished: udev.finished()), ["eth1"])
         XCTAssertNotNil(Udev.namespace("/proc/self/ns/net"))
     }
 

@@ -123,6 +123,23 @@ for n in 4 5 6 7; do
 done
 grep "configured .* ms after it appeared" "$TMP/journal-hotplug.txt" | sed 's/^/#   journal: /'
 
+# === 2c. udev not finished with a new NIC: the agent waits (never configures the kernel's name) ====
+# udev renames a new NIC (eth0 -> ens12) before it writes its database; a link brought up first
+# cannot be renamed. With udev's queue stopped, the link stays as the kernel named it.
+t=$(now)
+sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7 11)"
+gx "udevadm control --stop-exec-queue"
+vm_plug 11 || abort "udev: device_add eni11"
+check "udev paused: the new NIC is pending, udev not finished with it" \
+    eventually 30 gx "eni-agent status | grep -A1 '^$(mac 11) ' | grep -q 'udev has not finished with eth'"
+check "udev paused: nothing configured on it" gx "! ip -4 -o addr | grep -q ' 10\.0\.11\.'"
+gx "udevadm control --start-exec-queue"
+check "udev done: ENI 11 configured" eventually 60 configured 11
+check "udev done: under udev's name (ens*), not the kernel's" gx "eni-vm-check iface $(mac 11) | grep -q '^ens'"
+vm_unplug 11 || not_ok "udev: device_del eni11"
+sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7)"
+timed "2c udev not finished" "$(since "$t")"
+
 # === 3. Metadata lag: the NIC arrives 3 s before the metadata lists it =============================
 t=$(now) c=$(cursor)
 sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7 8)"

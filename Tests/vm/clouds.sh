@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The VM lab, once per cloud: a guest with that cloud's DMI identity (QEMU's -smbios) and the
+# metadata at that cloud's own address, the agent with its packaged config (provider "auto",
+# renderer "auto"). Each boots with the primary and one secondary ENI, then one is hot-plugged.
+#   - aws: `metadata_url` by the endpoint's root, as cloud-init and the AWS SDKs spell it;
+#   - aliyun: the metadata answers 404 to the first MAC listings after boot: READY=1 (and so
+#     network-online.target) waits until a pass succeeded;
+#   - tencent: the guest cannot resolve metadata.tencentyun.com (no DNS yet): the address first.
+# Usage: Tests/vm/clouds.sh DEB ENI-METADATA-SIM; needs root and QEMU (else skipped). See README.md.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=../integration/checks.sh
+. "$repo/Tests/integration/checks.sh"
+usage="usage: Tests/vm/clouds.sh DEB ENI-METADATA-SIM"
+skip_unless_root "VM lab (clouds)"
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null; then
+    echo "SKIP VM lab (clouds): qemu-system-x86_64 or debootstrap missing (make vm-test installs them)"
+    echo "0 passed, 0 failed, 1 skipped"; exit 0
+fi
+DEB=$(abs "${1:?$usage}")
+SIM=$(abs "${2:?$usage}")
+VMLAB=enivc-$$
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+TOP=$(mktemp -d /tmp/eni-vmc.XXXXXX)
+TMP=$TOP
+LAST=$repo/.build-vm/last-clouds
+cleanup() {
+    vm_stop
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    vpc_destroy
+    rm -rf "$LAST" && mkdir -p "$LAST" && cp -r "$TOP"/*/ "$LAST/" 2>/dev/null
+    find "$LAST" -name '*.raw' -delete 2>/dev/null
+    if ! grep -q " $TOP/" /proc/self/mounts; then rm -rf "$TOP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+TIMES=()
+timed() { TIMES+=("$1: $2 s"); echo "# time: $1: $2 s"; }
+
+BASE=$(bash "$here/image.sh" "$repo/.build-vm" "${VM_VARIANT:-networkd}") || { not_ok "image: base root"; echo "$pass passed, $fail failed"; exit 1; }
+
+configured() { local n=$1; shift; gx "eni-vm-check configured $(mac "$n") 10.0.$n.10 10.0.$n.11 $*"; }
+
+# guest CLOUD: boots a guest of CLOUD with ENIs 1 and 2 ($GUEST_CONFIG appended to the agent's
+# config; $GUEST_SETUP run in its root before the disk is made; $BOOT_FAULTS set in the simulator
+# before QEMU starts), in a scratch directory of its own.
+guest() {
+    local cloud=$1
+    TMP=$TOP/$cloud
+    mkdir -p "$TMP"
+    guest_root "$BASE" "$TMP/root" "$DEB" || return 1
+    if [ -n "${GUEST_SETUP:-}" ]; then (cd "$TMP/root" && sh -c "$GUEST_SETUP") || return 1; fi
+    guest_disk "$TMP/root" "$TMP/disk.raw" && rm -rf "$TMP/root" || return 1
+    vpc_create && vpc_tap 1 2 || return 1
+    scenario "$cloud" 2 >"$TMP/scenario.json"
+    sim_start "$SIM" "$cloud" "$TMP/scenario.json" || return 1
+    [ -z "${BOOT_FAULTS:-}" ] || sim_faults "$BOOT_FAULTS" || return 1
+    vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$cloud" 1 2 || return 1
+    $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping
+}
+# done_with_guest: stops the guest, the simulator and the VPC.
+done_with_guest() {
+    vm_stop
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    SIM_PID=
+    vpc_destroy
+}
+
+for cloud in aws aliyun tencent; do
+    t=$(now)
+    address=$(cloud_address "$cloud")
+    GUEST_CONFIG= GUEST_SETUP= BOOT_FAULTS=
+    case "$cloud" in
+    aws) GUEST_CONFIG="metadata_url = \"http://$address\"" ;;
+    aliyun) BOOT_FAULTS='[{"path": "/network/interfaces/macs/$", "status": 404, "times": 4}]' ;;
+    tencent) GUEST_SETUP="sed -i '/metadata.tencentyun.com/d' etc/hosts" ;;
+    esac
+    if ! guest "$cloud"; then
+        not_ok "$cloud: the guest boots" "$(tail -20 "$TMP/console.log" 2>/dev/null)" "$(cat "$TMP/sim.out" "$TMP/qemu.out" 2>/dev/null)"
+        done_with_guest
+        continue
+    fi
+    ok "$cloud: the guest boots"
+    if eventually 240 gx "test -s /run/eni-vm/online.txt"; then
+        gx "cat /run/eni-vm/online.txt" >"$TMP/online.txt"
+        check "$cloud: at network-online.target ENI 2's IPs have their addresses and rules" bash -c \
+            "grep -q 'inet 10.0.2.10/24' $TMP/online.txt && grep -q 'from 10.0.2.11 lookup [0-9]* proto 234' $TMP/online.txt || { cat $TMP/online.txt; exit 1; }"
+    else
+        not_ok "$cloud: network-online.target reached (the recording unit ran)"
+    fi
+    check "$cloud: ENI 2 configured" eventually 60 configured 2
+    gx "eni-agent status" >"$TMP/status.txt" 2>&1
+    sed 's/^/#   /' "$TMP/status.txt"
+    case "$cloud" in
+    aws) why='DMI sys_vendor "Amazon EC2"' ;;
+    aliyun) why='DMI product_name "Alibaba Cloud ECS"' ;;
+    tencent) why='DMI sys_vendor "Tencent Cloud"' ;;
+    esac
+    check "$cloud: status says auto chose $cloud at http://$address/ by DMI" \
+        grep -qxF "provider: $cloud (http://$address/latest/meta-data/), chosen by $why" "$TMP/status.txt"
+    check "$cloud: status says no file is written, and why" \
+        grep -qxF "renderer: none (auto: no /etc/sysconfig/network-scripts, so nothing on this system reads ifcfg files)" "$TMP/status.txt"
+    sim_scenario "$(scenario "$cloud" 2 3)"
+    vpc_tap 3 && $VMCTL --qmp "$TMP/qmp.sock" plug eni3 tap3 "$(mac 3)" || not_ok "$cloud: device_add eni3"
+    check "$cloud: hot-plugged ENI 3 configured" eventually 60 configured 3
+    check "$cloud: every IP answers the client" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
+    gx "journalctl -b -u eni-agent -o cat --no-pager" >"$TMP/journal.txt"
+    gx "journalctl -b -u eni-agent -p warning -o cat --no-pager" >"$TMP/warnings.txt"
+    if [ "$cloud" = aliyun ]; then
+        check "aliyun: the failing passes at boot logged once, then their end" bash -c \
+            "[ \$(grep -c 'pass failed' $TMP/warnings.txt) = 1 ] && grep -q 'pass succeeded after [0-9]* failed' $TMP/journal.txt && [ \$(wc -l <$TMP/warnings.txt) = 1 ] || cat $TMP/warnings.txt $TMP/journal.txt"
+        check "aliyun: READY=1 came after the first pass that succeeded" bash -c \
+            "grep -n 'pass succeeded after' $TMP/journal.txt | head -1 | cut -d: -f1 >$TMP/a; grep -n '^Started eni-agent.service' $TMP/journal.txt | head -1 | cut -d: -f1 >$TMP/b; [ \$(cat $TMP/a) -lt \$(cat $TMP/b) ] || cat $TMP/journal.txt"
+    else
+        check "$cloud: nothing at warning or above from the unit" bash -c "! test -s $TMP/warnings.txt || { cat $TMP/warnings.txt; exit 1; }"
+    fi
+    done_with_guest
+    timed "$cloud guest: boot, cold attach, hot-plug" "$(since "$t")"
+done
+echo "# times:"; printf '#   %s\n' "${TIMES[@]}"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
