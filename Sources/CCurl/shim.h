@@ -40,4 +40,9 @@ static inline CURLMcode eni_curl_multi_setopt_long(CURLM *m, CURLMoption option,
     return curl_multi_setopt(m, option, value);
 }
 
+// CURLOPT_PROTOCOLS (a bit mask; deprecated since 7.85 in favour of CURLOPT_PROTOCOLS_STR, which
+// older libcurl, such as RHEL 9's 7.76, does not know). Its number, so that the fallback compiles
+// without a deprecation warning against newer headers.
+static const CURLoption ENI_CURLOPT_PROTOCOLS_MASK = (CURLoption)(CURLOPTTYPE_LONG + 181);
+
 #endif

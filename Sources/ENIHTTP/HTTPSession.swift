@@ -87,25 +87,29 @@ public final class HTTPSession: @unchecked Sendable {
     public let maxConcurrent: Int
     public let userAgent: String
     private let state = Mutex(State())
-    /// Touched by the worker thread only, but for `curl_multi_wakeup`, which is thread-safe.
-    private let multi: UnsafeMutableRawPointer
+    /// Touched by the worker thread only, but for `curl_multi_wakeup`, which is thread-safe. Nil
+    /// when libcurl could not be set up: every request then fails, saying why.
+    private let multi: UnsafeMutableRawPointer?
     private var thread = pthread_t()
     /// Requests sent, for accounting (`requests` in verbose output and the benchmarks).
     private let sent = Atomic<Int>(0)
 
     public init(maxConcurrent: Int = 4, userAgent: String = "eni-agent") {
-        _ = curlGlobal
         self.maxConcurrent = max(1, maxConcurrent)
         self.userAgent = userAgent
-        self.multi = curl_multi_init()
         // The session's own queue keeps at most maxConcurrent transfers in the multi handle (so a
         // request's timeout starts when it is sent); MAXCONNECTS keeps as many idle connections.
-        _ = eni_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, self.maxConcurrent)
+        if curlGlobal == CURLE_OK, let m = curl_multi_init(),
+           eni_curl_multi_setopt_long(m, CURLMOPT_MAXCONNECTS, self.maxConcurrent) == CURLM_OK {
+            multi = m
+        } else {
+            multi = nil
+        }
     }
 
     deinit {
         close()
-        curl_multi_cleanup(multi)
+        if let multi { curl_multi_cleanup(multi) }
     }
 
     /// Requests performed so far.
@@ -114,6 +118,10 @@ public final class HTTPSession: @unchecked Sendable {
     /// Sends the request and waits for its response (any status) or a transport error.
     public func perform(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPError> {
         await withCheckedContinuation { (c: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>) in
+            guard let multi else {
+                let why = curlGlobal == CURLE_OK ? "curl_multi_init failed" : "curl_global_init: \(String(cString: curl_easy_strerror(curlGlobal)))"
+                return c.resume(returning: .failure(HTTPError(.failed, url: request.url, detail: why)))
+            }
             let t = Transfer(request, c)
             let go: Bool = state.withLock { s in
                 if s.closed { return false }
@@ -133,7 +141,7 @@ public final class HTTPSession: @unchecked Sendable {
             defer { s.closed = true }
             return s.started && !s.closed
         }
-        guard started else { return }
+        guard started, let multi else { return }
         curl_multi_wakeup(multi)
         pthread_join(thread, nil)
     }
@@ -151,7 +159,10 @@ public final class HTTPSession: @unchecked Sendable {
     }
 
     private func run() {
+        guard let multi else { return }  // never started without one
         var idle: [UnsafeMutableRawPointer] = []
+        /// Handles in the multi handle, so that a failure of the multi handle itself ends them all.
+        var inFlight: [UnsafeMutableRawPointer] = []
         defer { for e in idle { curl_easy_cleanup(e) } }
         while true {
             let (start, stop): ([Transfer], Bool) = state.withLock { s in
@@ -163,18 +174,43 @@ public final class HTTPSession: @unchecked Sendable {
             }
             if stop { return }
             for t in start {
-                let easy = idle.popLast() ?? curl_easy_init()!
-                t.configure(easy, userAgent: userAgent)
+                guard let easy = idle.popLast() ?? curl_easy_init() else {
+                    state.withLock { $0.active -= 1 }
+                    t.fail(HTTPError(.failed, url: t.request.url, detail: "curl_easy_init failed (out of memory)"))
+                    continue
+                }
+                if let why = t.configure(easy, userAgent: userAgent) {
+                    state.withLock { $0.active -= 1 }
+                    t.fail(HTTPError(.failed, url: t.request.url, detail: why))
+                    idle.append(easy)
+                    continue
+                }
                 sent.add(1, ordering: .relaxed)
                 let rc = curl_multi_add_handle(multi, easy)
                 if rc != CURLM_OK {
                     Unmanaged.passUnretained(t).release()   // the reference configure() took for curl
                     finish(t, easy, CURLE_FAILED_INIT)
                     idle.append(easy)
+                } else {
+                    inFlight.append(easy)
                 }
             }
             var running: Int32 = 0
-            _ = curl_multi_perform(multi, &running)
+            let performed = curl_multi_perform(multi, &running)
+            if performed != CURLM_OK {
+                // The multi handle itself failed (out of memory, internal error): every transfer in
+                // it ends with that error rather than waiting for an answer that cannot come.
+                for easy in inFlight {
+                    var priv: UnsafeMutableRawPointer?
+                    _ = eni_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &priv)
+                    curl_multi_remove_handle(multi, easy)
+                    if let priv { finish(Unmanaged<Transfer>.fromOpaque(priv).takeRetainedValue(), easy, CURLE_FAILED_INIT,
+                                         detail: "curl_multi_perform: \(String(cString: curl_multi_strerror(performed)))") }
+                    idle.append(easy)
+                }
+                inFlight = []
+                continue
+            }
             var left: Int32 = 0
             while let msg = curl_multi_info_read(multi, &left) {
                 guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
@@ -182,6 +218,7 @@ public final class HTTPSession: @unchecked Sendable {
                 var priv: UnsafeMutableRawPointer?
                 _ = eni_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &priv)
                 curl_multi_remove_handle(multi, easy)
+                inFlight.removeAll { $0 == easy }
                 if let priv {
                     finish(Unmanaged<Transfer>.fromOpaque(priv).takeRetainedValue(), easy, code)
                 }
@@ -191,21 +228,33 @@ public final class HTTPSession: @unchecked Sendable {
             // take them now that slots are free, before sleeping.
             if state.withLock({ !$0.queue.isEmpty && $0.active < maxConcurrent }) { continue }
             // Sleeps until a socket is ready, curl's next timeout, or a wakeup from perform/close.
+            // A failed timeout query or poll costs at most a short sleep: the next perform reports
+            // what is wrong with the multi handle.
             var timeout = 1000
-            _ = curl_multi_timeout(multi, &timeout)
-            if timeout < 0 || timeout > 1000 { timeout = 1000 }
-            _ = curl_multi_poll(multi, nil, 0, Int32(timeout), nil)
+            if curl_multi_timeout(multi, &timeout) != CURLM_OK || timeout < 0 || timeout > 1000 { timeout = 1000 }
+            if curl_multi_poll(multi, nil, 0, Int32(timeout), nil) != CURLM_OK { usleep(10_000) }
         }
     }
 
-    private func finish(_ t: Transfer, _ easy: UnsafeMutableRawPointer, _ code: CURLcode) {
+    private func finish(_ t: Transfer, _ easy: UnsafeMutableRawPointer, _ code: CURLcode, detail: String? = nil) {
         state.withLock { $0.active -= 1 }
-        t.complete(easy, code)
+        t.complete(easy, code, detail: detail)
     }
 }
 
-/// Initialises libcurl once per process, before the first session (curl_global_init).
-private let curlGlobal: Void = { _ = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+/// Initialises libcurl once per process, before the first session (curl_global_init); its result.
+private let curlGlobal: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+
+/// Restricts the handle to plain HTTP: `CURLOPT_PROTOCOLS_STR` where libcurl knows it (7.85 and
+/// later), else the older bit mask `CURLOPT_PROTOCOLS` (RHEL 9 ships 7.76). Never silently
+/// unrestricted: the result is the last option's, and a failure stops the request.
+func restrictToHTTP(_ easy: UnsafeMutableRawPointer, preferString: Bool = true) -> CURLcode {
+    if preferString {
+        let rc = eni_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http")
+        guard rc == CURLE_UNKNOWN_OPTION else { return rc }
+    }
+    return eni_curl_easy_setopt_long(easy, ENI_CURLOPT_PROTOCOLS_MASK, Int(CURLPROTO_HTTP))
+}
 
 /// The body sink curl calls while a response arrives (CURLOPT_WRITEFUNCTION).
 private let writeBody: eni_curl_write_fn = { data, size, count, user in
@@ -238,46 +287,62 @@ private final class Transfer: @unchecked Sendable {
 
     /// Sets every option of the handle for this request; the handle may have served another
     /// request before (the connection cache belongs to the multi handle and survives the reset).
-    func configure(_ easy: UnsafeMutableRawPointer, userAgent: String) {
+    /// Every option is checked: nil when all are set (and curl holds a reference to `self`), else
+    /// which one libcurl refused and why; the request is then not sent.
+    func configure(_ easy: UnsafeMutableRawPointer, userAgent: String) -> String? {
         curl_easy_reset(easy)
-        let me = Unmanaged.passRetained(self).toOpaque()
-        _ = eni_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
-        _ = eni_curl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http")
-        _ = eni_curl_easy_setopt_string(easy, CURLOPT_NOPROXY, "*")
-        _ = eni_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, userAgent)
-        _ = eni_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        _ = eni_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0)
-        _ = eni_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
-        _ = eni_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, request.connectTimeoutMilliseconds))
-        _ = eni_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, request.timeoutMilliseconds))
-        _ = eni_curl_easy_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBytes))
-        _ = eni_curl_easy_setopt_write_function(easy, writeBody)
-        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me)
-        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me)
-        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
-        for h in request.headers { headers = curl_slist_append(headers, h) }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        var failed: String?
+        func set(_ name: String, _ rc: CURLcode) {
+            if rc != CURLE_OK, failed == nil { failed = "curl_easy_setopt(\(name)): \(String(cString: curl_easy_strerror(rc)))" }
+        }
+        set("CURLOPT_URL", eni_curl_easy_setopt_string(easy, CURLOPT_URL, request.url))
+        set("CURLOPT_PROTOCOLS", restrictToHTTP(easy))
+        set("CURLOPT_NOPROXY", eni_curl_easy_setopt_string(easy, CURLOPT_NOPROXY, "*"))
+        set("CURLOPT_USERAGENT", eni_curl_easy_setopt_string(easy, CURLOPT_USERAGENT, userAgent))
+        set("CURLOPT_NOSIGNAL", eni_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        set("CURLOPT_FOLLOWLOCATION", eni_curl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        set("CURLOPT_HTTP_VERSION", eni_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1))
+        set("CURLOPT_CONNECTTIMEOUT_MS", eni_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, request.connectTimeoutMilliseconds)))
+        set("CURLOPT_TIMEOUT_MS", eni_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, request.timeoutMilliseconds)))
+        set("CURLOPT_MAXFILESIZE_LARGE", eni_curl_easy_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBytes)))
+        set("CURLOPT_WRITEFUNCTION", eni_curl_easy_setopt_write_function(easy, writeBody))
+        set("CURLOPT_WRITEDATA", eni_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me))
+        set("CURLOPT_PRIVATE", eni_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me))
+        set("CURLOPT_ERRORBUFFER", eni_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer))
+        func append(_ line: String) {
+            if let l = curl_slist_append(headers, line) { headers = l } else if failed == nil { failed = "curl_slist_append: out of memory" }
+        }
+        for h in request.headers { append(h) }
         if request.method == .put {
-            _ = eni_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "PUT")
-            _ = eni_curl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count)
+            set("CURLOPT_CUSTOMREQUEST", eni_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "PUT"))
+            set("CURLOPT_POSTFIELDSIZE", eni_curl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count))
             // COPYPOSTFIELDS copies POSTFIELDSIZE bytes: the body may go once this returns.
             if request.body.isEmpty {
-                _ = eni_curl_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+                set("CURLOPT_COPYPOSTFIELDS", eni_curl_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, ""))
             } else {
                 var body = request.body
-                body.withUnsafeMutableBytes { _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+                set("CURLOPT_COPYPOSTFIELDS", body.withUnsafeMutableBytes { eni_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) })
             }
-            headers = curl_slist_append(headers, "Content-Type:")
+            append("Content-Type:")
         }
-        _ = eni_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headers.map { UnsafeMutableRawPointer($0) })
+        set("CURLOPT_HTTPHEADER", eni_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headers.map { UnsafeMutableRawPointer($0) }))
+        if failed == nil { _ = Unmanaged.passRetained(self) }  // curl's reference, released at completion
+        return failed
     }
 
-    func complete(_ easy: UnsafeMutableRawPointer, _ code: CURLcode) {
-        let detail = String(cString: errorBuffer)
+    /// Fails the request before it was handed to curl.
+    func fail(_ error: HTTPError) { continuation.resume(returning: .failure(error)) }
+
+    func complete(_ easy: UnsafeMutableRawPointer, _ code: CURLcode, detail override: String? = nil) {
+        let detail = override ?? String(cString: errorBuffer)
         let result: Result<HTTPResponse, HTTPError>
-        if code == CURLE_OK {
-            var status = 0
-            _ = eni_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        var status = 0
+        let info = code == CURLE_OK ? eni_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) : CURLE_OK
+        if code == CURLE_OK, info == CURLE_OK {
             result = .success(HTTPResponse(status: status, body: body))
+        } else if code == CURLE_OK {
+            result = .failure(HTTPError(.failed, url: request.url, detail: "curl_easy_getinfo(CURLINFO_RESPONSE_CODE): \(String(cString: curl_easy_strerror(info)))"))
         } else {
             let kind: HTTPError.Kind = switch code {
             case CURLE_OPERATION_TIMEDOUT: .timeout
