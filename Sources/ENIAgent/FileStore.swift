@@ -11,11 +11,14 @@ public struct FileError: Error, Equatable, Sendable, CustomStringConvertible {
     public var operation: String
     public var path: String
     public var reason: String
+    /// The system's error number, when a system call failed.
+    public var errno: Int32?
     public init(_ operation: String, _ path: String, _ reason: String) {
         self.operation = operation; self.path = path; self.reason = reason
     }
     init(_ operation: String, _ path: String, errno e: Int32) {
         self.init(operation, path, Errno(rawValue: e).description)
+        self.errno = e
     }
     public var description: String { "\(operation) \(path): \(reason)" }
 }
@@ -105,8 +108,10 @@ public struct FileStore: Sendable {
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 16384)
         while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw FileError("read", path, errno: errno) }
+            let n: Int
+            do { n = try buf.withUnsafeMutableBytes { try FileDescriptor(rawValue: fd).read(into: $0) } } catch {
+                throw FileError("read", path, errno: (error as? Errno)?.rawValue ?? EIO)
+            }
             if n == 0 { return out }
             out += buf[..<n]
             if out.count > limit { throw FileError("read", path, "larger than \(limit) bytes") }
@@ -189,11 +194,8 @@ public struct FileStore: Sendable {
         do {
             defer { close(fd) }
             guard fchmod(fd, 0o644) == 0 else { throw FileError("chmod", hostPath(path), errno: errno) }
-            var bytes = Array(content.utf8)[...]
-            while !bytes.isEmpty {
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                if n < 0 { if errno == EINTR { continue }; throw FileError("write", hostPath(path), errno: errno) }
-                bytes = bytes.dropFirst(n)
+            do { _ = try FileDescriptor(rawValue: fd).writeAll(content.utf8) } catch {
+                throw FileError("write", hostPath(path), errno: (error as? Errno)?.rawValue ?? EIO)
             }
             guard fsync(fd) == 0 else { throw FileError("fsync", hostPath(path), errno: errno) }
         }
@@ -297,9 +299,9 @@ public struct ProcSys: Sendable {
         let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError("set", key, errno: errno) }
         defer { close(fd) }
-        let bytes = Array((value + "\n").utf8)
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw FileError("set", key, errno: errno) }
+        do { _ = try FileDescriptor(rawValue: fd).writeAll((value + "\n").utf8) } catch {
+            throw FileError("set", key, errno: (error as? Errno)?.rawValue ?? EIO)
+        }
     }
 }
 

@@ -50,12 +50,11 @@ public final class LinkMonitor: @unchecked Sendable {
     /// `namespace`: the network namespace at this path instead of the calling thread's.
     public init(namespace: String? = nil, receiveBuffer: Int = 1 << 20) throws(NetlinkError) {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else {
-            throw NetlinkError(operation: "open", object: "wake-up pipe", code: .other(0), reason: String(cString: strerror(errno)))
-        }
-        for f in fds {
-            _ = fcntl(f, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(f, F_SETFL, O_NONBLOCK)
+        guard pipe(&fds) == 0 else { throw .system("open", "wake-up pipe", errno: errno) }
+        for f in fds where fcntl(f, F_SETFD, FD_CLOEXEC) != 0 || fcntl(f, F_SETFL, O_NONBLOCK) != 0 {
+            let e = errno
+            close(fds[0]); close(fds[1])
+            throw .system("set up", "wake-up pipe", errno: e)
         }
         wake = (fds[0], fds[1])
         let context = Unmanaged.passUnretained(collector).toOpaque()
@@ -111,7 +110,10 @@ public final class LinkMonitor: @unchecked Sendable {
             let n = poll(&fds, 2, -1)
             if n < 0 {
                 if errno == EINTR { continue }
-                return nil
+                // Never a silent end of the events: what may have been missed is read again, as
+                // after an overrun (a short pause first, so that a lasting failure cannot spin).
+                usleep(100_000)
+                return LinkEvents(events: [], overrun: true)
             }
             if fds[1].revents != 0 { return nil }
             if fds[0].revents != 0 { return drain() }

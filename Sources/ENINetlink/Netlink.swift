@@ -45,18 +45,12 @@ public final class Netlink {
     static func withNamespace<T>(_ path: String?, _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
         guard let path else { return try body() }
         let target = open(path, O_RDONLY | O_CLOEXEC)
-        guard target >= 0 else {
-            throw NetlinkError(operation: "open", object: "namespace \(path)", code: .notFound, reason: String(cString: strerror(errno)))
-        }
+        guard target >= 0 else { throw .system("open", "namespace \(path)", errno: errno) }
         defer { close(target) }
         let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard home >= 0 else {
-            throw NetlinkError(operation: "open", object: "own namespace", code: .other(0), reason: String(cString: strerror(errno)))
-        }
+        guard home >= 0 else { throw .system("open", "own namespace", errno: errno) }
         defer { close(home) }
-        guard setns(target, CLONE_NEWNET) == 0 else {
-            throw NetlinkError(operation: "enter", object: "namespace \(path)", code: .permission, reason: String(cString: strerror(errno)))
-        }
+        guard setns(target, CLONE_NEWNET) == 0 else { throw .system("enter", "namespace \(path)", errno: errno) }
         defer { precondition(setns(home, CLONE_NEWNET) == 0, "cannot return to the thread's own network namespace") }
         return try body()
     }
@@ -176,7 +170,7 @@ public final class Netlink {
         try NetlinkError.check(rtnl_link_get_kernel(sk, idx, nil, &link), "set up", "dev \(device)")
         guard let link else { return }
         defer { rtnl_link_put(link) }
-        let change = rtnl_link_alloc()!
+        guard let change = rtnl_link_alloc() else { throw .outOfMemory("set up", "dev \(device)", "rtnl_link_alloc") }
         defer { rtnl_link_put(change) }
         rtnl_link_set_flags(change, UInt32(IFF_UP.rawValue))
         writes += 1
@@ -190,9 +184,9 @@ public final class Netlink {
     private func address(_ a: InterfaceAddress, add: Bool) throws(NetlinkError) {
         let op = add ? "add address" : "delete address"
         let idx = try index(of: a.device, for: op, a.description)
-        let obj = rtnl_addr_alloc()!
+        guard let obj = rtnl_addr_alloc() else { throw .outOfMemory(op, a.description, "rtnl_addr_alloc") }
         defer { rtnl_addr_put(obj) }
-        let local = nlAddr(a.address, a.prefixLength)
+        let local = try nlAddr(a.address, a.prefixLength, op, a.description)
         defer { nl_addr_put(local) }
         rtnl_addr_set_ifindex(obj, Int32(idx))
         try NetlinkError.check(rtnl_addr_set_local(obj, local), op, a.description)
@@ -208,23 +202,27 @@ public final class Netlink {
 
     private func route(_ r: Route, add: Bool) throws(NetlinkError) {
         let op = add ? "add route" : "delete route"
-        let obj = rtnl_route_alloc()!
+        guard let obj = rtnl_route_alloc() else { throw .outOfMemory(op, r.description, "rtnl_route_alloc") }
         defer { rtnl_route_put(obj) }
-        _ = rtnl_route_set_family(obj, UInt8(AF_INET))
+        try NetlinkError.check(rtnl_route_set_family(obj, UInt8(AF_INET)), op, r.description)
         rtnl_route_set_table(obj, r.table)
-        let dst = nlAddr(r.destination.network, r.destination.length)
+        let dst = try nlAddr(r.destination.network, r.destination.length, op, r.description)
         defer { nl_addr_put(dst) }
         try NetlinkError.check(rtnl_route_set_dst(obj, dst), op, r.description)
         rtnl_route_set_protocol(obj, r.proto)
         rtnl_route_set_scope(obj, r.scope.rawValue)
-        _ = rtnl_route_set_type(obj, UInt8(RTN_UNICAST))
+        try NetlinkError.check(rtnl_route_set_type(obj, UInt8(RTN_UNICAST)), op, r.description)
         if r.metric != 0 { rtnl_route_set_priority(obj, r.metric) }
         if let dev = r.device {
             let idx = try index(of: dev, for: op, r.description)
-            let nh = rtnl_route_nh_alloc()!  // owned by the route once added
+            guard let nh = rtnl_route_nh_alloc() else { throw .outOfMemory(op, r.description, "rtnl_route_nh_alloc") }
+            // Owned by the route once added.
             rtnl_route_nh_set_ifindex(nh, Int32(idx))
             if let gw = r.gateway {
-                let g = nlAddr(gw, 32)
+                guard let g = try? nlAddr(gw, 32, op, r.description) else {
+                    rtnl_route_nh_free(nh)
+                    throw .outOfMemory(op, r.description, "nl_addr_build")
+                }
                 rtnl_route_nh_set_gateway(nh, g)
                 nl_addr_put(g)
             }
@@ -244,7 +242,7 @@ public final class Netlink {
         guard !r.hasOtherSelectors else {
             throw NetlinkError(operation: op, object: r.description, code: .invalid, reason: "selectors the agent does not model")
         }
-        let obj = rtnl_rule_alloc()!
+        guard let obj = rtnl_rule_alloc() else { throw .outOfMemory(op, r.description, "rtnl_rule_alloc") }
         defer { rtnl_rule_put(obj) }
         rtnl_rule_set_family(obj, AF_INET)
         rtnl_rule_set_prio(obj, r.priority)
@@ -252,7 +250,7 @@ public final class Netlink {
         rtnl_rule_set_action(obj, UInt8(FR_ACT_TO_TBL))
         try NetlinkError.check(rtnl_rule_set_protocol(obj, r.proto), op, r.description)
         if let s = r.source {
-            let src = nlAddr(s.network, s.length)
+            let src = try nlAddr(s.network, s.length, op, r.description)
             defer { nl_addr_put(src) }
             try NetlinkError.check(rtnl_rule_set_src(obj, src), op, r.description)
         }
@@ -269,8 +267,10 @@ public final class Netlink {
     }
 
     /// A new `struct nl_addr` (caller puts it).
-    private func nlAddr(_ ip: IPv4Address, _ prefixLength: Int) -> OpaquePointer {
-        let a = ip.bytes.withUnsafeBytes { nl_addr_build(AF_INET, $0.baseAddress, 4)! }
+    private func nlAddr(_ ip: IPv4Address, _ prefixLength: Int, _ op: String, _ object: String) throws(NetlinkError) -> OpaquePointer {
+        guard let a = ip.bytes.withUnsafeBytes({ nl_addr_build(AF_INET, $0.baseAddress, 4) }) else {
+            throw .outOfMemory(op, object, "nl_addr_build")
+        }
         nl_addr_set_prefixlen(a, Int32(prefixLength))
         return a
     }

@@ -1,11 +1,18 @@
 internal import CNetlink
 import ENIModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// A failed netlink operation, naming the operation, the object and libnl's reason.
 public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible {
     /// libnl's error classes that callers act on; everything else is `.other`.
     public enum Code: Equatable, Sendable {
         case exists, notFound, permission, noDevice, invalid, busy, other(Int32)
+        /// A system call failed with this errno (not a libnl call).
+        case system(Int32)
 
         init(nle: Int32) {
             switch nle {
@@ -26,6 +33,17 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
     public var reason: String
 
     public var description: String { "\(operation) \(object): \(reason)" }
+
+    /// A system call's failure, with its errno.
+    static func system(_ operation: String, _ object: String, errno e: Int32) -> NetlinkError {
+        NetlinkError(operation: operation, object: object, code: e == EPERM || e == EACCES ? .permission : .system(e),
+                     reason: String(cString: strerror(e)))
+    }
+
+    /// A libnl allocation that returned nothing.
+    static func outOfMemory(_ operation: String, _ object: String, _ what: String) -> NetlinkError {
+        NetlinkError(operation: operation, object: object, code: .other(NLE_NOMEM), reason: "\(what) failed: out of memory")
+    }
 
     /// Wraps a libnl return value: negative is an error (`-NLE_*`).
     static func check(_ rc: Int32, _ operation: @autoclosure () -> String, _ object: @autoclosure () -> String) throws(NetlinkError) {
