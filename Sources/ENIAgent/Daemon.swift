@@ -441,7 +441,7 @@ struct Loop {
                 }
             }
             if case .unknown(let reason) = s.state {
-                if reason.hasPrefix(pendingReasonPrefix) {
+                if reason.isPending {
                     let since = pendingSince[s.mac] ?? now
                     pendingSince[s.mac] = since
                     stillPending.insert(s.mac)

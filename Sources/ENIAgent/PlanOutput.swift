@@ -163,7 +163,7 @@ public enum PlanOutput {
                 e.ips = d.eni.allIPs.map(\.description); e.table = d.table; e.priority = d.priority; e.id = d.eni.id
             case .waiting: e.state = "waiting"
             case .settling(let d): e.state = "waiting"; e.interface = d
-            case .unknown(let r): e.state = "unknown"; e.reason = r
+            case .unknown(let r): e.state = "unknown"; e.reason = r.description
             case .skipped(let d): e.state = "skipped"; e.interface = d
             case .excluded(let d): e.state = "excluded"; e.interface = d
             }
@@ -237,8 +237,8 @@ public enum PlanOutput {
             return n == 0 ? ("configured", nil) : ("unconfigured", "\(n) changes to apply")
         case .waiting: return ("pending", "listed by the metadata; no link with this MAC yet")
         case .settling(let d): return ("pending", "udev has not finished with \(d) yet")
-        case .unknown(let r) where r.hasPrefix(pendingReasonPrefix): return ("pending", String(r.dropFirst(pendingReasonPrefix.count)))
-        case .unknown(let r): return ("error", r)
+        case .unknown(.pending(let r)): return ("pending", r)
+        case .unknown(.invalid(let r)): return ("error", r)
         case .skipped: return ("skipped", nil)
         case .excluded: return ("excluded", nil)
         }

@@ -196,23 +196,23 @@ public final class CloudMetadataProvider: MetadataProvider {
         }
 
         var enis: [ENI] = []
-        var unknown: [MACAddress: String] = [:]
+        var unknown: [MACAddress: Undescribed] = [:]
         for (mac, f) in final where listed[mac] != nil {
             switch f {
             case .ok(let eni): enis.append(eni)
-            case .failed(let why): unknown[mac] = why
+            case .failed(let why): unknown[mac] = .invalid(why)
             }
         }
         let waited = started.duration(to: .now).components.seconds
         for (mac, why) in pending {
-            unknown[mac] = pendingReasonPrefix + why + (discipline.pendingTimeoutMilliseconds > 0 ? " (waited \(waited) s)" : "")
+            unknown[mac] = .pending(why + (discipline.pendingTimeoutMilliseconds > 0 ? " (waited \(waited) s)" : ""))
         }
         // An IP listed under two ENIs: neither can be trusted this pass.
         var owners: [IPv4Address: [MACAddress]] = [:]
         for e in enis { for ip in e.allIPs { owners[ip, default: []].append(e.mac) } }
         for (ip, macs) in owners where macs.count > 1 {
             for m in macs {
-                unknown[m] = "IP \(ip) is listed under several ENIs: \(macs.sorted().map(\.description).joined(separator: ", "))"
+                unknown[m] = .invalid("IP \(ip) is listed under several ENIs: \(macs.sorted().map(\.description).joined(separator: ", "))")
             }
         }
         enis.removeAll { unknown[$0.mac] != nil }

@@ -23,10 +23,6 @@ public struct MetadataResult: Sendable {
     }
 }
 
-/// How an `Instance.unknown` reason begins when the ENI is not listed or described yet (rather
-/// than in error): `status` reports such an ENI as pending.
-public let pendingReasonPrefix = "pending: "
-
 public struct MetadataError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }

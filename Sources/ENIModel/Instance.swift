@@ -72,20 +72,40 @@ public struct ENI: Hashable, Sendable {
     public var allIPs: [IPv4Address] { [primaryIP] + secondaryIPs }
 }
 
+/// Why the metadata could not describe an ENI this time. Either way nothing of it is changed.
+public enum Undescribed: Hashable, Sendable, CustomStringConvertible {
+    /// Not listed or not described yet (metadata that lags an attach): waited for, not an error.
+    case pending(String)
+    /// An error or an invalid value: reported as an error.
+    case invalid(String)
+
+    /// Why, without the kind.
+    public var reason: String {
+        switch self {
+        case .pending(let r), .invalid(let r): r
+        }
+    }
+
+    public var isPending: Bool { if case .pending = self { true } else { false } }
+
+    /// `pending: WHY` or `WHY`, as messages show it.
+    public var description: String { isPending ? "pending: \(reason)" : reason }
+}
+
 /// What the cloud says is attached to this instance.
 public struct Instance: Hashable, Sendable {
     /// The instance's top-level MAC: the primary ENI (eth0).
     public var primaryMAC: MACAddress
     /// ENIs the metadata described completely and validly, sorted by MAC.
     public var enis: [ENI]
-    /// ENIs the metadata lists but could not describe this time (error, invalid value): reason per
-    /// MAC. The planner changes nothing for them.
-    public var unknown: [MACAddress: String]
+    /// ENIs the metadata lists (or the kernel has) but that it could not describe this time,
+    /// pending or invalid, per MAC. The planner changes nothing for them.
+    public var unknown: [MACAddress: Undescribed]
 
     /// Validates the instance as a whole: the primary MAC is a unicast MAC and is among the ENIs
     /// (described or unknown), no MAC is listed twice, no IP is on two ENIs. An instance that fails
     /// here is unusable: nothing is planned from it.
-    public init(primaryMAC: MACAddress, enis: [ENI], unknown: [MACAddress: String] = [:]) throws(ModelError) {
+    public init(primaryMAC: MACAddress, enis: [ENI], unknown: [MACAddress: Undescribed] = [:]) throws(ModelError) {
         try primaryMAC.requireUnicast(for: "primary MAC")
         var seenMAC = Set<MACAddress>()
         var owner: [IPv4Address: MACAddress] = [:]

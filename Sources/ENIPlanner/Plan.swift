@@ -76,8 +76,9 @@ public struct ENIStatus: Hashable, Sendable {
         case waiting
         /// Its link is there, but udev has not finished with it yet (it may still rename it).
         case settling(device: String)
-        /// Listed, but the metadata could not describe it this time: nothing is changed for it.
-        case unknown(reason: String)
+        /// Listed, but the metadata could not describe it this time, or its link cannot be used:
+        /// nothing is changed for it.
+        case unknown(Undescribed)
         /// Left out by `--interface`.
         case skipped(device: String)
         /// Left alone by `exclude_interfaces` / `exclude_macs` (its link, when it has one).

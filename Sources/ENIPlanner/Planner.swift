@@ -113,7 +113,7 @@ private struct Builder {
             if let device = excluded(mac, candidateLinks(mac)) {
                 statuses.append(ENIStatus(mac: mac, state: .excluded(device: device)))
             } else {
-                statuses.append(ENIStatus(mac: mac, state: .unknown(reason: reason)))
+                statuses.append(ENIStatus(mac: mac, state: .unknown(reason)))
             }
             protectedOwners.insert(mac)
         }
@@ -138,21 +138,21 @@ private struct Builder {
             if links.count > 1 {
                 problems.append(Problem(interface: nil, message:
                     "MAC \(eni.mac) is on several links (\(links.map(\.name).joined(separator: ", "))); none is configured"))
-                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(reason: "MAC on several links")))
+                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(.invalid("MAC on several links"))))
                 protectedOwners.insert(eni.mac)
                 continue
             }
             if !Link.isSafeName(link.name) {
                 problems.append(Problem(interface: nil, message:
                     "link \(quoted(link.name)) (\(eni.mac)) has a name eni-agent cannot write safely; left alone"))
-                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(reason: "unsafe interface name")))
+                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(.invalid("unsafe interface name"))))
                 protectedOwners.insert(eni.mac)
                 continue
             }
             if link.master != nil {
                 problems.append(Problem(interface: link.name, message:
                     "link \(link.name) (\(eni.mac)) is enslaved to another device; left alone"))
-                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(reason: "enslaved to another device")))
+                statuses.append(ENIStatus(mac: eni.mac, state: .unknown(.invalid("enslaved to another device"))))
                 protectedOwners.insert(eni.mac)
                 continue
             }

@@ -275,7 +275,7 @@ final class ProviderTests: XCTestCase {
         let sim = try MetadataSimulator(scenario: s)
         sim.setFaults([Fault(path: "/\(Self.eth2)/private-ipv4s", status: 500)])
         let r = try await provider(sim, .aliyun).fetch(waitingFor: [])
-        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)]).description
         XCTAssertTrue(reason.contains("\(Self.eth2)/private-ipv4s: HTTP 500"), reason)
         XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth1)])
     }
@@ -285,7 +285,7 @@ final class ProviderTests: XCTestCase {
         let sim = try MetadataSimulator(scenario: s)
         sim.setFaults([Fault(path: "03:0A/local-ipv4s/", mode: .truncate)])
         let r = try await provider(sim, .tencent).fetch(waitingFor: [])
-        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)]).description
         XCTAssertTrue(reason.contains("truncated"), reason)
         XCTAssertEqual(r.instance.enis.count, 2)
         // Once: retried, and the pass succeeds.
@@ -298,7 +298,7 @@ final class ProviderTests: XCTestCase {
         let sim = try MetadataSimulator(scenario: Self.scenario(.aws))
         sim.setFaults([Fault(path: "\(Self.eth1)/local-ipv4s", mode: .oversize)])
         let r = try await provider(sim, .aws).fetch(waitingFor: [])
-        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth1)])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth1)]).description
         XCTAssertTrue(reason.contains("response too large (more than 65536 bytes)"), reason)
         XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth2)])
     }
@@ -334,13 +334,13 @@ final class ProviderTests: XCTestCase {
         let sim = try MetadataSimulator(scenario: Self.scenario(.aliyun))
         sim.setFaults([Fault(hideMAC: Self.eth2)])
         let r = try await provider(sim, .aliyun, Self.discipline(pending: 600)).fetch(waitingFor: [mac(Self.eth2)])
-        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)])
+        let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)]).description
         XCTAssertTrue(reason.hasPrefix("pending: not listed in "), reason)
         XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth1)])
 
         sim.setFaults([Fault(hideMAC: Self.eth2, leavesOnly: true)])
         let leaves = try await provider(sim, .aliyun, Self.discipline(pending: 0)).fetch(waitingFor: [])
-        let why = try XCTUnwrap(leaves.instance.unknown[mac(Self.eth2)])
+        let why = try XCTUnwrap(leaves.instance.unknown[mac(Self.eth2)]).description
         XCTAssertTrue(why.hasPrefix("pending: ") && why.contains("answers 404"), why)
     }
 
@@ -353,7 +353,7 @@ final class ProviderTests: XCTestCase {
         sim.setFaults([Fault(path: path, body: body)])
         let r = try await provider(sim, Cloud(rawValue: cloud.rawValue)!).fetch(waitingFor: [])
         XCTAssertEqual(r.instance.enis.count, 2, "the other ENIs go ahead", file: file, line: line)
-        return try XCTUnwrap(r.instance.unknown[mac(eni)], file: file, line: line)
+        return try XCTUnwrap(r.instance.unknown[mac(eni)], file: file, line: line).description
     }
 
     func testInvalidIP() async throws {
@@ -389,7 +389,7 @@ final class ProviderTests: XCTestCase {
         let r = try await provider(sim, .aws).fetch(waitingFor: [])
         XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary)])
         for m in [Self.eth1, Self.eth2] {
-            XCTAssertEqual(r.instance.unknown[mac(m)], "IP 10.0.2.11 is listed under several ENIs: \(Self.eth1), \(Self.eth2)")
+            XCTAssertEqual(r.instance.unknown[mac(m)], .invalid("IP 10.0.2.11 is listed under several ENIs: \(Self.eth1), \(Self.eth2)"))
         }
     }
 
@@ -446,7 +446,7 @@ final class ProviderTests: XCTestCase {
         // Expired again and again: the renewed token is rejected too, and that ENI is unknown.
         sim.setFaults([Fault(path: "\(Self.eth1)/local-ipv4s", expireTokens: true)])
         let again = try await provider(sim, .aws).fetch(waitingFor: [])
-        let reason = try XCTUnwrap(again.instance.unknown[mac(Self.eth1)])
+        let reason = try XCTUnwrap(again.instance.unknown[mac(Self.eth1)]).description
         XCTAssertTrue(reason.hasSuffix("\(Self.eth1)/local-ipv4s: 401 Unauthorized (token rejected)"), reason)
     }
 

@@ -95,6 +95,15 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsError(try Instance(primaryMAC: a.mac, enis: [a, a]))
     }
 
+    /// An ENI the metadata could not describe is pending (not an error) or invalid, as a type.
+    func testUndescribedKinds() {
+        XCTAssertTrue(Undescribed.pending("not listed yet").isPending)
+        XCTAssertEqual(Undescribed.pending("not listed yet").description, "pending: not listed yet")
+        XCTAssertFalse(Undescribed.invalid("HTTP 500").isPending)
+        XCTAssertEqual(Undescribed.invalid("HTTP 500").description, "HTTP 500")
+        XCTAssertEqual(Undescribed.pending("x").reason, "x")
+    }
+
     func testInstanceNeedsItsPrimaryAmongTheENIs() throws {
         let a = try eni("52:54:00:00:02:0a", "10.0.2.10")
         let primary = try MACAddress("52:54:00:00:01:0a")
@@ -105,7 +114,7 @@ final class ModelTests: XCTestCase {
             XCTAssertEqual("\($0)", "primary MAC 52:54:00:00:01:0a is not among the ENIs (0 listed)")
         }
         // Listed but not described this time: the instance is usable, the primary left alone.
-        XCTAssertNoThrow(try Instance(primaryMAC: primary, enis: [a], unknown: [primary: "timeout"]))
+        XCTAssertNoThrow(try Instance(primaryMAC: primary, enis: [a], unknown: [primary: .invalid("timeout")]))
     }
 
     func testMarkerOwner() throws {

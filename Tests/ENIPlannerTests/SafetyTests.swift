@@ -36,7 +36,7 @@ final class SafetyTests: XCTestCase {
 
     func without(_ i: Instance, _ mac: MACAddress, unknown reason: String? = nil) throws -> Instance {
         var unknown = i.unknown
-        if let reason { unknown[mac] = reason }
+        if let reason { unknown[mac] = .invalid(reason) }
         return try Instance(primaryMAC: i.primaryMAC, enis: i.enis.filter { $0.mac != mac }, unknown: unknown)
     }
 
