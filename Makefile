@@ -106,6 +106,7 @@ integration-test: build
 	bash Tests/integration/providers.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/daemon.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/systemd.sh $(BIN_DEBUG)
+	bash Tests/integration/crash.sh $(BIN_DEBUG)
 
 # libFuzzer + AddressSanitizer targets for the parsers of outside input (Fuzz/README.md), built with
 # swiftc -sanitize=fuzzer,address outside SwiftPM into .build-fuzz/; the toolchain is all they need.
