@@ -25,6 +25,8 @@ public struct PassResult: Sendable {
     public var sysctlWrites: Int
     /// HTTP requests sent to the metadata endpoint.
     public var metadataRequests = 0
+    /// The instance the pass planned from.
+    public var instance: Instance?
     /// Changes a fresh plan still wants after applying (empty when the pass converged).
     public var remaining: [Action]
 
@@ -173,8 +175,11 @@ public struct Agent: Sendable {
     /// udev to finish with the links before planning (one-shot runs; what it has not finished with
     /// by then is configured as it is); `assumeSettled`: links to configure whatever udev says (the
     /// daemon's, awaited past its grace).
+    /// `instance`: plan from this description instead of reading the metadata (the daemon's
+    /// restore of what another program removed).
     public func reconfigure(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil,
-                            udevWait: Duration = .zero, assumeSettled: Set<String> = []) async throws -> PassResult {
+                            udevWait: Duration = .zero, assumeSettled: Set<String> = [],
+                            instance given: Instance? = nil) async throws -> PassResult {
         let lock = try RunLock(files: files, path: config.lockPath, timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
         let nl = try Netlink()
@@ -190,11 +195,14 @@ public struct Agent: Sendable {
             }
             settled.formUnion(try unsettled())
         }
-        let metadata = try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
+        let metadata = if let given { MetadataResult(instance: given) } else {
+            try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
+        }
         let instance = metadata.instance
         let plan = plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces, warnings: metadata.warnings)
         var result = apply(plan, nl)
         result.metadataRequests = metadata.requests
+        result.instance = instance
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces).actions
         }

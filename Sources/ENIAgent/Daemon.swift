@@ -64,7 +64,7 @@ public final class Daemon: Service, Sendable {
 
     public func run() async throws {
         // Subscribe before the first dump, so that nothing between the two is missed.
-        let monitor = try LinkMonitor()
+        let monitor = try LinkMonitor(objects: true)
         let reader = EventReader(monitor: monitor, inbox: inbox)
         defer { reader.stop() }
         let hangups = await UnixSignalsSequence(trapping: .sighup)
@@ -197,6 +197,11 @@ struct Loop {
     var lastStatus = ""
     /// Links the last pass brought up itself: their coming up is no reason for another pass.
     var raisedByPass = Set<String>()
+    /// What the last pass removed itself: its removal notifications are no reason for another pass.
+    var removedByPass = Set<String>()
+    /// The instance the last successful pass read from the metadata: what is restored at once
+    /// when another program removes what the agent owns.
+    var lastInstance: Instance?
     /// Until READY=1 is sent: when it is sent whatever the state (the start deadline).
     var readyAt: ContinuousClock.Instant?
     /// A pass has succeeded since the start.
@@ -282,9 +287,12 @@ struct Loop {
                 messages += more
             }
             if messages.contains(where: isStop) { break }
+            var restore: [String] = []
             for m in messages {
                 switch m {
-                case .links(let batch, let at): why += handle(batch, at: at)
+                case .links(let batch, let at):
+                    why += handle(batch, at: at)
+                    restore += handleObjects(batch.objects)
                 case .reload: why.append("SIGHUP")
                 case .stop: break
                 }
@@ -303,7 +311,14 @@ struct Loop {
             if !due.isEmpty { why.append("metadata for \(due.joined(separator: ", ")) awaited") }
             let gone = departed.filter { $0.value.next <= now }.map(\.value.name).sorted()
             if !gone.isEmpty { why.append("metadata dropping detached \(gone.joined(separator: ", ")) awaited") }
-            if !why.isEmpty { await pass(why) }
+            if why.isEmpty, !restore.isEmpty, let instance = lastInstance {
+                // Another program removed what the agent owns: the last described state goes back
+                // at once, with no metadata round trip; the metadata is read right afterwards.
+                await pass(restore, instance: instance)
+                nextResync = min(nextResync, .now + .seconds(1))
+            } else if !why.isEmpty || !restore.isEmpty {
+                await pass(why + restore)
+            }
         }
         logger.notice("eni-agent stopping")
         daemon.notify(["STOPPING=1"], &reported)
@@ -371,8 +386,45 @@ struct Loop {
         return why
     }
 
+    /// Says which address, route and rule notifications call for a restore: an address removed
+    /// from a link that may be an ENI, a route or rule of the agent's (its protocol number)
+    /// removed, unless the last pass removed it itself; and a route of another program added in
+    /// the agent's tables (a conflict to report). Its own additions never do.
+    mutating func handleObjects(_ objects: [LinkEvents.ObjectEvent]) -> [String] {
+        let c = daemon.agent.config
+        let ours = c.routeProtocol
+        let tables = (c.tableBase + 1)...(c.tableBase + UInt32(Planner.maxSlot))
+        var why: [String] = []
+        for o in objects {
+            switch (o.kind, o.change) {
+            case (.deleted, .rule(let r)) where r.proto == ours:
+                if removedByPass.remove(Self.key(o.change)) == nil { why.append("rule \(r) removed") }
+            case (.deleted, .route(let r, _)) where r.proto == ours:
+                if removedByPass.remove(Self.key(o.change)) == nil { why.append("route in table \(r.table) removed") }
+            case (.deleted, .address(let a, let index)):
+                guard let l = known[index], isCandidate(l) else { continue }
+                if removedByPass.remove(Self.key(o.change)) == nil { why.append("\(a.address)/\(a.prefixLength) removed from \(l.name)") }
+            case (.new, .route(let r, _)) where r.proto != ours && tables.contains(r.table):
+                why.append("a route of another program in table \(r.table)")
+            default:
+                continue
+            }
+        }
+        return why
+    }
+
+    /// What identifies an address, route or rule in the kernel's notifications.
+    static func key(_ c: LinkEvents.Change) -> String {
+        switch c {
+        case .address(let a, _): "address \(a.address)/\(a.prefixLength)"
+        case .route(let r, _): "route \(r.table) \(r.destination) \(r.metric)"
+        case .rule(let r): "rule \(r.priority) \(r.table) \(r.source.map { "\($0)" } ?? "all")"
+        }
+    }
+
     /// One reconcile, then what it means for the awaited ENIs, the log and systemd.
-    mutating func pass(_ why: [String]) async {
+    /// One reconcile; with `instance`, of that description instead of the metadata's (a restore).
+    mutating func pass(_ why: [String], instance: Instance? = nil) async {
         let agent = daemon.agent
         let exclusions = agent.config.exclusions
         logger.debug("pass: \(why.joined(separator: "; "))")
@@ -382,7 +434,7 @@ struct Loop {
             let now = ContinuousClock.now
             let pastGrace = Set(awaited.values.filter { now - $0.since >= settings.udevGrace }.map(\.name))
             result = try await agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) },
-                                                 assumeSettled: pastGrace)
+                                                 assumeSettled: pastGrace, instance: instance)
         } catch {
             failures += 1
             let delay = min(settings.resyncInterval, .milliseconds(1000 << min(failures - 1, 10)))
@@ -413,6 +465,16 @@ struct Loop {
             if case .linkUp(let dev) = o.action.change, o.result == .done { return dev }
             return nil
         })
+        removedByPass = Set(result.outcomes.compactMap { o in
+            guard o.result == .done else { return nil }
+            switch o.action.change {
+            case .removeRule(let r): return Self.key(.rule(r))
+            case .removeRoute(let r): return Self.key(.route(r, link: nil))
+            case .removeAddress(let a): return Self.key(.address(a, link: 0))
+            default: return nil
+            }
+        })
+        if instance == nil { lastInstance = result.instance }
 
         var current = Set<String>()
         func condition(_ level: Logger.Level, _ message: String) {

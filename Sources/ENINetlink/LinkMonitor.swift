@@ -19,15 +19,32 @@ public struct LinkEvents: Sendable, Equatable {
         public var link: Link
         public init(kind: Kind, link: Link) { self.kind = kind; self.link = link }
     }
+    /// An IPv4 address, route or rule added or removed (monitors made with `objects: true`).
+    public enum Change: Sendable, Equatable {
+        /// On the link with this index (the address's device name is empty).
+        case address(InterfaceAddress, link: Int32)
+        /// Through the link with this index, when it has one next hop (the device name is nil).
+        case route(Route, link: Int32?)
+        case rule(Rule)
+    }
+    public struct ObjectEvent: Sendable, Equatable {
+        public var kind: Kind
+        public var change: Change
+        public init(kind: Kind, change: Change) { self.kind = kind; self.change = change }
+    }
     public var events: [Event]
+    public var objects: [ObjectEvent]
     /// The kernel dropped notifications (`ENOBUFS`: the socket's receive buffer overflowed).
     /// Events were lost: the reader must read the whole state again.
     public var overrun: Bool
 
-    public init(events: [Event] = [], overrun: Bool = false) { self.events = events; self.overrun = overrun }
+    public init(events: [Event] = [], objects: [ObjectEvent] = [], overrun: Bool = false) {
+        self.events = events; self.objects = objects; self.overrun = overrun
+    }
 }
 
-/// A netlink socket subscribed to link notifications (`ip monitor link`).
+/// A netlink socket subscribed to link notifications (`ip monitor link`), and with `objects`, to
+/// IPv4 address, route and rule notifications too (`ip monitor link address route rule`).
 ///
 /// `next()` blocks in `poll(2)` until the kernel sends something or `stop()` is called, then
 /// returns everything queued at once, so a burst of notifications is read as one batch. Idle, it
@@ -42,13 +59,15 @@ public final class LinkMonitor: @unchecked Sendable {
     /// Events parsed by libnl's callback during one `nl_recvmsgs_default`.
     private final class Collector {
         var events: [LinkEvents.Event] = []
-        /// The kind of the message being parsed.
+        var objects: [LinkEvents.ObjectEvent] = []
+        /// The kind and type of the message being parsed.
         var kind: LinkEvents.Kind = .new
+        var type: UInt16 = 0
     }
 
     /// `receiveBuffer`: bytes the kernel may queue for this socket before it drops notifications.
     /// `namespace`: the network namespace at this path instead of the calling thread's.
-    public init(namespace: String? = nil, receiveBuffer: Int = 1 << 20) throws(NetlinkError) {
+    public init(namespace: String? = nil, receiveBuffer: Int = 1 << 20, objects: Bool = false) throws(NetlinkError) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw .system("open", "wake-up pipe", errno: errno) }
         for f in fds where fcntl(f, F_SETFD, FD_CLOEXEC) != 0 || fcntl(f, F_SETFL, O_NONBLOCK) != 0 {
@@ -73,6 +92,11 @@ public final class LinkMonitor: @unchecked Sendable {
         }
         do {
             try NetlinkError.check(nl_socket_add_membership(sk, Int32(RTNLGRP_LINK.rawValue)), "subscribe", "link notifications")
+            if objects {
+                for (group, what) in [(RTNLGRP_IPV4_IFADDR, "address"), (RTNLGRP_IPV4_ROUTE, "route"), (RTNLGRP_IPV4_RULE, "rule")] {
+                    try NetlinkError.check(nl_socket_add_membership(sk, Int32(group.rawValue)), "subscribe", "\(what) notifications")
+                }
+            }
             try NetlinkError.check(nl_socket_set_buffer_size(sk, Int32(receiveBuffer), 0), "set buffer size", "link notifications")
             try NetlinkError.check(nl_socket_set_nonblocking(sk), "set non-blocking", "link notifications")
         } catch {
@@ -92,13 +116,25 @@ public final class LinkMonitor: @unchecked Sendable {
     private static let received: nl_recvmsg_msg_cb_t = { msg, arg in
         guard let msg, let arg else { return Int32(NL_OK.rawValue) }
         let type = nlmsg_hdr(msg).pointee.nlmsg_type
-        guard type == UInt16(RTM_NEWLINK) || type == UInt16(RTM_DELLINK) else { return Int32(NL_OK.rawValue) }
+        let new: [UInt16] = [UInt16(RTM_NEWLINK), UInt16(RTM_NEWADDR), UInt16(RTM_NEWROUTE), UInt16(RTM_NEWRULE)]
+        let deleted: [UInt16] = [UInt16(RTM_DELLINK), UInt16(RTM_DELADDR), UInt16(RTM_DELROUTE), UInt16(RTM_DELRULE)]
+        guard new.contains(type) || deleted.contains(type) else { return Int32(NL_OK.rawValue) }
         let collector = Unmanaged<Collector>.fromOpaque(arg).takeUnretainedValue()
-        collector.kind = type == UInt16(RTM_NEWLINK) ? .new : .deleted
+        collector.kind = new.contains(type) ? .new : .deleted
+        collector.type = type
         _ = nl_msg_parse(msg, { obj, arg in
-            guard let obj, let arg, let link = Netlink.link(obj) else { return }
+            guard let obj, let arg else { return }
             let collector = Unmanaged<Collector>.fromOpaque(arg).takeUnretainedValue()
-            collector.events.append(LinkEvents.Event(kind: collector.kind, link: link))
+            let change: LinkEvents.Change?
+            switch Int(collector.type) {
+            case RTM_NEWLINK, RTM_DELLINK:
+                if let link = Netlink.link(obj) { collector.events.append(LinkEvents.Event(kind: collector.kind, link: link)) }
+                return
+            case RTM_NEWADDR, RTM_DELADDR: change = Netlink.address(obj).map { .address($0.0, link: $0.1) }
+            case RTM_NEWROUTE, RTM_DELROUTE: change = Netlink.route(obj).map { .route($0.0, link: $0.1) }
+            default: change = Netlink.rule(obj).map { .rule($0) }
+            }
+            if let change { collector.objects.append(LinkEvents.ObjectEvent(kind: collector.kind, change: change)) }
         }, arg)
         return Int32(NL_OK.rawValue)
     }
@@ -131,7 +167,9 @@ public final class LinkMonitor: @unchecked Sendable {
             if rc < 0 { out.overrun = true; break }
         }
         out.events = collector.events
+        out.objects = collector.objects
         collector.events = []
+        collector.objects = []
         return out
     }
 

@@ -108,49 +108,67 @@ public final class Netlink {
     public func addresses() throws(NetlinkError) -> [InterfaceAddress] {
         if nameByIndex.isEmpty { _ = try links() }
         return try withCache("addresses", { rtnl_addr_alloc_cache($0, $1) }) { o in
-            guard rtnl_addr_get_family(o) == AF_INET, let local = rtnl_addr_get_local(o),
-                  let ip = ipv4(local), let dev = nameByIndex[Int32(rtnl_addr_get_ifindex(o))] else { return nil }
-            return InterfaceAddress(address: ip, prefixLength: Int(rtnl_addr_get_prefixlen(o)), device: dev,
-                                    isSecondary: rtnl_addr_get_flags(o) & UInt32(IFA_F_SECONDARY) != 0)
+            guard let (a, idx) = Self.address(o), let dev = nameByIndex[idx] else { return nil }
+            return InterfaceAddress(address: a.address, prefixLength: a.prefixLength, device: dev, isSecondary: a.isSecondary)
         }
+    }
+
+    /// A libnl `rtnl_addr` as an IPv4 address on the link with the index (device name empty).
+    static func address(_ o: OpaquePointer) -> (InterfaceAddress, Int32)? {
+        guard rtnl_addr_get_family(o) == AF_INET, let local = rtnl_addr_get_local(o), let ip = ipv4(local) else { return nil }
+        return (InterfaceAddress(address: ip, prefixLength: Int(rtnl_addr_get_prefixlen(o)), device: "",
+                                 isSecondary: rtnl_addr_get_flags(o) & UInt32(IFA_F_SECONDARY) != 0),
+                Int32(rtnl_addr_get_ifindex(o)))
     }
 
     /// `ip -4 route show table all` (unicast routes only)
     public func routes() throws(NetlinkError) -> [Route] {
         if nameByIndex.isEmpty { _ = try links() }
         return try withCache("routes", { rtnl_route_alloc_cache($0, AF_INET, 0, $1) }) { o in
-            guard rtnl_route_get_family(o) == AF_INET, rtnl_route_get_type(o) == UInt8(RTN_UNICAST),
-                  let dstAddr = rtnl_route_get_dst(o) else { return nil }
-            let len = Int(nl_addr_get_prefixlen(dstAddr))
-            let network = nl_addr_get_len(dstAddr) == 0 ? IPv4Address(value: 0) : ipv4(dstAddr)
-            guard let network, let dst = try? IPv4Prefix(containing: network, length: len) else { return nil }
-            var device: String?, gateway: IPv4Address?
-            if rtnl_route_get_nnexthops(o) == 1, let nh = rtnl_route_nexthop_n(o, 0) {
-                device = nameByIndex[Int32(rtnl_route_nh_get_ifindex(nh))]
-                gateway = rtnl_route_nh_get_gateway(nh).flatMap(ipv4)
-            }
-            return Route(table: rtnl_route_get_table(o), destination: dst, gateway: gateway, device: device,
-                         scope: RouteScope(rawValue: rtnl_route_get_scope(o)) ?? .universe,
-                         proto: rtnl_route_get_protocol(o), metric: rtnl_route_get_priority(o))
+            guard var (r, idx) = Self.route(o) else { return nil }
+            r.device = idx.flatMap { nameByIndex[$0] }
+            return r
         }
+    }
+
+    /// A libnl `rtnl_route` (IPv4 unicast) as a route, with its one next hop's link index (device
+    /// name nil).
+    static func route(_ o: OpaquePointer) -> (Route, Int32?)? {
+        guard rtnl_route_get_family(o) == AF_INET, rtnl_route_get_type(o) == UInt8(RTN_UNICAST),
+              let dstAddr = rtnl_route_get_dst(o) else { return nil }
+        let len = Int(nl_addr_get_prefixlen(dstAddr))
+        let network = nl_addr_get_len(dstAddr) == 0 ? IPv4Address(value: 0) : ipv4(dstAddr)
+        guard let network, let dst = try? IPv4Prefix(containing: network, length: len) else { return nil }
+        var index: Int32?, gateway: IPv4Address?
+        if rtnl_route_get_nnexthops(o) == 1, let nh = rtnl_route_nexthop_n(o, 0) {
+            index = Int32(rtnl_route_nh_get_ifindex(nh))
+            gateway = rtnl_route_nh_get_gateway(nh).flatMap(ipv4)
+        }
+        return (Route(table: rtnl_route_get_table(o), destination: dst, gateway: gateway, device: nil,
+                      scope: RouteScope(rawValue: rtnl_route_get_scope(o)) ?? .universe,
+                      proto: rtnl_route_get_protocol(o), metric: rtnl_route_get_priority(o)), index)
     }
 
     /// `ip -4 rule show`
     public func rules() throws(NetlinkError) -> [Rule] {
-        try withCache("rules", { rtnl_rule_alloc_cache($0, AF_INET, $1) }) { o in
-            var proto: UInt8 = 0
-            if rtnl_rule_get_protocol(o, &proto) < 0 { proto = 0 }
-            var source: IPv4Prefix?
-            if let s = rtnl_rule_get_src(o), let ip = ipv4(s) {
-                source = try? IPv4Prefix(containing: ip, length: Int(nl_addr_get_prefixlen(s)))
-            }
-            let mark = rtnl_rule_get_mark(o)
-            let other = rtnl_rule_get_dst(o) != nil || rtnl_rule_get_iif(o) != nil || rtnl_rule_get_oif(o) != nil
-                || rtnl_rule_get_dsfield(o) != 0 || (mark != 0 && mark != UInt32.max)
-                || rtnl_rule_get_action(o) != UInt8(FR_ACT_TO_TBL) || rtnl_rule_get_goto(o) != 0
-            return Rule(priority: rtnl_rule_get_prio(o), source: source, table: rtnl_rule_get_table(o),
-                        proto: proto, hasOtherSelectors: other)
+        try withCache("rules", { rtnl_rule_alloc_cache($0, AF_INET, $1) }) { Self.rule($0) }
+    }
+
+    /// A libnl `rtnl_rule` (IPv4) as a rule.
+    static func rule(_ o: OpaquePointer) -> Rule? {
+        guard rtnl_rule_get_family(o) == AF_INET else { return nil }
+        var proto: UInt8 = 0
+        if rtnl_rule_get_protocol(o, &proto) < 0 { proto = 0 }
+        var source: IPv4Prefix?
+        if let s = rtnl_rule_get_src(o), let ip = ipv4(s) {
+            source = try? IPv4Prefix(containing: ip, length: Int(nl_addr_get_prefixlen(s)))
         }
+        let mark = rtnl_rule_get_mark(o)
+        let other = rtnl_rule_get_dst(o) != nil || rtnl_rule_get_iif(o) != nil || rtnl_rule_get_oif(o) != nil
+            || rtnl_rule_get_dsfield(o) != 0 || (mark != 0 && mark != UInt32.max)
+            || rtnl_rule_get_action(o) != UInt8(FR_ACT_TO_TBL) || rtnl_rule_get_goto(o) != 0
+        return Rule(priority: rtnl_rule_get_prio(o), source: source, table: rtnl_rule_get_table(o),
+                    proto: proto, hasOtherSelectors: other)
     }
 
     // MARK: - Changing
@@ -261,7 +279,7 @@ public final class Netlink {
 
     // MARK: - Addresses
 
-    private func ipv4(_ a: OpaquePointer) -> IPv4Address? {
+    private static func ipv4(_ a: OpaquePointer) -> IPv4Address? {
         guard nl_addr_get_family(a) == AF_INET, nl_addr_get_len(a) == 4, let p = nl_addr_get_binary_addr(a) else { return nil }
         return try? IPv4Address(bytes: Array(UnsafeRawBufferPointer(start: p, count: 4)))
     }

@@ -186,6 +186,39 @@ final class LinkEventTests: XCTestCase {
         XCTAssertEqual(lb.handle(event(.new, brUp)), [])
     }
 
+    /// Addresses, routes and rules: the agent's own removed by another program call for a
+    /// restore; the removals of its own last pass, its additions and other programs' objects
+    /// elsewhere do not.
+    func testObjectsRemovedByAnotherProgramCallForARestore() throws {
+        let eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: true)
+        let br = Link(index: 4, name: "br0", mac: mac("52:54:00:00:09:0a"), isUp: true, kind: "bridge")
+        var l = loop([eth1, br])
+        let rule = Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 234)
+        let route = Route(table: 10001, destination: try IPv4Prefix("10.0.2.0/24"), device: nil, scope: .link, proto: 234)
+        let address = InterfaceAddress(address: try IPv4Address("10.0.2.11"), prefixLength: 24, device: "")
+        func ev(_ kind: LinkEvents.Kind, _ c: LinkEvents.Change) -> LinkEvents.ObjectEvent { .init(kind: kind, change: c) }
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .rule(rule))]), ["rule \(rule) removed"])
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .route(route, link: 3))]), ["route in table 10001 removed"])
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .address(address, link: 3))]), ["10.0.2.11/24 removed from eth1"])
+        // Its own additions, others' rules and routes elsewhere, addresses of links that are not ENIs.
+        var foreign = rule
+        foreign.proto = 3
+        var mainRoute = route
+        mainRoute.proto = 3
+        mainRoute.table = 254
+        XCTAssertEqual(l.handleObjects([ev(.new, .rule(rule)), ev(.new, .route(route, link: 3)), ev(.new, .address(address, link: 3)),
+                                        ev(.deleted, .rule(foreign)), ev(.deleted, .route(mainRoute, link: 3)),
+                                        ev(.new, .route(mainRoute, link: 3)), ev(.deleted, .address(address, link: 4))]), [])
+        // What the last pass removed itself: once.
+        l.removedByPass = [Loop.key(.rule(rule)), Loop.key(.address(address, link: 0))]
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .rule(rule)), ev(.deleted, .address(address, link: 3))]), [])
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .rule(rule))]).count, 1)
+        // Another program's route in the agent's tables: a pass (a conflict to report).
+        var inTable = route
+        inTable.proto = 4
+        XCTAssertEqual(l.handleObjects([ev(.new, .route(inTable, link: 3))]), ["a route of another program in table 10001"])
+    }
+
     /// A condition is logged once while it lasts, whatever the milliseconds in its text (curl's
     /// "after 0 ms" / "after 1 ms" made one failure three lines).
     func testConditionsThatDifferOnlyInMillisecondsAreLoggedOnce() {
