@@ -217,9 +217,16 @@ public struct FileStore: Sendable {
     /// be created) cannot be written: a read-only file system (`ProtectSystem=strict` without the
     /// path among `ReadWritePaths=`), permissions; nil when it can.
     public func cannotWrite(_ path: String) -> String? {
+        func parent(_ s: String) -> String { String(s[..<(s.lastIndex(of: "/") ?? s.startIndex)]) }
         var p = path
-        while !p.isEmpty, !isDirectory(p) { p = String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)]) }
-        let target = p.isEmpty ? root : hostPath(p)
+        while !p.isEmpty, !isDirectory(p) { p = parent(p) }
+        var target = p.isEmpty ? root : hostPath(p)
+        // A root that does not exist yet is created with the lock's directories: its nearest
+        // existing ancestor is what must be writable.
+        while p.isEmpty, target != "/", access(target, F_OK) != 0 {
+            target = parent(target)
+            if target.isEmpty { target = "/" }
+        }
         guard access(target, W_OK) != 0 else { return nil }
         let e = errno
         return p == path ? Errno(rawValue: e).description : "\(p.isEmpty ? "/" : p): \(Errno(rawValue: e).description)"

@@ -37,6 +37,8 @@ final class FileTests: XCTestCase {
             reason: "auto: no /etc/sysconfig/network-scripts, so nothing on this system reads ifcfg files"))
         c.renderer = .ifcfg
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg"))
+        // A root not made yet (the lock's directories create it) is writable where it would be made.
+        XCTAssertEqual(c.rendererChoice(FileStore(root: root + "/not/yet")), RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg"))
         try FileManager.default.createDirectory(atPath: root + "/etc/sysconfig/network-scripts", withIntermediateDirectories: true)
         c.renderer = .auto
         XCTAssertEqual(c.rendererChoice(fs).kind, .ifcfg)
