@@ -13,16 +13,12 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../integration/checks.sh
 . "$repo/Tests/integration/checks.sh"
 usage="usage: Tests/vm/clouds.sh DEB ENI-METADATA-SIM"
-skip_unless_root "VM lab (clouds)"
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null; then
-    echo "SKIP VM lab (clouds): qemu-system-x86_64 or debootstrap missing (make vm-test installs them)"
-    echo "0 passed, 0 failed, 1 skipped"; exit 0
-fi
-DEB=$(abs "${1:?$usage}")
-SIM=$(abs "${2:?$usage}")
 VMLAB=enivc-$$
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+vm_require "VM lab (clouds)"
+DEB=$(abs "${1:?$usage}")
+SIM=$(abs "${2:?$usage}")
 TOP=$(mktemp -d /tmp/eni-vmc.XXXXXX)
 TMP=$TOP
 LAST=$repo/.build-vm/last-clouds

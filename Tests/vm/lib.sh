@@ -29,6 +29,14 @@ eventually() {
     "$@"
 }
 now() { date +%s.%N; }
+# vm_require WHAT: root and QEMU with debootstrap, or the whole script is reported skipped.
+vm_require() {
+    skip_unless_root "$1"
+    if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null; then
+        echo "SKIP $1: qemu-system-x86_64 or debootstrap missing (make vm-test installs them)"
+        echo "0 passed, 0 failed, 1 skipped"; exit 0
+    fi
+}
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 mac() { printf '52:54:00:00:%02x:0a' "$1"; }
 

@@ -12,17 +12,13 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../integration/checks.sh
 . "$repo/Tests/integration/checks.sh"
 usage="usage: Tests/vm/run.sh DEB ENI-METADATA-SIM"
-skip_unless_root "VM lab"
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v debootstrap >/dev/null; then
-    echo "SKIP VM lab: qemu-system-x86_64 or debootstrap missing (make vm-test installs them)"
-    echo "0 passed, 0 failed, 1 skipped"; exit 0
-fi
-DEB=$(abs "${1:?$usage}")
-SIM=$(abs "${2:?$usage}")
 VMLAB=enivm-$$
 CLOUD=${VM_CLOUD:-tencent}
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+vm_require "VM lab"
+DEB=$(abs "${1:?$usage}")
+SIM=$(abs "${2:?$usage}")
 TMP=$(mktemp -d /tmp/eni-vm.XXXXXX)
 LAST=$repo/.build-vm/last-run
 cleanup() {
