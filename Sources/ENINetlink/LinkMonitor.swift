@@ -98,6 +98,12 @@ public final class LinkMonitor: @unchecked Sendable {
                 }
             }
             try NetlinkError.check(nl_socket_set_buffer_size(sk, Int32(receiveBuffer), 0), "set buffer size", "link notifications")
+            // SO_RCVBUF is capped by net.core.rmem_max (208 KiB on a stock kernel): with
+            // CAP_NET_ADMIN (the daemon has it), the size asked for, so that the notifications of a
+            // large apply of its own do not overflow it. Without the capability the capped size
+            // set above stays: an overrun then costs a full re-read, never an event.
+            var size = Int32(receiveBuffer)
+            _ = setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
             try NetlinkError.check(nl_socket_set_nonblocking(sk), "set non-blocking", "link notifications")
         } catch {
             nl_socket_free(sk); close(fds[0]); close(fds[1])
