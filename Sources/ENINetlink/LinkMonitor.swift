@@ -69,11 +69,11 @@ public final class LinkMonitor: @unchecked Sendable {
     /// `namespace`: the network namespace at this path instead of the calling thread's.
     public init(namespace: String? = nil, receiveBuffer: Int = 1 << 20, objects: Bool = false) throws(NetlinkError) {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw .system("open", "wake-up pipe", errno: errno) }
+        guard pipe(&fds) == 0 else { throw .call("open", "wake-up pipe", errno: errno) }
         for f in fds where fcntl(f, F_SETFD, FD_CLOEXEC) != 0 || fcntl(f, F_SETFL, O_NONBLOCK) != 0 {
             let e = errno
             close(fds[0]); close(fds[1])
-            throw .system("set up", "wake-up pipe", errno: e)
+            throw .call("set up", "wake-up pipe", errno: e)
         }
         wake = (fds[0], fds[1])
         let context = Unmanaged.passUnretained(collector).toOpaque()

@@ -45,12 +45,12 @@ public final class Netlink {
     static func withNamespace<T>(_ path: String?, _ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
         guard let path else { return try body() }
         let target = open(path, O_RDONLY | O_CLOEXEC)
-        guard target >= 0 else { throw .system("open", "namespace \(path)", errno: errno) }
+        guard target >= 0 else { throw .call("open", "namespace \(path)", errno: errno) }
         defer { close(target) }
         let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard home >= 0 else { throw .system("open", "own namespace", errno: errno) }
+        guard home >= 0 else { throw .call("open", "own namespace", errno: errno) }
         defer { close(home) }
-        guard setns(target, CLONE_NEWNET) == 0 else { throw .system("enter", "namespace \(path)", errno: errno) }
+        guard setns(target, CLONE_NEWNET) == 0 else { throw .call("enter", "namespace \(path)", errno: errno) }
         defer { precondition(setns(home, CLONE_NEWNET) == 0, "cannot return to the thread's own network namespace") }
         return try body()
     }
@@ -125,7 +125,8 @@ public final class Netlink {
     public func routes() throws(NetlinkError) -> [Route] {
         if nameByIndex.isEmpty { _ = try links() }
         return try withCache("routes", { rtnl_route_alloc_cache($0, AF_INET, 0, $1) }) { o in
-            guard var (r, idx) = Self.route(o) else { return nil }
+            guard let (route, idx) = Self.route(o) else { return nil }
+            var r = route
             r.device = idx.flatMap { nameByIndex[$0] }
             return r
         }

@@ -12,7 +12,7 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
     public enum Code: Equatable, Sendable {
         case exists, notFound, permission, noDevice, invalid, busy, other(Int32)
         /// A system call failed with this errno (not a libnl call).
-        case system(Int32)
+        case errno(Int32)
 
         init(nle: Int32) {
             switch nle {
@@ -35,8 +35,8 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String { "\(operation) \(object): \(reason)" }
 
     /// A system call's failure, with its errno.
-    static func system(_ operation: String, _ object: String, errno e: Int32) -> NetlinkError {
-        NetlinkError(operation: operation, object: object, code: e == EPERM || e == EACCES ? .permission : .system(e),
+    static func call(_ operation: String, _ object: String, errno e: Int32) -> NetlinkError {
+        NetlinkError(operation: operation, object: object, code: e == EPERM || e == EACCES ? .permission : .errno(e),
                      reason: String(cString: strerror(e)))
     }
 
