@@ -2,6 +2,11 @@ import ENIMetadata
 import ENIModel
 import ENINetlink
 import ENIPlanner
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Where the instance description came from and which files are written, each with why.
 public struct About: Sendable, Equatable, Encodable {
@@ -241,6 +246,11 @@ public struct Agent: Sendable {
                 // not a failure. Its removal starts the next pass, which cleans up after it.
                 broken[group] = "\(group) went away during the pass"
                 outcomes.append(Outcome(action: a, result: .skipped("\(group) went away during the pass (\(e))")))
+            } catch let e as FileError where e.errno == ENOENT && !group.isEmpty && a.change.isInterfaceSysctl(of: group) {
+                // The link's settings are gone under this name: it was renamed (udev) or removed
+                // during the pass. Not a failure: the rename or removal starts the next pass.
+                broken[group] = "\(group) was renamed or went away during the pass"
+                outcomes.append(Outcome(action: a, result: .skipped("\(group) was renamed or went away during the pass (\(e))")))
             } catch {
                 broken[group] = "earlier change for \(group.isEmpty ? "the machine" : group) failed: \(error)"
                 outcomes.append(Outcome(action: a, result: .failed("\(error)")))
@@ -253,5 +263,13 @@ public struct Agent: Sendable {
     /// A change the kernel already has (added meanwhile, or removed meanwhile) is not a failure.
     private func tolerate(_ code: NetlinkError.Code, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
         do { try body() } catch where error.code == code {}
+    }
+}
+
+extension Change {
+    /// A setting of the interface's own (`net.ipv4.conf.IF.*`).
+    func isInterfaceSysctl(of interface: String) -> Bool {
+        guard case .setSysctl(let key, _, _) = self else { return false }
+        return key.hasPrefix(SysctlSetting.ipv4Conf(interface, ""))
     }
 }

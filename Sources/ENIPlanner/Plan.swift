@@ -95,5 +95,9 @@ public struct Plan: Hashable, Sendable {
     public var enis: [ENIStatus]
     public var design: NetworkDesign
 
+    public init(actions: [Action], problems: [Problem], enis: [ENIStatus], design: NetworkDesign) {
+        self.actions = actions; self.problems = problems; self.enis = enis; self.design = design
+    }
+
     public var isEmpty: Bool { actions.isEmpty }
 }

@@ -1,5 +1,6 @@
 @testable import ENIAgent
 import ENIModel
+import ENINetlink
 import ENIPlanner
 import ENIRender
 import Foundation
@@ -71,6 +72,24 @@ final class FileTests: XCTestCase {
         XCTAssertEqual(udev.finished(), [2])
         XCTAssertEqual(Udev.unsettled(links, finished: udev.finished()), ["eth1"])
         XCTAssertNotNil(Udev.namespace("/proc/self/ns/net"))
+    }
+
+    /// A link renamed during a pass (udev's `eth0` -> `ens6`): its settings are gone under the old
+    /// name, which is no failure (the rename starts the next pass); another sysctl failure is.
+    func testASysctlOfALinkRenamedDuringThePassIsSkipped() throws {
+        try FileManager.default.createDirectory(atPath: root + "/net/ipv4/conf/all", withIntermediateDirectories: true)
+        var c = AgentConfig()
+        c.root = root
+        c.renderer = .none
+        let agent = Agent(config: c, procSys: ProcSys(base: root))
+        let renamed = Action(.setSysctl(key: "net.ipv4.conf.eth0.rp_filter", from: nil, to: "2"), interface: "eth0", reason: "t")
+        let machine = Action(.setSysctl(key: "net.ipv4.conf.nosuch.rp_filter", from: nil, to: "0"), interface: nil, reason: "t")
+        let plan = Plan(actions: [renamed, machine], problems: [], enis: [], design: NetworkDesign(interfaces: [], sysctls: []))
+        let r = agent.apply(plan, try Netlink())
+        XCTAssertEqual(r.outcomes.count, 2)
+        guard case .skipped(let why) = r.outcomes[0].result else { return XCTFail("\(r.outcomes[0].result)") }
+        XCTAssertTrue(why.hasPrefix("eth0 was renamed or went away during the pass"), why)
+        guard case .failed = r.outcomes[1].result else { return XCTFail("a machine-wide failure is a failure: \(r.outcomes[1].result)") }
     }
 
     func testNeverWritesThroughASymlink() throws {
