@@ -71,7 +71,7 @@ public struct AgentConfig: Equatable, Sendable {
             choice = RendererChoice(kind: .ifcfg, reason: "auto: \(dir) exists (network-scripts or NetworkManager's ifcfg-rh reads it)")
         }
         let r = choice.kind.renderer(nmControlled: nmControlled)
-        for d in r.directories + r.files.map(parentDirectory) {
+        for d in r.directories + r.files.map(FileStore.parent(of:)) {
             if let why = files.cannotWrite(d) {
                 choice.problem = "renderer \(choice.kind.rawValue): \(d) cannot be written (\(why)); no file is written. "
                     + "Set renderer = \"none\" (or \"auto\"), or make it writable"
@@ -80,10 +80,6 @@ public struct AgentConfig: Equatable, Sendable {
             }
         }
         return choice
-    }
-
-    private func parentDirectory(_ path: String) -> String {
-        String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
     }
 
     /// Applies a config file's bytes over the current values. They must be UTF-8: an invalid

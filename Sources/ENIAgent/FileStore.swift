@@ -145,7 +145,7 @@ public struct FileStore: Sendable {
             let (comps, last) = try split(d)
             guard let fd = try openDirectory(comps + [last], create: false, for: d) else { continue }
             defer { close(fd) }
-            let names = try list(fd, path: d)
+            let names = try Self.names(inDirectory: fd, path: hostPath(d))
             for n in names {
                 let p = d + "/" + n
                 if let f = try observe(dir: fd, name: n, path: p) { out[p] = f }
@@ -163,9 +163,10 @@ public struct FileStore: Sendable {
         return out
     }
 
-    private func list(_ fd: Int32, path: String) throws(FileError) -> [String] {
+    /// The names in the directory open at `fd` (not `.` or `..`), sorted; `fd` stays open.
+    static func names(inDirectory fd: Int32, path: String) throws(FileError) -> [String] {
         let dup = Glibc.dup(fd)
-        guard dup >= 0, let dir = fdopendir(dup) else { throw FileError("list", hostPath(path), errno: errno) }
+        guard dup >= 0, let dir = fdopendir(dup) else { throw FileError("list", path, errno: errno) }
         defer { closedir(dir) }
         var names: [String] = []
         while let e = readdir(dir) {
@@ -217,7 +218,7 @@ public struct FileStore: Sendable {
     /// be created) cannot be written: a read-only file system (`ProtectSystem=strict` without the
     /// path among `ReadWritePaths=`), permissions; nil when it can.
     public func cannotWrite(_ path: String) -> String? {
-        func parent(_ s: String) -> String { String(s[..<(s.lastIndex(of: "/") ?? s.startIndex)]) }
+        let parent = Self.parent(of:)
         var p = path
         while !p.isEmpty, !isDirectory(p) { p = parent(p) }
         var target = p.isEmpty ? root : hostPath(p)
@@ -231,6 +232,9 @@ public struct FileStore: Sendable {
         let e = errno
         return p == path ? Errno(rawValue: e).description : "\(p.isEmpty ? "/" : p): \(Errno(rawValue: e).description)"
     }
+
+    /// `/a/b` -> `/a`; `/a` -> `` (the root).
+    static func parent(of path: String) -> String { String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
 
     /// Opens the file at `path` for a lock, creating it (0600) and its missing directories (0755),
     /// following no symlink below the root: a lock cannot be made to land outside the root.

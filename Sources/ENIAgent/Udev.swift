@@ -28,14 +28,13 @@ public struct Udev: Sendable {
     /// the links: a link finished after that read may have been renamed since (udev renames, then
     /// writes its database), so it counts as not finished until the next look.
     public func finished() -> Set<Int32>? {
-        guard isActive, let dir = opendir(runDirectory + "/data") else { return isActive ? [] : nil }
-        defer { closedir(dir) }
-        var out = Set<Int32>()
-        while let e = readdir(dir) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.first == "n", let i = Int32(name.dropFirst()) { out.insert(i) }
-        }
-        return out
+        guard isActive else { return nil }
+        let path = runDirectory + "/data"
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }  // no database yet: nothing finished
+        defer { close(fd) }
+        let names = (try? FileStore.names(inDirectory: fd, path: path)) ?? []
+        return Set(names.compactMap { $0.first == "n" ? Int32($0.dropFirst()) : nil })
     }
 
     /// The links that may be ENIs (with a MAC) that udev had not finished with at `finished`'s
