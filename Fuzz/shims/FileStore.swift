@@ -5,4 +5,5 @@ public struct FileStore: Sendable {
     public static func readFile(atPath path: String, limit: Int) throws -> [UInt8] { fatalError("not in the fuzz build") }
     public func isDirectory(_ path: String) -> Bool { fatalError("not in the fuzz build") }
     public func cannotWrite(_ path: String) -> String? { fatalError("not in the fuzz build") }
+    static func parent(of path: String) -> String { fatalError("not in the fuzz build") }
 }
