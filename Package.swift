@@ -11,7 +11,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libnl-3 route API. The only target that may import it is ENINetlink.
@@ -26,6 +25,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // Linux system calls Swift's Glibc module lacks (signalfd, setns), from the system headers.
+        .target(name: "CLinux"),
         // Value types: MAC, IPv4, ENIs, instance, observed kernel state. No I/O.
         .target(name: "ENIModel"),
         // Pure planner: (desired, observed, config) -> Plan. Depends on the model only.
@@ -33,7 +34,7 @@ let package = Package(
         // Pure renderers: managed interfaces -> files (path -> content).
         .target(name: "ENIRender", dependencies: ["ENIModel"]),
         // libnl-3 behind Swift types: dump and change links, addresses, routes, rules.
-        .target(name: "ENINetlink", dependencies: ["ENIModel", "CNetlink"]),
+        .target(name: "ENINetlink", dependencies: ["ENIModel", "CNetlink", "CLinux"]),
         // HTTP behind Swift types: libcurl's multi interface, timeouts, size cap, typed errors.
         .target(name: "ENIHTTP", dependencies: ["CCurl"]),
         // Cloud metadata providers (Tencent, Alibaba, AWS, auto): HTTP tree -> Instance, with
@@ -44,11 +45,9 @@ let package = Package(
         .target(
             name: "ENIAgent",
             dependencies: [
-                "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "ENIMetadata",
+                "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "ENIMetadata", "CLinux",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -57,7 +56,6 @@ let package = Package(
                 "ENIAgent", "ENIModel", "ENIPlanner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Test support, never shipped: a metadata server for the three clouds' trees with fault

@@ -15,11 +15,5 @@
 #include <netlink/route/rule.h>
 #include <linux/rtnetlink.h>
 #include <linux/if.h>
-#include <linux/sched.h>   // CLONE_NEWNET
-
-// setns(2): <sched.h> declares it only under _GNU_SOURCE, which Swift's Glibc module
-// is not built with. Same prototype as glibc's; used to open a socket in another
-// network namespace (tests, and later one handle per namespace).
-extern int setns(int fd, int nstype);
 
 #endif

@@ -46,7 +46,7 @@ public enum AgentError: Error, CustomStringConvertible {
 }
 
 /// fetch -> observe -> plan -> apply. The only place that knows both the kernel and the files.
-public struct Agent: Sendable {
+public struct Agent {
     public let config: AgentConfig
     public let files: FileStore
     public let procSys: ProcSys
@@ -125,10 +125,10 @@ public struct Agent: Sendable {
 
     /// The metadata for this pass, waiting for `waitingFor` (default: the MACs the kernel has that
     /// `expectedMACs` picks) when the metadata lacks them.
-    public func fetch(_ nl: Netlink, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil) async throws -> MetadataResult {
+    public func fetch(_ nl: Netlink, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil) throws -> MetadataResult {
         let provider = try provider()
         let expected = try waitingFor ?? Self.expectedMACs(try nl.links(), interfaces: interfaces, exclusions: config.exclusions)
-        return try await provider.fetch(waitingFor: expected)
+        return try provider.fetch(waitingFor: expected)
     }
 
     /// Reads everything the planner needs from the kernel, /proc/sys, udev and the files. Links in
@@ -162,17 +162,17 @@ public struct Agent: Sendable {
     public var about: About { About(provider: (try? provider().name) ?? config.provider.rawValue, renderer: renderer.description) }
 
     /// The plan, without changing anything (`eni-agent diff`).
-    public func diff(interfaces: Set<String> = []) async throws -> Plan {
+    public func diff(interfaces: Set<String> = []) throws -> Plan {
         let nl = try Netlink()
-        let metadata = try await fetch(nl, interfaces: interfaces)
+        let metadata = try fetch(nl, interfaces: interfaces)
         return plan(metadata.instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
     }
 
     /// The plan for every link that may be an ENI, with the links it was made on (`eni-agent status`).
-    public func status() async throws -> (plan: Plan, links: [Link]) {
+    public func status() throws -> (plan: Plan, links: [Link]) {
         let nl = try Netlink()
         let links = try nl.links()
-        let metadata = try await fetch(nl, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions))
+        let metadata = try fetch(nl, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions))
         return (plan(metadata.instance, try observe(nl), interfaces: [], warnings: metadata.warnings), links)
     }
 
@@ -184,7 +184,7 @@ public struct Agent: Sendable {
     /// restore of what another program removed).
     public func reconfigure(interfaces: Set<String> = [], waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil,
                             udevWait: Duration = .zero, assumeSettled: Set<String> = [],
-                            instance given: Instance? = nil) async throws -> PassResult {
+                            instance given: Instance? = nil) throws -> PassResult {
         let lock = try RunLock(files: files, path: config.lockPath, timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
         let nl = try Netlink()
@@ -196,12 +196,12 @@ public struct Agent: Sendable {
                 return Udev.unsettled(try nl.links(), finished: finished)
             }
             while try !unsettled().isEmpty, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+                _ = poll(nil, 0, 50)  // udev's database has no event to wait on: a look every 50 ms
             }
             settled.formUnion(try unsettled())
         }
         let metadata = if let given { MetadataResult(instance: given) } else {
-            try await fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
+            try fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
         }
         let instance = metadata.instance
         let plan = plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces, warnings: metadata.warnings)

@@ -1,11 +1,9 @@
+internal import CLinux
 import ENIMetadata
 import ENIModel
 import ENINetlink
 import ENIPlanner
 import Logging
-import ServiceLifecycle
-import Synchronization
-import UnixSignals
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -43,18 +41,22 @@ public struct DaemonSettings: Sendable {
 }
 
 /// `eni-agent daemon`: one full pass at start, then a pass whenever a link that may be an ENI
-/// appears, is renamed, comes back up or goes away, on SIGHUP, while a hot-attached ENI's metadata
-/// is awaited or a detached one is still listed, and every `resyncInterval`. Every pass is the
-/// same level-triggered reconcile as `reconfigure`: events only decide when. A pass where nothing changed logs nothing and writes nothing.
+/// appears, is renamed, comes back up or goes away, when another program removes what the agent
+/// owns, on SIGHUP, while a hot-attached ENI's metadata is awaited or a detached one is still
+/// listed, and every `resyncInterval`. Every pass is the same level-triggered reconcile as
+/// `reconfigure`: events only decide when. A pass where nothing changed logs nothing and writes
+/// nothing.
 ///
-/// Graceful shutdown (SIGTERM, SIGINT through `ServiceGroup`) lets the pass in flight finish:
+/// One thread, one loop: the daemon sleeps in one `poll(2)` over the netlink socket and a
+/// signalfd, until the next deadline (resync, metadata poll, retry, watchdog, settle window). A
+/// pass runs on the same thread, its metadata requests in `curl_multi_poll`; what arrives
+/// meanwhile waits in the sockets' queues. SIGTERM and SIGINT are read after the pass in flight:
 /// the daemon never exits between two changes of an interface.
-public final class Daemon: Service, Sendable {
+public final class Daemon {
     let agent: Agent
     let settings: DaemonSettings
     let logger: Logger
     let notifier: SystemdNotifier
-    let inbox = Inbox()
 
     /// `agent`'s config should have `pendingTimeoutMilliseconds = 0`: the daemon waits for
     /// metadata between passes, not inside one, so that signals and other links are not held up.
@@ -62,23 +64,15 @@ public final class Daemon: Service, Sendable {
         self.agent = agent; self.settings = settings; self.logger = logger; self.notifier = notifier
     }
 
-    public func run() async throws {
-        // Subscribe before the first dump, so that nothing between the two is missed.
+    /// Runs until SIGTERM or SIGINT, then returns (after the pass in flight).
+    public func run() throws {
+        // The signals are read from a descriptor, so they are blocked first (one thread: for the
+        // whole process); then the subscription, before the first dump, so that nothing between
+        // the two is missed.
+        let signals = try SignalDescriptor([SIGTERM, SIGINT, SIGHUP])
         let monitor = try LinkMonitor(objects: true)
-        let reader = EventReader(monitor: monitor, inbox: inbox)
-        defer { reader.stop() }
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let inbox = self.inbox
-        let hupTask = Task {
-            for await _ in hangups { inbox.post(.reload) }
-        }
-        defer { hupTask.cancel() }
-        try await withGracefulShutdownHandler {
-            var loop = Loop(daemon: self, links: try Netlink().links())
-            await loop.run()
-        } onGracefulShutdown: {
-            inbox.post(.stop)
-        }
+        var loop = Loop(daemon: self, links: try Netlink().links())
+        loop.run(Inputs(monitor: monitor, signals: signals))
     }
 
     /// Tells systemd, logging (once per message) when it cannot.
@@ -89,84 +83,94 @@ public final class Daemon: Service, Sendable {
     }
 }
 
-// MARK: - Inbox
+// MARK: - Inputs
 
-enum Message: Sendable {
-    /// Link notifications, with the time the reader received them.
-    case links(LinkEvents, at: ContinuousClock.Instant)
-    case reload
-    case stop
+/// What woke the loop.
+struct Input {
+    /// Notification batches, each with the time it was read.
+    var batches: [(events: LinkEvents, at: ContinuousClock.Instant)] = []
+    var reload = false
+    var stop = false
+
+    var isEmpty: Bool { batches.isEmpty && !reload && !stop }
+
+    mutating func merge(_ other: Input) {
+        batches += other.batches
+        reload = reload || other.reload
+        stop = stop || other.stop
+    }
 }
 
-/// Messages for the loop, and a wait for them with a deadline. Any thread may post.
-final class Inbox: Sendable {
-    private struct State {
-        var queue: [Message] = []
-        var waiter: CheckedContinuation<Void, Never>?
-        var generation = 0
-    }
-    private let state = Mutex(State())
+/// The loop's descriptors: the netlink monitor and the signals.
+struct Inputs {
+    let monitor: LinkMonitor
+    let signals: SignalDescriptor
 
-    func post(_ m: Message) {
-        let w = state.withLock { s in
-            s.queue.append(m)
-            defer { s.waiter = nil }
-            return s.waiter
-        }
-        w?.resume()
-    }
-
-    /// Everything queued, waiting first until something is or `deadline` passes ([] then).
-    func wait(until deadline: ContinuousClock.Instant?) async -> [Message] {
-        var timer: Task<Void, Never>?
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let generation: Int? = state.withLock { s in
-                if !s.queue.isEmpty { return nil }
-                s.waiter = c
-                s.generation += 1
-                return s.generation
+    /// What arrived, waiting first until something does or `deadline` passes (empty then).
+    func wait(until deadline: ContinuousClock.Instant) -> Input {
+        var fds = [pollfd(fd: monitor.fileDescriptor, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: signals.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let left = ContinuousClock.now.duration(to: deadline)
+            // Rounded up: waking a little late costs nothing, waking early costs a second poll.
+            let ms = left <= .zero ? 0 : Int32(clamping: (left + .nanoseconds(999_999)).milliseconds)
+            let n = poll(&fds, 2, ms)
+            if n < 0 {
+                if errno == EINTR { continue }
+                // Never a silent end of the events: what may have been missed is read again, as
+                // after an overrun (a short pause first, so that a lasting failure cannot spin).
+                _ = poll(nil, 0, 100)
+                return Input(batches: [(LinkEvents(overrun: true), .now)])
             }
-            guard let generation else { return c.resume() }
-            if let deadline {
-                timer = Task { [self] in
-                    try? await Task.sleep(until: deadline, clock: .continuous)
-                    let w = state.withLock { s in
-                        guard s.generation == generation else { return CheckedContinuation<Void, Never>?.none }
-                        defer { s.waiter = nil }
-                        return s.waiter
-                    }
-                    w?.resume()
+            var input = Input()
+            if fds[0].revents != 0 {
+                let batch = monitor.read()
+                if batch != LinkEvents() { input.batches.append((batch, .now)) }
+            }
+            if fds[1].revents != 0 {
+                for s in signals.read() {
+                    if s == SIGHUP { input.reload = true } else { input.stop = true }
                 }
             }
-        }
-        timer?.cancel()
-        return state.withLock { s in
-            defer { s.queue = [] }
-            return s.queue
+            if !input.isEmpty || n == 0 || ContinuousClock.now >= deadline { return input }
         }
     }
 }
 
-/// A thread that blocks in `LinkMonitor.next()` and posts each batch.
-final class EventReader: @unchecked Sendable {
-    private let monitor: LinkMonitor
-    private let inbox: Inbox
-    private var thread = pthread_t()
+/// Signals read from a descriptor (signalfd(2)) instead of handlers: blocked for the process, and
+/// polled with the loop's other descriptors.
+final class SignalDescriptor {
+    let fileDescriptor: Int32
 
-    init(monitor: LinkMonitor, inbox: Inbox) {
-        self.monitor = monitor; self.inbox = inbox
-        let me = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { arg in
-            let reader = Unmanaged<EventReader>.fromOpaque(arg!).takeRetainedValue()
-            while let batch = reader.monitor.next() { reader.inbox.post(.links(batch, at: .now)) }
-            return nil
-        }, me)
-        precondition(rc == 0, "eni-agent: cannot start the netlink thread (error \(rc))")
+    init(_ signals: [Int32]) throws(DaemonError) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        let rc = sigprocmask(SIG_BLOCK, &set, nil)
+        guard rc == 0 else { throw .call("sigprocmask", errno: errno) }
+        let fd = signalfd(-1, &set, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
+        guard fd >= 0 else { throw .call("signalfd", errno: errno) }
+        fileDescriptor = fd
     }
 
-    func stop() {
-        monitor.stop()
-        pthread_join(thread, nil)
+    deinit { close(fileDescriptor) }
+
+    /// The signals queued, without blocking.
+    func read() -> [Int32] {
+        var out: [Int32] = []
+        var info = signalfd_siginfo()
+        let size = MemoryLayout<signalfd_siginfo>.size
+        while Glibc.read(fileDescriptor, &info, size) == size { out.append(Int32(bitPattern: info.ssi_signo)) }
+        return out
+    }
+}
+
+public enum DaemonError: Error, CustomStringConvertible {
+    case call(String, errno: Int32)
+    public var description: String {
+        switch self {
+        case .call(let what, let e): "\(what): \(String(cString: strerror(e)))"
+        }
     }
 }
 
@@ -268,35 +272,29 @@ struct Loop {
 
     func isCandidate(_ l: Link) -> Bool { Agent.isCandidate(l, exclusions: daemon.agent.config.exclusions) }
 
-    mutating func run() async {
+    mutating func run(_ inputs: Inputs) {
         let c = daemon.agent.config
         let about = daemon.agent.about
         logger.notice("eni-agent \(eniAgentVersion) started: provider \(about.provider); renderer \(about.renderer); resync every \(c.resyncIntervalSeconds) s, hot-attach deadline \(c.hotAttachDeadlineSeconds) s")
-        await pass(["start"])
+        pass(["start"])
         while true {
             if readyAt != nil { readyIfDone() }
-            var messages = await daemon.inbox.wait(until: wakeAt)
-            var why: [String] = []
+            var input = inputs.wait(until: wakeAt)
             // Let a burst of link events settle, so that it makes one pass.
             let settleStart = ContinuousClock.now
-            let linkMessages = messages.contains { if case .links = $0 { true } else { false } }
-            while linkMessages, !messages.contains(where: isStop) {
-                let deadline = min(ContinuousClock.now + settings.settle, settleStart + settings.maxSettle)
-                let more = await daemon.inbox.wait(until: deadline)
+            while !input.batches.isEmpty, !input.stop {
+                let more = inputs.wait(until: min(ContinuousClock.now + settings.settle, settleStart + settings.maxSettle))
                 if more.isEmpty { break }
-                messages += more
+                input.merge(more)
             }
-            if messages.contains(where: isStop) { break }
+            if input.stop { break }
+            var why: [String] = []
             var restore: [String] = []
-            for m in messages {
-                switch m {
-                case .links(let batch, let at):
-                    why += handle(batch, at: at)
-                    restore += handleObjects(batch.objects)
-                case .reload: why.append("SIGHUP")
-                case .stop: break
-                }
+            for (batch, at) in input.batches {
+                why += handle(batch, at: at)
+                restore += handleObjects(batch.objects)
             }
+            if input.reload { why.append("SIGHUP") }
             let now = ContinuousClock.now
             // Ping when due, or earlier when awake anyway (a resync, an event) and a quarter of the
             // watchdog interval has passed since the last ping: with the resync interval shorter
@@ -314,17 +312,15 @@ struct Loop {
             if why.isEmpty, !restore.isEmpty, let instance = lastInstance {
                 // Another program removed what the agent owns: the last described state goes back
                 // at once, with no metadata round trip; the metadata is read right afterwards.
-                await pass(restore, instance: instance)
+                pass(restore, instance: instance)
                 nextResync = min(nextResync, .now + .seconds(1))
             } else if !why.isEmpty || !restore.isEmpty {
-                await pass(why + restore)
+                pass(why + restore)
             }
         }
         logger.notice("eni-agent stopping")
         daemon.notify(["STOPPING=1"], &reported)
     }
-
-    func isStop(_ m: Message) -> Bool { if case .stop = m { true } else { false } }
 
     var wakeAt: ContinuousClock.Instant {
         var t = nextResync
@@ -424,7 +420,7 @@ struct Loop {
 
     /// One reconcile, then what it means for the awaited ENIs, the log and systemd.
     /// One reconcile; with `instance`, of that description instead of the metadata's (a restore).
-    mutating func pass(_ why: [String], instance: Instance? = nil) async {
+    mutating func pass(_ why: [String], instance: Instance? = nil) {
         let agent = daemon.agent
         let exclusions = agent.config.exclusions
         logger.debug("pass: \(why.joined(separator: "; "))")
@@ -433,7 +429,7 @@ struct Loop {
         do {
             let now = ContinuousClock.now
             let pastGrace = Set(awaited.values.filter { now - $0.since >= settings.udevGrace }.map(\.name))
-            result = try await agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) },
+            result = try agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) },
                                                  assumeSettled: pastGrace, instance: instance)
         } catch {
             failures += 1

@@ -29,14 +29,14 @@ public struct MetadataFileProvider: MetadataProvider {
     public var name: String { "file \(path)" }
 
     /// The file says what it says: there is nothing to wait for.
-    public func fetch(waitingFor: Set<MACAddress>) async throws -> MetadataResult {
-        MetadataResult(instance: try await read())
+    public func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult {
+        MetadataResult(instance: try read())
     }
 
     /// The largest file read.
     public static let maxSize = 4 << 20
 
-    public func read() async throws -> Instance {
+    public func read() throws -> Instance {
         let data: [UInt8]
         do { data = try FileStore.readFile(atPath: path, limit: Self.maxSize) } catch {
             throw MetadataError("metadata file \(path): \(error)")

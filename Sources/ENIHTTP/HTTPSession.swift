@@ -1,6 +1,5 @@
 internal import CCurl
 import Glibc
-import Synchronization
 
 /// One HTTP request: what the metadata providers (and the tests' simulator controls) send.
 public struct HTTPRequest: Sendable {
@@ -46,8 +45,6 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case tooLarge
         /// Anything else curl reports (bad URL, unsupported scheme...). Retrying will not help.
         case failed
-        /// The session was closed.
-        case closed
     }
     public var kind: Kind
     public var url: String
@@ -65,40 +62,32 @@ public struct HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         case .truncated: "truncated response"
         case .tooLarge: "response too large"
         case .failed: "request failed"
-        case .closed: "session closed"
         }
         return detail.isEmpty ? "\(url): \(what)" : "\(url): \(what) (\(detail))"
     }
 }
 
-/// HTTP over libcurl's multi interface. One worker thread drives every transfer of the session;
-/// connections are kept alive and reused across its requests; at most `maxConcurrent` transfers
-/// run at once (the others wait in the session's queue, so a queued request's timeout starts only
-/// when it is sent). Create one per metadata pass and `close()` it afterwards: no thread and no
-/// socket outlive the pass.
-public final class HTTPSession: @unchecked Sendable {
-    private struct State {
-        var queue: [Transfer] = []
-        var active = 0
-        var closed = false
-        var started = false
-    }
-
+/// HTTP over libcurl's multi interface, on the calling thread: `perform` sends a batch of
+/// requests, at most `maxConcurrent` at once, and sleeps in `curl_multi_poll` (curl's sockets and
+/// its next timeout) until every one has its answer. No thread, no lock: one session belongs to
+/// one thread. Connections are kept alive and reused across its requests and batches; a queued
+/// request's timeout starts only when it is sent. Keep one per metadata pass: its connections and
+/// handles go with it.
+public final class HTTPSession {
     public let maxConcurrent: Int
     public let userAgent: String
-    private let state = Mutex(State())
-    /// Touched by the worker thread only, but for `curl_multi_wakeup`, which is thread-safe. Nil
-    /// when libcurl could not be set up: every request then fails, saying why.
+    /// Nil when libcurl could not be set up: every request then fails, saying why.
     private let multi: UnsafeMutableRawPointer?
-    private var thread = pthread_t()
+    /// Easy handles done with their transfer, for the next ones (curl_easy_reset keeps them cheap).
+    private var idle: [UnsafeMutableRawPointer] = []
     /// Requests sent, for accounting (`requests` in verbose output and the benchmarks).
-    private let sent = Atomic<Int>(0)
+    public private(set) var requestCount = 0
 
     public init(maxConcurrent: Int = 4, userAgent: String = "eni-agent") {
         self.maxConcurrent = max(1, maxConcurrent)
         self.userAgent = userAgent
-        // The session's own queue keeps at most maxConcurrent transfers in the multi handle (so a
-        // request's timeout starts when it is sent); MAXCONNECTS keeps as many idle connections.
+        // At most maxConcurrent transfers are in the multi handle at once; MAXCONNECTS keeps as
+        // many idle connections.
         if curlGlobal == CURLE_OK, let m = curl_multi_init(),
            eni_curl_multi_setopt_long(m, CURLMOPT_MAXCONNECTS, self.maxConcurrent) == CURLM_OK {
             multi = m
@@ -108,137 +97,78 @@ public final class HTTPSession: @unchecked Sendable {
     }
 
     deinit {
-        close()
+        for e in idle { curl_easy_cleanup(e) }
         if let multi { curl_multi_cleanup(multi) }
     }
 
-    /// Requests performed so far.
-    public var requestCount: Int { sent.load(ordering: .relaxed) }
+    /// Sends the request and returns its response (any status) or a transport error.
+    public func perform(_ request: HTTPRequest) -> Result<HTTPResponse, HTTPError> { perform([request])[0] }
 
-    /// Sends the request and waits for its response (any status) or a transport error.
-    public func perform(_ request: HTTPRequest) async -> Result<HTTPResponse, HTTPError> {
-        await withCheckedContinuation { (c: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>) in
-            guard let multi else {
-                let why = curlGlobal == CURLE_OK ? "curl_multi_init failed" : "curl_global_init: \(String(cString: curl_easy_strerror(curlGlobal)))"
-                return c.resume(returning: .failure(HTTPError(.failed, url: request.url, detail: why)))
-            }
-            let t = Transfer(request, c)
-            let go: Bool = state.withLock { s in
-                if s.closed { return false }
-                s.queue.append(t)
-                if !s.started { s.started = true; startWorker() }
-                return true
-            }
-            if go { curl_multi_wakeup(multi) } else {
-                c.resume(returning: .failure(HTTPError(.closed, url: request.url, detail: "")))
-            }
+    /// Sends the requests, at most `maxConcurrent` at once, and returns each one's response (any
+    /// status) or transport error, in the order of `requests`.
+    public func perform(_ requests: [HTTPRequest]) -> [Result<HTTPResponse, HTTPError>] {
+        var results = [Result<HTTPResponse, HTTPError>?](repeating: nil, count: requests.count)
+        guard let multi else {
+            let why = curlGlobal == CURLE_OK ? "curl_multi_init failed" : "curl_global_init: \(String(cString: curl_easy_strerror(curlGlobal)))"
+            return requests.map { .failure(HTTPError(.failed, url: $0.url, detail: why)) }
         }
-    }
-
-    /// Lets the transfers in flight finish, then stops the worker thread and closes connections.
-    public func close() {
-        let started: Bool = state.withLock { s in
-            defer { s.closed = true }
-            return s.started && !s.closed
+        /// Transfers in the multi handle, by easy handle.
+        var active: [UnsafeMutableRawPointer: (index: Int, transfer: Transfer)] = [:]
+        var next = 0
+        func finish(_ easy: UnsafeMutableRawPointer, _ code: CURLcode, detail: String? = nil) {
+            guard let (i, t) = active.removeValue(forKey: easy) else { return }
+            if curl_multi_remove_handle(multi, easy) == CURLM_OK { idle.append(easy) } else { curl_easy_cleanup(easy) }
+            results[i] = t.complete(easy, code, detail: detail)
         }
-        guard started, let multi else { return }
-        curl_multi_wakeup(multi)
-        pthread_join(thread, nil)
-    }
-
-    // MARK: Worker thread
-
-    private func startWorker() {
-        let me = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, nil, { arg in
-            let session = Unmanaged<HTTPSession>.fromOpaque(arg!).takeRetainedValue()
-            session.run()
-            return nil
-        }, me)
-        precondition(rc == 0, "eni-agent: cannot start the HTTP thread (error \(rc))")
-    }
-
-    private func run() {
-        guard let multi else { return }  // never started without one
-        var idle: [UnsafeMutableRawPointer] = []
-        /// Handles in the multi handle, so that a failure of the multi handle itself ends them all.
-        var inFlight: [UnsafeMutableRawPointer] = []
-        defer { for e in idle { curl_easy_cleanup(e) } }
         while true {
-            let (start, stop): ([Transfer], Bool) = state.withLock { s in
-                let n = min(maxConcurrent - s.active, s.queue.count)
-                let batch = Array(s.queue.prefix(n))
-                s.queue.removeFirst(n)
-                s.active += n
-                return (batch, s.closed && s.active == 0 && s.queue.isEmpty)
-            }
-            if stop { return }
-            for t in start {
+            while active.count < maxConcurrent, next < requests.count {
+                let i = next
+                next += 1
+                let t = Transfer(requests[i])
                 guard let easy = idle.popLast() ?? curl_easy_init() else {
-                    state.withLock { $0.active -= 1 }
-                    t.fail(HTTPError(.failed, url: t.request.url, detail: "curl_easy_init failed (out of memory)"))
+                    results[i] = .failure(HTTPError(.failed, url: t.request.url, detail: "curl_easy_init failed (out of memory)"))
                     continue
                 }
                 if let why = t.configure(easy, userAgent: userAgent) {
-                    state.withLock { $0.active -= 1 }
-                    t.fail(HTTPError(.failed, url: t.request.url, detail: why))
+                    results[i] = .failure(HTTPError(.failed, url: t.request.url, detail: why))
                     idle.append(easy)
                     continue
                 }
-                sent.add(1, ordering: .relaxed)
+                requestCount += 1
                 let rc = curl_multi_add_handle(multi, easy)
-                if rc != CURLM_OK {
-                    Unmanaged.passUnretained(t).release()   // the reference configure() took for curl
-                    finish(t, easy, CURLE_FAILED_INIT)
+                guard rc == CURLM_OK else {
+                    results[i] = .failure(HTTPError(.failed, url: t.request.url, detail: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(rc)))"))
                     idle.append(easy)
-                } else {
-                    inFlight.append(easy)
+                    continue
                 }
+                active[easy] = (i, t)
             }
+            if active.isEmpty { break }
             var running: Int32 = 0
             let performed = curl_multi_perform(multi, &running)
             if performed != CURLM_OK {
                 // The multi handle itself failed (out of memory, internal error): every transfer in
                 // it ends with that error rather than waiting for an answer that cannot come.
-                for easy in inFlight {
-                    var priv: UnsafeMutableRawPointer?
-                    _ = eni_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &priv)
-                    curl_multi_remove_handle(multi, easy)
-                    if let priv { finish(Unmanaged<Transfer>.fromOpaque(priv).takeRetainedValue(), easy, CURLE_FAILED_INIT,
-                                         detail: "curl_multi_perform: \(String(cString: curl_multi_strerror(performed)))") }
-                    idle.append(easy)
-                }
-                inFlight = []
+                let why = "curl_multi_perform: \(String(cString: curl_multi_strerror(performed)))"
+                for easy in Array(active.keys) { finish(easy, CURLE_FAILED_INIT, detail: why) }
                 continue
             }
             var left: Int32 = 0
+            var done = false
             while let msg = curl_multi_info_read(multi, &left) {
                 guard msg.pointee.msg == CURLMSG_DONE, let easy = msg.pointee.easy_handle else { continue }
-                let code = msg.pointee.data.result
-                var priv: UnsafeMutableRawPointer?
-                _ = eni_curl_easy_getinfo_pointer(easy, CURLINFO_PRIVATE, &priv)
-                curl_multi_remove_handle(multi, easy)
-                inFlight.removeAll { $0 == easy }
-                if let priv {
-                    finish(Unmanaged<Transfer>.fromOpaque(priv).takeRetainedValue(), easy, code)
-                }
-                idle.append(easy)
+                finish(easy, msg.pointee.data.result)
+                done = true
             }
-            // Requests queued while every slot was busy have had their wake-up consumed already:
-            // take them now that slots are free, before sleeping.
-            if state.withLock({ !$0.queue.isEmpty && $0.active < maxConcurrent }) { continue }
-            // Sleeps until a socket is ready, curl's next timeout, or a wakeup from perform/close.
-            // A failed timeout query or poll costs at most a short sleep: the next perform reports
-            // what is wrong with the multi handle.
+            // Freed slots take the next requests before any sleep.
+            if done { continue }
+            // Sleeps until a socket is ready or curl's next timeout. A failed timeout query or poll
+            // costs at most a short sleep: the next perform reports what is wrong.
             var timeout = 1000
             if curl_multi_timeout(multi, &timeout) != CURLM_OK || timeout < 0 || timeout > 1000 { timeout = 1000 }
-            if curl_multi_poll(multi, nil, 0, Int32(timeout), nil) != CURLM_OK { usleep(10_000) }
+            if timeout > 0, curl_multi_poll(multi, nil, 0, Int32(timeout), nil) != CURLM_OK { usleep(10_000) }
         }
-    }
-
-    private func finish(_ t: Transfer, _ easy: UnsafeMutableRawPointer, _ code: CURLcode, detail: String? = nil) {
-        state.withLock { $0.active -= 1 }
-        t.complete(easy, code, detail: detail)
+        return results.map { $0! }
     }
 }
 
@@ -265,18 +195,16 @@ private let writeBody: eni_curl_write_fn = { data, size, count, user in
     return n
 }
 
-/// One request in flight. Owned by the worker thread from the moment it is queued.
-private final class Transfer: @unchecked Sendable {
+/// One request in flight: what curl's callbacks write to.
+private final class Transfer {
     let request: HTTPRequest
-    let continuation: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>
     var body: [UInt8] = []
     var overflow = false
     private var headers: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
 
-    init(_ request: HTTPRequest, _ continuation: CheckedContinuation<Result<HTTPResponse, HTTPError>, Never>) {
+    init(_ request: HTTPRequest) {
         self.request = request
-        self.continuation = continuation
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     }
 
@@ -287,8 +215,8 @@ private final class Transfer: @unchecked Sendable {
 
     /// Sets every option of the handle for this request; the handle may have served another
     /// request before (the connection cache belongs to the multi handle and survives the reset).
-    /// Every option is checked: nil when all are set (and curl holds a reference to `self`), else
-    /// which one libcurl refused and why; the request is then not sent.
+    /// Every option is checked: nil when all are set, else which one libcurl refused and why; the
+    /// request is then not sent. The caller keeps `self` alive until the transfer completes.
     func configure(_ easy: UnsafeMutableRawPointer, userAgent: String) -> String? {
         curl_easy_reset(easy)
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -308,7 +236,6 @@ private final class Transfer: @unchecked Sendable {
         set("CURLOPT_MAXFILESIZE_LARGE", eni_curl_easy_setopt_offset(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBytes)))
         set("CURLOPT_WRITEFUNCTION", eni_curl_easy_setopt_write_function(easy, writeBody))
         set("CURLOPT_WRITEDATA", eni_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me))
-        set("CURLOPT_PRIVATE", eni_curl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, me))
         set("CURLOPT_ERRORBUFFER", eni_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer))
         func append(_ line: String) {
             if let l = curl_slist_append(headers, line) { headers = l } else if failed == nil { failed = "curl_slist_append: out of memory" }
@@ -327,14 +254,11 @@ private final class Transfer: @unchecked Sendable {
             append("Content-Type:")
         }
         set("CURLOPT_HTTPHEADER", eni_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, headers.map { UnsafeMutableRawPointer($0) }))
-        if failed == nil { _ = Unmanaged.passRetained(self) }  // curl's reference, released at completion
         return failed
     }
 
-    /// Fails the request before it was handed to curl.
-    func fail(_ error: HTTPError) { continuation.resume(returning: .failure(error)) }
-
-    func complete(_ easy: UnsafeMutableRawPointer, _ code: CURLcode, detail override: String? = nil) {
+    /// The transfer's outcome, once curl is done with it.
+    func complete(_ easy: UnsafeMutableRawPointer, _ code: CURLcode, detail override: String? = nil) -> Result<HTTPResponse, HTTPError> {
         let detail = override ?? String(cString: errorBuffer)
         let result: Result<HTTPResponse, HTTPError>
         var status = 0
@@ -356,6 +280,6 @@ private final class Transfer: @unchecked Sendable {
             let text = kind == .tooLarge ? "more than \(request.maxBytes) bytes" : (detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail)
             result = .failure(HTTPError(kind, url: request.url, detail: text))
         }
-        continuation.resume(returning: result)
+        return result
     }
 }

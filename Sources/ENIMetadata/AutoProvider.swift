@@ -1,6 +1,5 @@
 import ENIHTTP
 import ENIModel
-import Synchronization
 
 /// What the machine's DMI (SMBIOS, `/sys/class/dmi/id/`) says about the cloud it runs in, read
 /// before any request, as cloud-init's ds-identify does.
@@ -28,8 +27,8 @@ public struct DMIIdentity: Sendable, Equatable {
 }
 
 /// `provider = "auto"`: the cloud that DMI names, asked alone; when DMI names none, every cloud's
-/// endpoint is probed at once, with the short timeouts, and the one that answers with its own
-/// shape is used. The choice is kept for the life of the process.
+/// endpoint is probed in turn, each with one try and the short timeouts, and the one that answers
+/// with its own shape is used. The choice is kept for the life of the process.
 ///
 /// Shapes (so that one `--metadata-url` serving any cloud is told apart too):
 /// - AWS: `PUT /latest/api/token` with the AWS TTL header answers a token, and the MAC listing
@@ -43,7 +42,7 @@ public final class AutoMetadataProvider: MetadataProvider {
     public let userAgent: String
     public let dmi: DMIIdentity
     /// The provider chosen, and why.
-    private let chosen = Mutex<(provider: CloudMetadataProvider, reason: String)?>(nil)
+    private var chosen: (provider: CloudMetadataProvider, reason: String)?
 
     public init(baseURL: String? = nil, discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent",
                 dmi: DMIIdentity = DMIIdentity()) {
@@ -53,36 +52,26 @@ public final class AutoMetadataProvider: MetadataProvider {
         self.dmi = dmi
         if let (cloud, reason) = dmi.cloud {
             let p = CloudMetadataProvider(cloud: cloud, baseURL: baseURL, discipline: discipline, userAgent: userAgent)
-            chosen.withLock { $0 = (p, "chosen by \(reason)") }
+            chosen = (p, "chosen by \(reason)")
         }
     }
 
     /// `auto`, or the cloud chosen and why: `tencent (http://169.254.0.23/latest/meta-data/), chosen
     /// by DMI product_name "Tencent Cloud CVM"`.
-    public var name: String { chosen.withLock { $0.map { "\($0.provider.name), \($0.reason)" } } ?? "auto" }
+    public var name: String { chosen.map { "\($0.provider.name), \($0.reason)" } ?? "auto" }
 
-    public func fetch(waitingFor: Set<MACAddress>) async throws -> MetadataResult {
+    public func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult {
         let session = HTTPSession(maxConcurrent: discipline.concurrency, userAgent: userAgent)
-        defer { session.close() }
-        let provider = try await choose(session)
-        return try await provider.fetch(session, waitingFor: waitingFor)
+        return try choose(session).fetch(session, waitingFor: waitingFor)
     }
 
     /// The provider whose endpoint answers as its cloud does.
-    func choose(_ session: HTTPSession) async throws(MetadataError) -> CloudMetadataProvider {
-        if let p = chosen.withLock({ $0?.provider }) { return p }
-        var once = discipline
-        once.attempts = 1
-        let probe = once
+    func choose(_ session: HTTPSession) throws(MetadataError) -> CloudMetadataProvider {
+        if let p = chosen?.provider { return p }
+        var probe = discipline
+        probe.attempts = 1
         let candidates = Cloud.allCases.map { CloudMetadataProvider(cloud: $0, baseURL: baseURL, discipline: discipline, userAgent: userAgent) }
-        let answers = await withTaskGroup(of: (Int, String?).self) { group in
-            for (i, c) in candidates.enumerated() {
-                group.addTask { (i, await Self.probe(c, session, probe)) }
-            }
-            var out: [(Int, String?)] = []
-            for await a in group { out.append(a) }
-            return out.sorted { $0.0 < $1.0 }
-        }
+        let answers = candidates.enumerated().map { ($0.offset, Self.probe($0.element, session, probe)) }
         let matches = answers.filter { $0.1 == nil }.map { candidates[$0.0] }
         guard matches.count == 1, let p = matches.first else {
             if matches.isEmpty {
@@ -91,19 +80,20 @@ public final class AutoMetadataProvider: MetadataProvider {
             }
             throw MetadataError("provider auto: several clouds match (\(matches.map(\.cloud.rawValue).joined(separator: ", "))); set provider or --provider")
         }
-        chosen.withLock { $0 = (p, "the only endpoint that answered as its cloud (DMI names no cloud)") }
+        chosen = (p, "the only endpoint that answered as its cloud (DMI names no cloud)")
         return p
     }
 
     /// nil when the endpoint has the cloud's shape, else why not.
-    static func probe(_ c: CloudMetadataProvider, _ session: HTTPSession, _ d: FetchDiscipline) async -> String? {
+    static func probe(_ c: CloudMetadataProvider, _ session: HTTPSession, _ d: FetchDiscipline) -> String? {
         let pass = MetadataPass(session: session, base: c.baseURL, discipline: d, tokenFlow: c.tree.tokenFlow)
         do {
             if c.cloud == .aws {
                 // The token must come from this cloud's own PUT, not be optional.
-                guard try await pass.tokens?.current() != nil else { return "no token" }
+                guard try pass.currentToken() != nil else { return "no token" }
             }
-            guard let entries = try await pass.list(CloudMetadataProvider.macsPath), let first = entries.first else {
+            let path = CloudMetadataProvider.macsPath
+            guard let entries = try pass.read([path]).value(path, .list), let first = entries.first else {
                 return "no MAC listing"
             }
             let spelled = first.hasSuffix("/") ? String(first.dropLast()) : first
@@ -115,7 +105,7 @@ public final class AutoMetadataProvider: MetadataProvider {
             case .aliyun:
                 if upper { return "MACs are upper-case" }
                 let p = CloudMetadataProvider.macsPath + spelled + "/vswitch-cidr-block"
-                return try await pass.prefix(p) == nil ? "no vswitch-cidr-block" : nil
+                return try pass.read([p]).value(p, .prefix) == nil ? "no vswitch-cidr-block" : nil
             }
         } catch {
             return "\(error)"

@@ -1,18 +1,39 @@
 import ENIHTTP
 import ENIModel
-import Synchronization
 
-/// What differs between the clouds: the token flow and how one ENI's directory is read.
-protocol CloudTree: Sendable {
+/// One ENI's directory in the tree, to read.
+struct ENIDir {
+    var mac: MACAddress
+    /// Below the base, ending in `/`.
+    var dir: String
+    var isPrimary: Bool
+}
+
+/// What differs between the clouds: the token flow and how the ENIs' directories are read.
+protocol CloudTree: AnyObject {
     var tokenFlow: TokenFlow? { get }
     /// What the tree keeps between passes, per ENI.
     var cache: any MACKeyed { get }
-    /// Reads the ENI whose directory (below the base, ending in `/`) is `dir`.
-    func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI
+    /// Reads the ENIs, together (in as few batches of requests as the tree allows): each one's
+    /// description, or why there is none.
+    func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>]
+}
+
+/// A tree whose ENIs are read in one batch: the paths each needs, then the ENI from the answers.
+protocol OneBatchTree: CloudTree {
+    func paths(_ e: ENIDir) -> [String]
+    func eni(_ e: ENIDir, _ reads: Reads) throws(ENIRead) -> ENI
+}
+
+extension OneBatchTree {
+    func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>] {
+        let reads = pass.read(enis.flatMap(paths))
+        return Dictionary(enis.map { e in (e.mac, Result { () throws(ENIRead) in try eni(e, reads) }) }, uniquingKeysWith: { a, _ in a })
+    }
 }
 
 /// A per-ENI cache's keys, so that the provider can drop the ENIs no longer listed.
-protocol MACKeyed: Sendable {
+protocol MACKeyed: AnyObject {
     var macs: Set<MACAddress> { get }
     func forget(keeping: Set<MACAddress>)
 }
@@ -20,29 +41,14 @@ protocol MACKeyed: Sendable {
 /// What a tree caches per ENI between passes. Entries of ENIs the `macs/` listing no longer has
 /// are dropped after each listing, so the cache is bounded by the ENIs attached now, however many
 /// come and go over the daemon's life.
-final class MACCache<Value: Sendable>: MACKeyed {
-    private let entries = Mutex<[MACAddress: Value]>([:])
+final class MACCache<Value>: MACKeyed {
+    private var entries: [MACAddress: Value] = [:]
     subscript(mac: MACAddress) -> Value? {
-        get { entries.withLock { $0[mac] } }
-        set { entries.withLock { $0[mac] = newValue } }
+        get { entries[mac] }
+        set { entries[mac] = newValue }
     }
-    var macs: Set<MACAddress> { entries.withLock { Set($0.keys) } }
-    func forget(keeping keep: Set<MACAddress>) { entries.withLock { $0 = $0.filter { keep.contains($0.key) } } }
-}
-
-extension MetadataPass {
-    /// A leaf the ENI needs: 404 means "not yet"; an error or invalid value means "unknown".
-    func need<T>(_ path: String, _ read: (String) async throws(MetadataError) -> T?) async throws(ENIRead) -> T {
-        let v: T?
-        do { v = try await read(path) } catch { throw .invalid(error.message) }
-        guard let v else { throw .pending("\(url(path)) answers 404") }
-        return v
-    }
-
-    /// A leaf that may be absent (404 -> nil).
-    func optional<T>(_ path: String, _ read: (String) async throws(MetadataError) -> T?) async throws(ENIRead) -> T? {
-        do { return try await read(path) } catch { throw .invalid(error.message) }
-    }
+    var macs: Set<MACAddress> { Set(entries.keys) }
+    func forget(keeping keep: Set<MACAddress>) { entries = entries.filter { keep.contains($0.key) } }
 }
 
 /// A cloud's metadata endpoint as a `MetadataProvider`. Keep one for the life of the process: it
@@ -54,11 +60,11 @@ public final class CloudMetadataProvider: MetadataProvider {
     /// Where the metadata may be, in the order tried (one unless the cloud has several).
     public let baseURLs: [String]
     /// The base that answered first; kept for the life of the process.
-    private let chosenBase = Mutex<String?>(nil)
+    private var chosenBase: String?
     public let discipline: FetchDiscipline
     public let userAgent: String
     let tree: any CloudTree
-    private let primaryMAC = Mutex<MACAddress?>(nil)
+    private var primaryMAC: MACAddress?
 
     public convenience init(cloud: Cloud, baseURL: String? = nil, discipline: FetchDiscipline = FetchDiscipline(), userAgent: String = "eni-agent") {
         self.init(cloud: cloud, baseURLs: baseURL.map { [$0] } ?? cloud.defaultBaseURLs, discipline: discipline, userAgent: userAgent)
@@ -78,22 +84,22 @@ public final class CloudMetadataProvider: MetadataProvider {
     }
 
     /// The base in use: the one that answered, else the first to try.
-    public var baseURL: String { chosenBase.withLock { $0 } ?? baseURLs[0] }
+    public var baseURL: String { chosenBase ?? baseURLs[0] }
 
     public var name: String { "\(cloud.rawValue) (\(baseURL))" }
 
     /// The first base whose top-level `mac` answers, tried in order with one attempt each.
-    private func resolveBase(_ session: HTTPSession) async throws(MetadataError) -> String {
+    private func resolveBase(_ session: HTTPSession) throws(MetadataError) -> String {
         if baseURLs.count == 1 { return baseURLs[0] }
-        if let b = chosenBase.withLock({ $0 }) { return b }
+        if let b = chosenBase { return b }
         var once = discipline
         once.attempts = 1
         var why: [String] = []
         for b in baseURLs {
             let pass = MetadataPass(session: session, base: b, discipline: once, tokenFlow: tree.tokenFlow)
             do {
-                if try await pass.leaf("mac") != nil {
-                    chosenBase.withLock { $0 = b }
+                if try pass.get("mac") != nil {
+                    chosenBase = b
                     return b
                 }
                 why.append("\(pass.url("mac")): answers 404")
@@ -109,15 +115,13 @@ public final class CloudMetadataProvider: MetadataProvider {
 
     static let macsPath = "network/interfaces/macs/"
 
-    public func fetch(waitingFor: Set<MACAddress>) async throws -> MetadataResult {
-        let session = HTTPSession(maxConcurrent: discipline.concurrency, userAgent: userAgent)
-        defer { session.close() }
-        return try await fetch(session, waitingFor: waitingFor)
+    public func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult {
+        try fetch(HTTPSession(maxConcurrent: discipline.concurrency, userAgent: userAgent), waitingFor: waitingFor)
     }
 
     private enum Final { case ok(ENI), failed(String) }
 
-    func fetch(_ session: HTTPSession, waitingFor: Set<MACAddress>) async throws(MetadataError) -> MetadataResult {
+    func fetch(_ session: HTTPSession, waitingFor: Set<MACAddress>) throws(MetadataError) -> MetadataResult {
         let started = ContinuousClock.now
         let pendingDeadline = started.advanced(by: .milliseconds(discipline.pendingTimeoutMilliseconds))
         var final: [MACAddress: Final] = [:]
@@ -126,19 +130,21 @@ public final class CloudMetadataProvider: MetadataProvider {
         var listed: [MACAddress: String] = [:]
         var primary: MACAddress
         var poll = 0
-        let base = try await resolveBase(session)
+        let base = try resolveBase(session)
         while true {
             let pass = MetadataPass(session: session, base: base, discipline: discipline, tokenFlow: tree.tokenFlow)
-            if let p = primaryMAC.withLock({ $0 }) {
+            // The instance's MAC (once: it never changes) and the listing, together.
+            let top = pass.read(primaryMAC == nil ? ["mac", Self.macsPath] : [Self.macsPath])
+            if let p = primaryMAC {
                 primary = p
             } else {
-                guard let v = try await pass.leaf("mac") else {
+                guard let v = try top.value("mac", .mac) else {
                     throw MetadataError("\(pass.url("mac")): answers 404; is this a \(cloud.rawValue) metadata endpoint?")
                 }
-                primary = try parseMAC(v, at: pass.url("mac"))
-                primaryMAC.withLock { $0 = primary }
+                primary = v
+                primaryMAC = v
             }
-            guard let entries = try await pass.list(Self.macsPath) else {
+            guard let entries = try top.value(Self.macsPath, .list) else {
                 throw MetadataError("\(pass.url(Self.macsPath)): answers 404; is this a \(cloud.rawValue) metadata endpoint?")
             }
             listed = [:]
@@ -164,19 +170,7 @@ public final class CloudMetadataProvider: MetadataProvider {
             }
             tree.cache.forget(keeping: Set(listed.keys))
             let todo = listed.filter { final[$0.key] == nil }.sorted { $0.key < $1.key }
-            let tree = self.tree, top = primary
-            let reads = await withTaskGroup(of: (MACAddress, Result<ENI, ENIRead>).self) { group in
-                for (mac, spelled) in todo {
-                    group.addTask {
-                        do throws(ENIRead) {
-                            return (mac, .success(try await tree.readENI(pass, dir: Self.macsPath + spelled + "/", mac: mac, isPrimary: mac == top)))
-                        } catch { return (mac, .failure(error)) }
-                    }
-                }
-                var out: [(MACAddress, Result<ENI, ENIRead>)] = []
-                for await r in group { out.append(r) }
-                return out
-            }
+            let reads = todo.isEmpty ? [:] : tree.readENIs(pass, todo.map { ENIDir(mac: $0.key, dir: Self.macsPath + $0.value + "/", isPrimary: $0.key == primary) })
             pending = [:]
             for (mac, r) in reads {
                 switch r {
@@ -191,7 +185,7 @@ public final class CloudMetadataProvider: MetadataProvider {
             if pending.isEmpty { break }
             let pause = backoff(discipline.pendingBackoffMilliseconds, step: poll, cap: 4000)
             if ContinuousClock.now.advanced(by: pause) >= pendingDeadline { break }
-            try? await Task.sleep(for: pause)
+            sleep(for: pause)
             poll += 1
         }
 
@@ -228,84 +222,101 @@ public final class CloudMetadataProvider: MetadataProvider {
 
 /// Tencent: gateway and mask are per IP (`local-ipv4s/<ip>/gateway`, `subnet-mask`); no device
 /// number, no ENI id, no token. The per-IP leaves never change for an IP on an ENI: they are
-/// cached, so a pass costs the MAC listing plus two requests per ENI when nothing changed.
+/// cached, so a pass costs the MAC listing plus two requests per ENI when nothing changed. Two
+/// batches: every ENI's primary IP and IP listing, then the per-IP leaves not cached yet.
 final class TencentTree: CloudTree {
-    struct IPLeaves: Sendable, Equatable { var gateway: IPv4Address; var maskLength: Int }
+    struct IPLeaves: Equatable { var gateway: IPv4Address; var maskLength: Int }
     let leaves = MACCache<[IPv4Address: IPLeaves]>()
     var cache: any MACKeyed { leaves }
 
     var tokenFlow: TokenFlow? { nil }
 
-    func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI {
-        let primaryPath = dir + "primary-local-ipv4"
-        let listPath = dir + "local-ipv4s/"
-        let primaryIP = try await pass.need(primaryPath, pass.ipv4)
-        let entries = try await pass.need(listPath, pass.list)
+    func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>] {
+        var out: [MACAddress: Result<ENI, ENIRead>] = [:]
+        let first = pass.read(enis.flatMap { [$0.dir + "primary-local-ipv4", $0.dir + "local-ipv4s/"] })
+        // Each ENI's IPs, and the leaves it has cached for them.
+        var found: [(e: ENIDir, primaryIP: IPv4Address, ips: [IPv4Address], leaves: [IPv4Address: IPLeaves])] = []
+        for e in enis {
+            do throws(ENIRead) {
+                let (primaryIP, ips) = try listing(e, first)
+                found.append((e, primaryIP, ips, (leaves[e.mac] ?? [:]).filter { ips.contains($0.key) }))
+            } catch { out[e.mac] = .failure(error) }
+        }
+        let second = pass.read(found.flatMap { f in
+            f.ips.filter { f.leaves[$0] == nil }.flatMap { ["\(f.e.dir)local-ipv4s/\($0)/gateway", "\(f.e.dir)local-ipv4s/\($0)/subnet-mask"] }
+        })
+        for f in found {
+            out[f.e.mac] = Result { () throws(ENIRead) in try eni(f.e, f.primaryIP, f.ips, f.leaves, second) }
+        }
+        return out
+    }
+
+    /// The ENI's primary IP and its IPs, from the first batch.
+    private func listing(_ e: ENIDir, _ reads: Reads) throws(ENIRead) -> (IPv4Address, [IPv4Address]) {
+        let primaryPath = e.dir + "primary-local-ipv4"
+        let listPath = e.dir + "local-ipv4s/"
+        let primaryIP = try reads.need(primaryPath, .ipv4)
+        let entries = try reads.need(listPath, .list)
         var ips: [IPv4Address] = []
-        for e in entries {
-            do { ips.append(try parseIPv4(e.hasSuffix("/") ? String(e.dropLast()) : e, at: pass.url(listPath))) } catch {
+        for entry in entries {
+            do { ips.append(try parseIPv4(entry.hasSuffix("/") ? String(entry.dropLast()) : entry, at: reads.pass.url(listPath))) } catch {
                 throw .invalid(error.message)
             }
         }
         guard ips.contains(primaryIP) else {
-            throw .invalid("\(pass.url(primaryPath)): \(primaryIP) is not listed in \(pass.url(listPath))")
+            throw .invalid("\(reads.pass.url(primaryPath)): \(primaryIP) is not listed in \(reads.pass.url(listPath))")
         }
-        let known = self.leaves[mac] ?? [:]
-        var leaves = known.filter { ips.contains($0.key) }
-        let missing = ips.filter { leaves[$0] == nil }
-        let fetched = await withTaskGroup(of: (IPv4Address, Result<IPLeaves, ENIRead>).self) { group in
-            for ip in missing {
-                group.addTask {
-                    do throws(ENIRead) {
-                        let gw = try await pass.need("\(listPath)\(ip)/gateway", pass.ipv4)
-                        let maskPath = "\(listPath)\(ip)/subnet-mask"
-                        let mask = try await pass.need(maskPath, pass.leaf)
-                        let len: Int
-                        do { len = try IPv4Prefix.length(ofNetmask: mask) } catch {
-                            throw ENIRead.invalid("\(pass.url(maskPath)): \(error)")
-                        }
-                        return (ip, .success(IPLeaves(gateway: gw, maskLength: len)))
-                    } catch { return (ip, .failure(error)) }
-                }
-            }
-            var out: [(IPv4Address, Result<IPLeaves, ENIRead>)] = []
-            for await r in group { out.append(r) }
-            return out
-        }
-        // Report the first failure in IP order (deterministic); 404s only if nothing is invalid.
+        return (primaryIP, ips)
+    }
+
+    /// The ENI, from its IPs, its cached leaves and the second batch's.
+    private func eni(_ e: ENIDir, _ primaryIP: IPv4Address, _ ips: [IPv4Address], _ cached: [IPv4Address: IPLeaves],
+                     _ reads: Reads) throws(ENIRead) -> ENI {
+        let listPath = e.dir + "local-ipv4s/"
+        let url = reads.pass.url
+        var leaves = cached
+        // The first failure in IP order (deterministic); 404s only if nothing is invalid.
         var firstPending: String?
-        for (ip, r) in fetched.sorted(by: { $0.0 < $1.0 }) {
-            switch r {
-            case .success(let l): leaves[ip] = l
-            case .failure(.invalid(let why)): throw .invalid(why)
-            case .failure(.pending(let why)): firstPending = firstPending ?? why
+        for ip in ips.sorted() where leaves[ip] == nil {
+            do throws(ENIRead) {
+                let gw = try reads.need("\(listPath)\(ip)/gateway", .ipv4)
+                let maskPath = "\(listPath)\(ip)/subnet-mask"
+                let mask = try reads.need(maskPath, .text)
+                let len: Int
+                do { len = try IPv4Prefix.length(ofNetmask: mask) } catch { throw ENIRead.invalid("\(url(maskPath)): \(error)") }
+                leaves[ip] = IPLeaves(gateway: gw, maskLength: len)
+            } catch {
+                switch error {
+                case .invalid: throw error
+                case .pending(let why): firstPending = firstPending ?? why
+                }
             }
         }
         if let firstPending { throw .pending(firstPending) }
 
         let p = leaves[primaryIP]!
         let subnet: IPv4Prefix
-        do { subnet = try IPv4Prefix(containing: primaryIP, length: p.maskLength) } catch { throw .invalid("\(pass.url(dir)): \(error)") }
+        do { subnet = try IPv4Prefix(containing: primaryIP, length: p.maskLength) } catch { throw .invalid("\(url(e.dir)): \(error)") }
         guard subnet.contains(p.gateway) else {
-            throw .invalid("\(pass.url("\(listPath)\(primaryIP)/gateway")): gateway \(p.gateway) is outside the subnet \(subnet)")
+            throw .invalid("\(url("\(listPath)\(primaryIP)/gateway")): gateway \(p.gateway) is outside the subnet \(subnet)")
         }
         for ip in ips {
             let l = leaves[ip]!
             if l.maskLength != p.maskLength {
-                throw .invalid("\(pass.url("\(listPath)\(ip)/subnet-mask")): mask /\(l.maskLength) differs from the primary IP's /\(p.maskLength)")
+                throw .invalid("\(url("\(listPath)\(ip)/subnet-mask")): mask /\(l.maskLength) differs from the primary IP's /\(p.maskLength)")
             }
             if l.gateway != p.gateway {
-                throw .invalid("\(pass.url("\(listPath)\(ip)/gateway")): \(l.gateway) differs from the primary IP's gateway \(p.gateway)")
+                throw .invalid("\(url("\(listPath)\(ip)/gateway")): \(l.gateway) differs from the primary IP's gateway \(p.gateway)")
             }
             if !subnet.contains(ip) {
-                throw .invalid("\(pass.url(listPath)): \(ip) is outside the subnet \(subnet)")
+                throw .invalid("\(url(listPath)): \(ip) is outside the subnet \(subnet)")
             }
         }
         let eni: ENI
-        do { eni = try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: subnet, gateway: p.gateway) } catch {
-            throw .invalid("\(pass.url(dir)): \(error)")
+        do { eni = try ENI(mac: e.mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: subnet, gateway: p.gateway) } catch {
+            throw .invalid("\(url(e.dir)): \(error)")
         }
-        self.leaves[mac] = leaves
+        self.leaves[e.mac] = leaves
         return eni
     }
 }
@@ -314,8 +325,8 @@ final class TencentTree: CloudTree {
 
 /// Alibaba: per-ENI `vswitch-cidr-block` and `gateway`, IPs as a JSON array in `private-ipv4s`.
 /// Tokens optional (hardened mode). Subnet, gateway and ENI id are cached per MAC.
-final class AliyunTree: CloudTree {
-    struct Static: Sendable { var subnet: IPv4Prefix; var gateway: IPv4Address; var id: String? }
+final class AliyunTree: OneBatchTree {
+    struct Static { var subnet: IPv4Prefix; var gateway: IPv4Address; var id: String? }
     let statics = MACCache<Static>()
     var cache: any MACKeyed { statics }
 
@@ -323,35 +334,41 @@ final class AliyunTree: CloudTree {
         TokenFlow(ttlHeader: "X-aliyun-ecs-metadata-token-ttl-seconds", tokenHeader: "X-aliyun-ecs-metadata-token", optional: true)
     }
 
-    func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI {
+    func paths(_ e: ENIDir) -> [String] {
+        ((statics[e.mac] == nil ? ["vswitch-cidr-block", "gateway", "network-interface-id"] : [])
+            + ["primary-ip-address", "private-ipv4s"]).map { e.dir + $0 }
+    }
+
+    func eni(_ e: ENIDir, _ reads: Reads) throws(ENIRead) -> ENI {
+        let dir = e.dir, url = reads.pass.url
         let st: Static
-        if let c = statics[mac] {
+        if let c = statics[e.mac] {
             st = c
         } else {
-            let subnet = try await pass.need(dir + "vswitch-cidr-block", pass.prefix)
-            let gateway = try await pass.need(dir + "gateway", pass.ipv4)
+            let subnet = try reads.need(dir + "vswitch-cidr-block", .prefix)
+            let gateway = try reads.need(dir + "gateway", .ipv4)
             guard subnet.contains(gateway) else {
-                throw .invalid("\(pass.url(dir + "gateway")): gateway \(gateway) is outside the subnet \(subnet) of \(pass.url(dir + "vswitch-cidr-block"))")
+                throw .invalid("\(url(dir + "gateway")): gateway \(gateway) is outside the subnet \(subnet) of \(url(dir + "vswitch-cidr-block"))")
             }
-            let id = try await pass.optional(dir + "network-interface-id", pass.leaf)
+            let id = try reads.optional(dir + "network-interface-id", .text)
             st = Static(subnet: subnet, gateway: gateway, id: id)
         }
         let primaryPath = dir + "primary-ip-address"
         let listPath = dir + "private-ipv4s"
-        let primaryIP = try await pass.need(primaryPath, pass.ipv4)
-        let text = try await pass.need(listPath, pass.leaf)
-        let ips = try Answer.jsonIPs(text, at: pass.url(listPath), max: pass.discipline.maxEntries)
+        let primaryIP = try reads.need(primaryPath, .ipv4)
+        let text = try reads.need(listPath, .text)
+        let ips = try Answer.jsonIPs(text, at: url(listPath), max: reads.pass.discipline.maxEntries)
         guard ips.contains(primaryIP) else {
-            throw .invalid("\(pass.url(primaryPath)): \(primaryIP) is not in \(pass.url(listPath))")
+            throw .invalid("\(url(primaryPath)): \(primaryIP) is not in \(url(listPath))")
         }
         for ip in ips where !st.subnet.contains(ip) {
-            throw .invalid("\(pass.url(listPath)): \(ip) is outside the subnet \(st.subnet)")
+            throw .invalid("\(url(listPath)): \(ip) is outside the subnet \(st.subnet)")
         }
         let eni: ENI
-        do { eni = try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: st.subnet, gateway: st.gateway, id: st.id) } catch {
-            throw .invalid("\(pass.url(dir)): \(error)")
+        do { eni = try ENI(mac: e.mac, primaryIP: primaryIP, secondaryIPs: ips, subnet: st.subnet, gateway: st.gateway, id: st.id) } catch {
+            throw .invalid("\(url(dir)): \(error)")
         }
-        statics[mac] = st
+        statics[e.mac] = st
         return eni
     }
 }
@@ -362,8 +379,8 @@ final class AliyunTree: CloudTree {
 /// `subnet-ipv4-cidr-block`, the gateway is the subnet's first address. `device-number` 0 is
 /// trusted only for the top-level MAC (a hot-plugged ENI reads 0 until it propagates);
 /// `network-card` answers 404 on single-card instances.
-final class AWSTree: CloudTree {
-    struct Static: Sendable { var subnet: IPv4Prefix; var id: String?; var deviceNumber: Int?; var networkCard: Int? }
+final class AWSTree: OneBatchTree {
+    struct Static { var subnet: IPv4Prefix; var id: String?; var deviceNumber: Int?; var networkCard: Int? }
     let statics = MACCache<Static>()
     var cache: any MACKeyed { statics }
 
@@ -371,39 +388,46 @@ final class AWSTree: CloudTree {
         TokenFlow(ttlHeader: "X-aws-ec2-metadata-token-ttl-seconds", tokenHeader: "X-aws-ec2-metadata-token", optional: false)
     }
 
-    func readENI(_ pass: MetadataPass, dir: String, mac: MACAddress, isPrimary: Bool) async throws(ENIRead) -> ENI {
+    func paths(_ e: ENIDir) -> [String] {
+        let st = statics[e.mac]
+        return ((st == nil ? ["subnet-ipv4-cidr-block", "interface-id", "network-card"] : [])
+            + (st?.deviceNumber == nil ? ["device-number"] : []) + ["local-ipv4s"]).map { e.dir + $0 }
+    }
+
+    func eni(_ e: ENIDir, _ reads: Reads) throws(ENIRead) -> ENI {
+        let dir = e.dir, url = reads.pass.url
         var st: Static
-        if let c = statics[mac] {
+        if let c = statics[e.mac] {
             st = c
         } else {
-            let subnet = try await pass.need(dir + "subnet-ipv4-cidr-block", pass.prefix)
-            let id = try await pass.optional(dir + "interface-id", pass.leaf)
-            let card = try await pass.optional(dir + "network-card", { (p: String) async throws(MetadataError) -> Int? in try await pass.int(p, 0...31) })
+            let subnet = try reads.need(dir + "subnet-ipv4-cidr-block", .prefix)
+            let id = try reads.optional(dir + "interface-id", .text)
+            let card = try reads.optional(dir + "network-card", .int(0...31))
             st = Static(subnet: subnet, id: id, deviceNumber: nil, networkCard: card)
         }
         if st.deviceNumber == nil {
-            let n = try await pass.optional(dir + "device-number", { (p: String) async throws(MetadataError) -> Int? in try await pass.int(p, 0...255) })
-            st.deviceNumber = (n == 0 && !isPrimary) ? nil : n
+            let n = try reads.optional(dir + "device-number", .int(0...255))
+            st.deviceNumber = (n == 0 && !e.isPrimary) ? nil : n
         }
         let listPath = dir + "local-ipv4s"
-        let lines = try await pass.need(listPath, pass.list)
+        let lines = try reads.need(listPath, .list)
         var ips: [IPv4Address] = []
         for l in lines {
-            do { ips.append(try parseIPv4(l, at: pass.url(listPath))) } catch { throw .invalid(error.message) }
+            do { ips.append(try parseIPv4(l, at: url(listPath))) } catch { throw .invalid(error.message) }
         }
-        guard let primaryIP = ips.first else { throw .pending("\(pass.url(listPath)) is empty") }
+        guard let primaryIP = ips.first else { throw .pending("\(url(listPath)) is empty") }
         for ip in ips where !st.subnet.contains(ip) {
-            throw .invalid("\(pass.url(listPath)): \(ip) is outside the subnet \(st.subnet)")
+            throw .invalid("\(url(listPath)): \(ip) is outside the subnet \(st.subnet)")
         }
         let gateway = IPv4Address(value: st.subnet.network.value &+ 1)
         let eni: ENI
         do {
-            eni = try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: Array(ips.dropFirst()), subnet: st.subnet,
+            eni = try ENI(mac: e.mac, primaryIP: primaryIP, secondaryIPs: Array(ips.dropFirst()), subnet: st.subnet,
                           gateway: gateway, deviceNumber: st.deviceNumber, networkCard: st.networkCard, id: st.id)
         } catch {
-            throw .invalid("\(pass.url(dir)): \(error)")
+            throw .invalid("\(url(dir)): \(error)")
         }
-        statics[mac] = st
+        statics[e.mac] = st
         return eni
     }
 }

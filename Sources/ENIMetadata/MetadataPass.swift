@@ -1,5 +1,10 @@
 import ENIHTTP
 import ENIModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// A token flow (AWS IMDSv2, Alibaba's hardened mode): `PUT /latest/api/token` with a TTL header,
 /// then the token on every GET.
@@ -11,44 +16,20 @@ struct TokenFlow: Sendable {
     var optional: Bool
 }
 
-/// Holds one pass's token; renews it at most once per rejected token, however many requests saw
-/// the rejection at the same time.
-actor TokenStore {
-    private var token: String?
-    private var renewing: Task<String?, any Error>?
-    private let fetch: @Sendable () async throws -> String?
-
-    init(fetch: @escaping @Sendable () async throws -> String?) { self.fetch = fetch }
-
-    func current() async throws -> String? {
-        if let token { return token }
-        return try await renew(replacing: nil)
-    }
-
-    /// A new token, unless another caller already replaced `old`. Callers that wait for the same
-    /// renewal get its result as the return value: use that, not `current()`, which may still
-    /// hold the old token until the first caller resumes.
-    func renew(replacing old: String?) async throws -> String? {
-        if let token, token != old { return token }
-        if let renewing { return try await renewing.value }
-        let t = Task { try await fetch() }
-        renewing = t
-        defer { renewing = nil }
-        let new = try await t.value
-        token = new
-        return new
-    }
-}
+/// One GET's outcome: the body as text, nil for 404, or why there is none.
+typealias Answered = Result<String?, MetadataError>
 
 /// The requests of one round of a pass: one base URL, one session (connections reused), one
-/// retry deadline, one token.
-final class MetadataPass: Sendable {
+/// retry deadline, one token. Requests go in batches (`get`), sent together over the session's
+/// connections: what a round needs is read in as few round trips as it allows.
+final class MetadataPass {
     let session: HTTPSession
     let base: String
     let discipline: FetchDiscipline
     let deadline: ContinuousClock.Instant
     let tokenFlow: TokenFlow?
-    let tokens: TokenStore?
+    /// The round's token once asked for (nil inside: none, for an optional flow).
+    private var token: String??
 
     init(session: HTTPSession, base: String, discipline: FetchDiscipline, tokenFlow: TokenFlow?) {
         self.session = session
@@ -56,15 +37,6 @@ final class MetadataPass: Sendable {
         self.discipline = discipline
         self.deadline = .now.advanced(by: .milliseconds(discipline.roundTimeoutMilliseconds))
         self.tokenFlow = tokenFlow
-        if let flow = tokenFlow {
-            let (session, url, d) = (session, Self.tokenURL(self.base), discipline)
-            let deadline = self.deadline
-            tokens = TokenStore {
-                try await MetadataPass.requestToken(session, url, flow, d, deadline)
-            }
-        } else {
-            tokens = nil
-        }
     }
 
     func url(_ path: String) -> String { base + path }
@@ -77,12 +49,29 @@ final class MetadataPass: Sendable {
         return b + "/api/token"
     }
 
-    private static func requestToken(_ session: HTTPSession, _ url: String, _ flow: TokenFlow,
-                                     _ d: FetchDiscipline, _ deadline: ContinuousClock.Instant) async throws -> String? {
+    /// The round's token: asked for once, then kept (nil without a token flow, or when an optional
+    /// flow's PUT is not understood).
+    func currentToken() throws(MetadataError) -> String? {
+        guard let flow = tokenFlow else { return nil }
+        if let token { return token }
+        let t = try requestToken(flow)
+        token = .some(t)
+        return t
+    }
+
+    /// A new token, unless the one in use is no longer `old` (another batch renewed it already).
+    func renewToken(replacing old: String?) throws(MetadataError) -> String? {
+        if let token, token != old { return token }
+        token = nil
+        return try currentToken()
+    }
+
+    private func requestToken(_ flow: TokenFlow) throws(MetadataError) -> String? {
+        let url = Self.tokenURL(base)
         let request = HTTPRequest(.put, url, headers: ["\(flow.ttlHeader): \(flow.ttlSeconds)"],
-                                  connectTimeoutMilliseconds: d.connectTimeoutMilliseconds,
-                                  timeoutMilliseconds: d.requestTimeoutMilliseconds, maxBytes: 4096)
-        let response = try await exchange(session, request, d, deadline)
+                                  connectTimeoutMilliseconds: discipline.connectTimeoutMilliseconds,
+                                  timeoutMilliseconds: discipline.requestTimeoutMilliseconds, maxBytes: 4096)
+        let response = try exchange([request])[0].get()
         switch response.status {
         case 200:
             let token = String(decoding: response.body, as: UTF8.self).trimmingTrailingNewlines
@@ -101,105 +90,195 @@ final class MetadataPass: Sendable {
         }
     }
 
-    /// Sends a request with retries on timeouts, connection errors, 429 and 5xx, with jittered
-    /// backoff, until the attempts or the round's deadline run out. Returns the last response.
-    static func exchange(_ session: HTTPSession, _ request: HTTPRequest, _ d: FetchDiscipline,
-                         _ deadline: ContinuousClock.Instant) async throws(MetadataError) -> HTTPResponse {
+    /// Sends the requests together, retrying those that met a timeout, a connection error, 429 or
+    /// 5xx, with jittered backoff, until the attempts or the round's deadline run out. Each
+    /// request's last response, or why it has none, in the order of `requests`.
+    func exchange(_ requests: [HTTPRequest]) -> [Result<HTTPResponse, MetadataError>] {
+        let d = discipline
+        var results = [Result<HTTPResponse, MetadataError>?](repeating: nil, count: requests.count)
+        var todo = Array(requests.indices)
         var attempt = 0
-        var req = request
-        while true {
+        while !todo.isEmpty {
             attempt += 1
-            let left = ContinuousClock.now.duration(to: deadline)
-            let leftMs = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
-            guard leftMs > 0 else {
-                throw MetadataError("\(request.method.rawValue) \(request.url): no answer before the pass deadline (\(d.roundTimeoutMilliseconds) ms)")
-            }
-            req.timeoutMilliseconds = min(request.timeoutMilliseconds, leftMs)
-            req.connectTimeoutMilliseconds = min(request.connectTimeoutMilliseconds, leftMs)
-            let why: String
-            switch await session.perform(req) {
-            case .success(let r) where r.status == 429 || (500...599).contains(r.status):
-                if attempt >= d.attempts { return r }
-                why = "HTTP \(r.status)"
-            case .success(let r):
-                return r
-            case .failure(let e):
-                guard e.isTransient, attempt < d.attempts else {
-                    throw MetadataError("\(request.method.rawValue) \(e)\(attempt > 1 ? " (after \(attempt) tries)" : "")")
+            let left = ContinuousClock.now.duration(to: deadline).milliseconds
+            guard left > 0 else {
+                for i in todo {
+                    results[i] = .failure(MetadataError("\(requests[i].method.rawValue) \(requests[i].url): no answer before the pass deadline (\(d.roundTimeoutMilliseconds) ms)"))
                 }
-                why = e.description
+                break
             }
+            let sent = todo.map { i in
+                var r = requests[i]
+                r.timeoutMilliseconds = min(r.timeoutMilliseconds, left)
+                r.connectTimeoutMilliseconds = min(r.connectTimeoutMilliseconds, left)
+                return r
+            }
+            var again: [(index: Int, why: String)] = []
+            for (i, answer) in zip(todo, session.perform(sent)) {
+                switch answer {
+                case .success(let r) where (r.status == 429 || (500...599).contains(r.status)) && attempt < d.attempts:
+                    again.append((i, "HTTP \(r.status)"))
+                case .success(let r):
+                    results[i] = .success(r)
+                case .failure(let e) where e.isTransient && attempt < d.attempts:
+                    again.append((i, e.description))
+                case .failure(let e):
+                    results[i] = .failure(MetadataError("\(requests[i].method.rawValue) \(e)\(attempt > 1 ? " (after \(attempt) tries)" : "")"))
+                }
+            }
+            todo = again.map(\.index)
+            guard !again.isEmpty else { break }
             let pause = backoff(d.backoffMilliseconds, step: attempt - 1, cap: 2000)
             if ContinuousClock.now.advanced(by: pause) >= deadline {
-                throw MetadataError("\(request.method.rawValue) \(request.url): no answer before the pass deadline (last: \(why))")
+                for (i, why) in again {
+                    results[i] = .failure(MetadataError("\(requests[i].method.rawValue) \(requests[i].url): no answer before the pass deadline (last: \(why))"))
+                }
+                break
             }
-            try? await Task.sleep(for: pause)
+            sleep(for: pause)
         }
+        return results.map { $0! }
     }
 
-    /// GET of one path below the base: the body, or nil for 404. Checks size (by the session),
-    /// UTF-8 and control characters; renews the token once on 401.
-    func get(_ path: String) async throws(MetadataError) -> String? {
-        let u = url(path)
-        var renewed = false
+    /// GETs of paths below the base, sent together: each one's text (size checked by the session;
+    /// UTF-8 and control characters here), nil for 404, or its error. A rejected token is renewed
+    /// once, and the requests it failed are sent again with the new one.
+    func get(_ paths: [String]) -> [Answered] {
+        var results = [Answered?](repeating: nil, count: paths.count)
         var sentToken: String?
-        if let tokens {
-            do { sentToken = try await tokens.current() } catch { throw MetadataError("\(error)") }
-        }
-        while true {
+        do { sentToken = try currentToken() } catch { return paths.map { _ in .failure(error) } }
+        var todo = Array(paths.indices)
+        var renewed = false
+        while !todo.isEmpty {
             var headers: [String] = []
             if let flow = tokenFlow, let t = sentToken { headers.append("\(flow.tokenHeader): \(t)") }
-            let request = HTTPRequest(.get, u, headers: headers,
-                                      connectTimeoutMilliseconds: discipline.connectTimeoutMilliseconds,
-                                      timeoutMilliseconds: discipline.requestTimeoutMilliseconds,
-                                      maxBytes: discipline.maxResponseBytes)
-            let r = try await Self.exchange(session, request, discipline, deadline)
-            switch r.status {
-            case 200:
-                return try Answer.text(r.body, url: u)
-            case 404:
-                return nil
-            case 401 where tokens != nil && !renewed, 403 where tokenFlow?.optional == true && sentToken == nil && !renewed:
-                renewed = true
-                // The renewal's own result: the store may not hold it yet when this task resumes.
-                do { sentToken = try await tokens!.renew(replacing: sentToken) } catch { throw MetadataError("\(error)") }
-            case 401:
-                throw MetadataError("GET \(u): 401 Unauthorized (token \(sentToken == nil ? "missing" : "rejected"))")
-            default:
-                throw MetadataError("GET \(u): HTTP \(r.status)")
+            let requests = todo.map { i in
+                HTTPRequest(.get, url(paths[i]), headers: headers,
+                            connectTimeoutMilliseconds: discipline.connectTimeoutMilliseconds,
+                            timeoutMilliseconds: discipline.requestTimeoutMilliseconds,
+                            maxBytes: discipline.maxResponseBytes)
+            }
+            var again: [Int] = []
+            for (i, answer) in zip(todo, exchange(requests)) {
+                let u = url(paths[i])
+                switch answer {
+                case .failure(let e): results[i] = .failure(e)
+                case .success(let r):
+                    switch r.status {
+                    case 200:
+                        do { results[i] = .success(try Answer.text(r.body, url: u)) } catch { results[i] = .failure(error) }
+                    case 404:
+                        results[i] = .success(nil)
+                    case 401 where tokenFlow != nil && !renewed,
+                         403 where tokenFlow?.optional == true && sentToken == nil && !renewed:
+                        again.append(i)
+                    case 401:
+                        results[i] = .failure(MetadataError("GET \(u): 401 Unauthorized (token \(sentToken == nil ? "missing" : "rejected"))"))
+                    default:
+                        results[i] = .failure(MetadataError("GET \(u): HTTP \(r.status)"))
+                    }
+                }
+            }
+            todo = again
+            guard !again.isEmpty else { break }
+            renewed = true
+            do { sentToken = try renewToken(replacing: sentToken) } catch {
+                for i in again { results[i] = .failure(error) }
+                break
             }
         }
+        return results.map { $0! }
     }
 
-    /// A leaf: one line. Trailing line ends are dropped; anything else is kept and validated.
-    func leaf(_ path: String) async throws(MetadataError) -> String? {
-        guard let s = try await get(path) else { return nil }
-        return try Answer.leaf(s, url: url(path))
+    /// GETs of `paths` together, as `Reads` to take typed values from.
+    func read(_ paths: [String]) -> Reads {
+        var seen = Set<String>()
+        let unique = paths.filter { seen.insert($0).inserted }
+        return Reads(pass: self, answers: Dictionary(uniqueKeysWithValues: zip(unique, get(unique))))
     }
 
-    /// A listing: one entry per line (empty lines dropped), at most `maxEntries`.
-    func list(_ path: String) async throws(MetadataError) -> [String]? {
-        guard let s = try await get(path) else { return nil }
-        return try Answer.entries(s, url: url(path), max: discipline.maxEntries)
+    /// One GET.
+    func get(_ path: String) throws(MetadataError) -> String? { try get([path])[0].get() }
+}
+
+/// The answers of one batch of GETs, by path, and their typed values.
+struct Reads {
+    let pass: MetadataPass
+    let answers: [String: Answered]
+
+    /// The value at `path` as `parse` reads it; nil for 404. `path` must have been read.
+    func value<T>(_ path: String, _ parse: Leaf<T>) throws(MetadataError) -> T? {
+        guard let text = try answers[path]!.get() else { return nil }
+        return try parse.read(text, pass.url(path), pass.discipline)
     }
 
-    // MARK: Typed leaves (nil = 404)
-
-    func ipv4(_ path: String) async throws(MetadataError) -> IPv4Address? {
-        guard let v = try await leaf(path) else { return nil }
-        return try parseIPv4(v, at: url(path))
+    /// A leaf the ENI needs: 404 means "not yet"; an error or invalid value means "unknown".
+    func need<T>(_ path: String, _ parse: Leaf<T>) throws(ENIRead) -> T {
+        let v: T?
+        do { v = try value(path, parse) } catch { throw .invalid(error.message) }
+        guard let v else { throw .pending("\(pass.url(path)) answers 404") }
+        return v
     }
 
-    func prefix(_ path: String) async throws(MetadataError) -> IPv4Prefix? {
-        guard let v = try await leaf(path) else { return nil }
-        do { return try IPv4Prefix(v) } catch { throw MetadataError("\(url(path)): \(error)") }
+    /// A leaf that may be absent (404 -> nil).
+    func optional<T>(_ path: String, _ parse: Leaf<T>) throws(ENIRead) -> T? {
+        do { return try value(path, parse) } catch { throw .invalid(error.message) }
     }
+}
 
-    func int(_ path: String, _ range: ClosedRange<Int>) async throws(MetadataError) -> Int? {
-        guard let v = try await leaf(path) else { return nil }
-        guard let n = Int(v), range.contains(n) else {
-            throw MetadataError("\(url(path)): \(quoted(v)) is not a number in \(range.lowerBound)...\(range.upperBound)")
+/// How an answer's text is read: pure, from the text, the URL (for messages) and the limits.
+struct Leaf<T> {
+    let read: (_ text: String, _ url: String, _ discipline: FetchDiscipline) throws(MetadataError) -> T
+}
+
+extension Leaf where T == String {
+    /// One line. Trailing line ends are dropped; anything else is kept and validated.
+    static var text: Leaf { Leaf { t, u, _ throws(MetadataError) in try Answer.leaf(t, url: u) } }
+}
+
+extension Leaf where T == [String] {
+    /// One entry per line (empty lines dropped), at most `maxEntries`.
+    static var list: Leaf { Leaf { t, u, d throws(MetadataError) in try Answer.entries(t, url: u, max: d.maxEntries) } }
+}
+
+extension Leaf where T == IPv4Address {
+    static var ipv4: Leaf { Leaf { t, u, _ throws(MetadataError) in try parseIPv4(try Answer.leaf(t, url: u), at: u) } }
+}
+
+extension Leaf where T == IPv4Prefix {
+    static var prefix: Leaf {
+        Leaf { t, u, _ throws(MetadataError) in
+            let v = try Answer.leaf(t, url: u)
+            do { return try IPv4Prefix(v) } catch { throw MetadataError("\(u): \(error)") }
         }
-        return n
     }
+}
+
+extension Leaf where T == MACAddress {
+    static var mac: Leaf { Leaf { t, u, _ throws(MetadataError) in try parseMAC(try Answer.leaf(t, url: u), at: u) } }
+}
+
+extension Leaf where T == Int {
+    static func int(_ range: ClosedRange<Int>) -> Leaf {
+        Leaf { t, u, _ throws(MetadataError) in
+            let v = try Answer.leaf(t, url: u)
+            guard let n = Int(v), range.contains(n) else {
+                throw MetadataError("\(u): \(quoted(v)) is not a number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return n
+        }
+    }
+}
+
+/// Sleeps the calling thread (the pass's only one): the pauses between retries and polls.
+func sleep(for d: Duration) {
+    guard d > .zero else { return }
+    var ts = timespec(tv_sec: Int(d.components.seconds), tv_nsec: Int(d.components.attoseconds / 1_000_000_000))
+    var rest = timespec()
+    while nanosleep(&ts, &rest) != 0, errno == EINTR { ts = rest }
+}
+
+extension Duration {
+    /// Whole milliseconds (negative when the duration is).
+    var milliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
 }

@@ -1,14 +1,14 @@
 import ENIModel
 
 /// Where an instance description comes from: a cloud's metadata endpoint, or a file.
-public protocol MetadataProvider: Sendable {
+public protocol MetadataProvider {
     /// Name for messages (`tencent`, `file /path`...).
     var name: String { get }
     /// One pass's worth of metadata. `waitingFor`: MACs known to be ENIs (hot-attached links, links
     /// named on the command line) that the metadata may not list yet; the provider polls for them
     /// until its pending deadline. An ENI the provider cannot describe is in `Instance.unknown`,
     /// never missing; an error for the instance as a whole (the MAC listing) is thrown.
-    func fetch(waitingFor: Set<MACAddress>) async throws -> MetadataResult
+    func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult
 }
 
 public struct MetadataResult: Sendable {

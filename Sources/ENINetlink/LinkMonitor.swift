@@ -46,14 +46,13 @@ public struct LinkEvents: Sendable, Equatable {
 /// A netlink socket subscribed to link notifications (`ip monitor link`), and with `objects`, to
 /// IPv4 address, route and rule notifications too (`ip monitor link address route rule`).
 ///
-/// `next()` blocks in `poll(2)` until the kernel sends something or `stop()` is called, then
-/// returns everything queued at once, so a burst of notifications is read as one batch. Idle, it
-/// costs no wakeups. `next()` is for one thread; `stop()` may be called from any.
-public final class LinkMonitor: @unchecked Sendable {
+/// The socket is non-blocking: the owner polls `fileDescriptor` in its own loop (with its other
+/// descriptors and deadlines) and calls `read()` when it is readable, which returns everything
+/// queued at once, so a burst of notifications is read as one batch. Idle, it costs no wakeups.
+public final class LinkMonitor {
     private let sk: OpaquePointer
-    private let fd: Int32
-    /// A pipe that `stop()` writes to, to wake `next()`.
-    private let wake: (read: Int32, write: Int32)
+    /// The netlink socket, to poll for `POLLIN`.
+    public let fileDescriptor: Int32
     private let collector = Collector()
 
     /// Events parsed by libnl's callback during one `nl_recvmsgs_default`.
@@ -68,27 +67,14 @@ public final class LinkMonitor: @unchecked Sendable {
     /// `receiveBuffer`: bytes the kernel may queue for this socket before it drops notifications.
     /// `namespace`: the network namespace at this path instead of the calling thread's.
     public init(namespace: String? = nil, receiveBuffer: Int = 1 << 20, objects: Bool = false) throws(NetlinkError) {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw .call("open", "wake-up pipe", errno: errno) }
-        for f in fds where fcntl(f, F_SETFD, FD_CLOEXEC) != 0 || fcntl(f, F_SETFL, O_NONBLOCK) != 0 {
-            let e = errno
-            close(fds[0]); close(fds[1])
-            throw .call("set up", "wake-up pipe", errno: e)
-        }
-        wake = (fds[0], fds[1])
         let context = Unmanaged.passUnretained(collector).toOpaque()
-        do {
-            sk = try Netlink.withNamespace(namespace) { () throws(NetlinkError) in
-                try Netlink.socket { sk throws(NetlinkError) in
-                    // Notifications carry no sequence number of ours.
-                    nl_socket_disable_seq_check(sk)
-                    try NetlinkError.check(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, Self.received, context),
-                                           "subscribe", "link notifications")
-                }
+        sk = try Netlink.withNamespace(namespace) { () throws(NetlinkError) in
+            try Netlink.socket { sk throws(NetlinkError) in
+                // Notifications carry no sequence number of ours.
+                nl_socket_disable_seq_check(sk)
+                try NetlinkError.check(nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, Self.received, context),
+                                       "subscribe", "link notifications")
             }
-        } catch {
-            close(fds[0]); close(fds[1])
-            throw error
         }
         do {
             try NetlinkError.check(nl_socket_add_membership(sk, Int32(RTNLGRP_LINK.rawValue)), "subscribe", "link notifications")
@@ -106,16 +92,13 @@ public final class LinkMonitor: @unchecked Sendable {
             _ = setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
             try NetlinkError.check(nl_socket_set_nonblocking(sk), "set non-blocking", "link notifications")
         } catch {
-            nl_socket_free(sk); close(fds[0]); close(fds[1])
+            nl_socket_free(sk)
             throw error
         }
-        fd = nl_socket_get_fd(sk)
+        fileDescriptor = nl_socket_get_fd(sk)
     }
 
-    deinit {
-        nl_socket_free(sk)
-        close(wake.read); close(wake.write)
-    }
+    deinit { nl_socket_free(sk) }
 
     /// libnl's callback for each valid message: link messages are parsed (by libnl's own parser,
     /// into an `rtnl_link`) and collected.
@@ -145,25 +128,8 @@ public final class LinkMonitor: @unchecked Sendable {
         return Int32(NL_OK.rawValue)
     }
 
-    /// Blocks until notifications arrive (returns them all) or `stop()` is called (returns nil).
-    public func next() -> LinkEvents? {
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
-        while true {
-            let n = poll(&fds, 2, -1)
-            if n < 0 {
-                if errno == EINTR { continue }
-                // Never a silent end of the events: what may have been missed is read again, as
-                // after an overrun (a short pause first, so that a lasting failure cannot spin).
-                usleep(100_000)
-                return LinkEvents(events: [], overrun: true)
-            }
-            if fds[1].revents != 0 { return nil }
-            if fds[0].revents != 0 { return drain() }
-        }
-    }
-
-    /// Reads every queued notification without blocking.
-    func drain() -> LinkEvents {
+    /// Reads every queued notification without blocking (none queued: an empty batch).
+    public func read() -> LinkEvents {
         var out = LinkEvents()
         while true {
             let rc = nl_recvmsgs_default(sk)
@@ -177,11 +143,5 @@ public final class LinkMonitor: @unchecked Sendable {
         collector.events = []
         collector.objects = []
         return out
-    }
-
-    /// Wakes `next()`, which returns nil from now on.
-    public func stop() {
-        var b: UInt8 = 1
-        _ = write(wake.write, &b, 1)
     }
 }

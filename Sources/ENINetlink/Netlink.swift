@@ -1,4 +1,5 @@
 internal import CNetlink
+internal import CLinux
 import ENIModel
 #if canImport(Glibc)
 import Glibc
@@ -50,8 +51,8 @@ public final class Netlink {
         let home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard home >= 0 else { throw .call("open", "own namespace", errno: errno) }
         defer { close(home) }
-        guard setns(target, CLONE_NEWNET) == 0 else { throw .call("enter", "namespace \(path)", errno: errno) }
-        defer { precondition(setns(home, CLONE_NEWNET) == 0, "cannot return to the thread's own network namespace") }
+        guard eni_setns(target, CLONE_NEWNET) == 0 else { throw .call("enter", "namespace \(path)", errno: errno) }
+        defer { precondition(eni_setns(home, CLONE_NEWNET) == 0, "cannot return to the thread's own network namespace") }
         return try body()
     }
 

@@ -1,10 +1,9 @@
 import ArgumentParser
 import ENIAgent
 import Logging
-import ServiceLifecycle
 
 /// `eni-agent daemon`: the systemd service. See `ENIAgent.Daemon`.
-struct DaemonCommand: AsyncParsableCommand {
+struct DaemonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
         abstract: "Run as a service: configure ENIs as they are attached, detached and changed.",
@@ -49,18 +48,14 @@ struct DaemonCommand: AsyncParsableCommand {
         return config
     }
 
-    func run() async throws {
+    func run() throws {
         let config = try resolve()
         let level = config.logLevel.loggerLevel
         let logger = Logger(label: "eni-agent") { _ in SyslogLogHandler(level: level) }
         let daemon = ENIAgent.Daemon(agent: Agent(config: config), settings: DaemonSettings(config), logger: logger,
                                      notifier: .fromEnvironment())
-        // swift-service-lifecycle's own messages: warnings and errors only.
-        let groupLogger = Logger(label: "eni-agent.lifecycle") { _ in SyslogLogHandler(level: max(level, .warning)) }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         do {
-            try await group.run()
+            try daemon.run()
         } catch {
             logger.critical("eni-agent stopped: \(error)")
             throw ExitCode(1)

@@ -2,7 +2,7 @@ import ArgumentParser
 import ENIAgent
 
 /// `eni-agent diff`: prints the plan. Exit 0: nothing to do; 2: changes pending; 1: error.
-struct Diff: AsyncParsableCommand {
+struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what reconfigure would change, without changing anything.",
         discussion: "Exit status: 0 nothing to do, 2 changes pending, 1 error (a conflict counts as an error)."
@@ -16,12 +16,12 @@ struct Diff: AsyncParsableCommand {
     @Option(name: .customLong("interface"), help: ArgumentHelp("Only this interface (repeatable).", valueName: "if"))
     var interfaces: [String] = []
 
-    func run() async throws {
+    func run() throws {
         var config = try options.resolve()
         // A dry run reports what is there now; it waits for pending ENIs only when asked to.
         if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
         let agent = Agent(config: config)
-        let plan = try await agent.diff(interfaces: Set(interfaces))
+        let plan = try agent.diff(interfaces: Set(interfaces))
         if json {
             print(PlanOutput.json(plan, about: agent.about), terminator: "")
         } else {

@@ -2,7 +2,7 @@ import ArgumentParser
 import ENIAgent
 
 @main
-struct EniAgent: AsyncParsableCommand {
+struct EniAgent: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eni-agent",
         abstract: "Makes elastic network interfaces usable the moment they are attached.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import ENIAgent
 
 /// `eni-agent reconfigure`: applies the plan once and prints what it did.
-struct Reconfigure: AsyncParsableCommand {
+struct Reconfigure: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bring the kernel and the network files to the state the metadata describes.",
         discussion: "Exit status: 0 done (or nothing to do), 1 a change failed, a conflict remains, or an error."
@@ -16,8 +16,8 @@ struct Reconfigure: AsyncParsableCommand {
     @Option(name: .customLong("interface"), help: ArgumentHelp("Only this interface (repeatable).", valueName: "if"))
     var interfaces: [String] = []
 
-    func run() async throws {
-        let result = try await Agent(config: options.resolve()).reconfigure(interfaces: Set(interfaces), udevWait: .seconds(10))
+    func run() throws {
+        let result = try Agent(config: options.resolve()).reconfigure(interfaces: Set(interfaces), udevWait: .seconds(10))
         if json {
             print(PlanOutput.json(result), terminator: "")
         } else {

@@ -3,7 +3,7 @@ import ENIAgent
 
 /// `eni-agent status`: each ENI's state, from the kernel and the metadata, whether or not the
 /// daemon runs.
-struct Status: AsyncParsableCommand {
+struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each ENI: MAC, interface, state, table, IPs.",
         discussion: """
@@ -20,11 +20,11 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Print the status as JSON.")
     var json = false
 
-    func run() async throws {
+    func run() throws {
         var config = try options.resolve()
         if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
         let agent = Agent(config: config)
-        let (plan, links) = try await agent.status()
+        let (plan, links) = try agent.status()
         print(json ? PlanOutput.statusJSON(plan, links: links, about: agent.about)
                    : PlanOutput.statusText(plan, links: links, about: agent.about), terminator: "")
         if !json { for p in plan.problems { warn("error: \(p)") } }

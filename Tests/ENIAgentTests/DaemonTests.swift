@@ -101,25 +101,38 @@ final class LogTests: XCTestCase {
     }
 }
 
-final class InboxTests: XCTestCase {
-    func testQueuedMessagesAreReturnedAtOnce() async {
-        let inbox = Inbox()
-        inbox.post(.reload)
-        inbox.post(.links(LinkEvents(), at: .now))
-        let got = await inbox.wait(until: nil)
-        XCTAssertEqual(got.count, 2)
+/// The loop's one wait: signals from the signalfd, netlink from the monitor, or the deadline.
+final class InputsTests: XCTestCase {
+    /// Signals raised on this thread (thread-directed, so no other test thread can take them),
+    /// blocked and read back from the descriptor; unblocked again afterwards.
+    func testSignalsAreReadFromTheDescriptor() throws {
+        let inputs = Inputs(monitor: try LinkMonitor(), signals: try SignalDescriptor([SIGHUP, SIGTERM]))
+        defer {
+            var set = sigset_t()
+            sigemptyset(&set); sigaddset(&set, SIGHUP); sigaddset(&set, SIGTERM)
+            sigprocmask(SIG_UNBLOCK, &set, nil)
+        }
+        raise(SIGHUP)
+        var got = inputs.wait(until: .now + .seconds(10))
+        XCTAssertTrue(got.reload, "SIGHUP asks for a pass")
+        XCTAssertFalse(got.stop)
+        raise(SIGTERM)
+        got = inputs.wait(until: .now + .seconds(10))
+        XCTAssertTrue(got.stop, "SIGTERM stops")
+        XCTAssertFalse(got.reload)
     }
 
-    func testADeadlineEndsTheWaitEmpty() async {
-        let got = await Inbox().wait(until: .now + .milliseconds(20))
-        XCTAssertTrue(got.isEmpty)
-    }
-
-    func testAPostWakesTheWaiter() async {
-        let inbox = Inbox()
-        Task { try? await Task.sleep(for: .milliseconds(10)); inbox.post(.stop) }
-        let got = await inbox.wait(until: nil)
-        XCTAssertEqual(got.count, 1)
+    func testADeadlineEndsTheWaitWithNoSignal() throws {
+        let inputs = Inputs(monitor: try LinkMonitor(), signals: try SignalDescriptor([SIGHUP]))
+        defer {
+            var set = sigset_t()
+            sigemptyset(&set); sigaddset(&set, SIGHUP)
+            sigprocmask(SIG_UNBLOCK, &set, nil)
+        }
+        let deadline = ContinuousClock.now + .milliseconds(20)
+        let got = inputs.wait(until: deadline)
+        XCTAssertFalse(got.reload || got.stop)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now, deadline, "returned before its deadline with nothing to say")
     }
 }
 

@@ -45,21 +45,21 @@ final class MetadataFileTests: XCTestCase {
         }
     }
 
-    func testMissingFileNamesThePath() async {
+    func testMissingFileNamesThePath() {
         do {
-            _ = try await MetadataFileProvider(path: "/nonexistent/instance.json").read()
+            _ = try MetadataFileProvider(path: "/nonexistent/instance.json").read()
             XCTFail("no error")
         } catch {
             XCTAssertEqual("\(error)", "metadata file /nonexistent/instance.json: read /nonexistent/instance.json: No such file or directory")
         }
     }
 
-    func testAFIFOIsRefusedNotWaitedOn() async throws {
+    func testAFIFOIsRefusedNotWaitedOn() throws {
         let fifo = FileManager.default.temporaryDirectory.appending(path: "eni-meta-\(UUID().uuidString).fifo").path
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         defer { try? FileManager.default.removeItem(atPath: fifo) }
         do {
-            _ = try await MetadataFileProvider(path: fifo).read()
+            _ = try MetadataFileProvider(path: fifo).read()
             XCTFail("no error")
         } catch {
             XCTAssertEqual("\(error)", "metadata file \(fifo): read \(fifo): a FIFO, not a regular file")
