@@ -90,88 +90,15 @@ public struct AgentConfig: Equatable, Sendable {
         try load(toml: text, file: file)
     }
 
-    /// Applies a config file's text over the current values. Unknown keys and wrong types are
-    /// errors naming the file, line, key and value.
+    /// Applies a config file's text over the current values: each key as `ConfigKey.all` says.
+    /// Unknown keys, wrong types and values out of range are errors naming the file, line, key
+    /// and value.
     public mutating func load(toml text: String, file: String) throws(ConfigError) {
         let entries: [(key: String, value: TOMLValue, line: Int)]
         do { entries = try TOML.parse(text, file: file) } catch { throw ConfigError(error.description) }
         for e in entries {
-            let at = "\(file):\(e.line)"
-            func string() throws(ConfigError) -> String {
-                guard case .string(let s) = e.value else {
-                    throw ConfigError("\(at): \(e.key) must be a string, not \(e.value.typeName)")
-                }
-                return s
-            }
-            func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
-                guard case .integer(let n) = e.value else {
-                    throw ConfigError("\(at): \(e.key) must be an integer, not \(e.value.typeName)")
-                }
-                guard range.contains(n) else { throw ConfigError("\(at): \(e.key) = \(n) is out of range \(range.lowerBound)...\(range.upperBound)") }
-                return n
-            }
-            func boolean() throws(ConfigError) -> Bool {
-                guard case .boolean(let b) = e.value else {
-                    throw ConfigError("\(at): \(e.key) must be true or false, not \(e.value.typeName)")
-                }
-                return b
-            }
-            func strings() throws(ConfigError) -> [String] {
-                guard case .array(let items) = e.value else {
-                    throw ConfigError("\(at): \(e.key) must be an array of strings, not \(e.value.typeName)")
-                }
-                var out: [String] = []
-                for item in items {
-                    guard case .string(let s) = item else {
-                        throw ConfigError("\(at): \(e.key) must be an array of strings; it holds \(item.typeName)")
-                    }
-                    out.append(s)
-                }
-                return out
-            }
-            func choice<T: RawRepresentable & CaseIterable>(_: T.Type) throws(ConfigError) -> T where T.RawValue == String {
-                let s = try string()
-                guard let v = T(rawValue: s) else {
-                    throw ConfigError("\(at): \(e.key) = \(quoted(s)) is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                return v
-            }
-            switch e.key {
-            case "provider": provider = try choice(ProviderKind.self)
-            case "metadata_file": metadataFile = try string()
-            case "metadata_url": metadataURL = try string()
-            case "renderer": renderer = try choice(RendererKind.self)
-            case "nm_controlled": nmControlled = try boolean()
-            case "rp_filter": rpFilter = try choice(RPFilterMode.self)
-            case "table_base": tableBase = UInt32(try integer(256...2_000_000_000))
-            case "rule_priority_base": rulePriorityBase = UInt32(try integer(1...(32765 - Planner.maxSlot)))
-            case "route_protocol": routeProtocol = UInt8(try integer(5...254))
-            case "lock_path": lockPath = try string()
-            case "lock_timeout": lockTimeoutSeconds = try integer(0...3600)
-            case "metadata_connect_timeout_ms": fetch.connectTimeoutMilliseconds = try integer(1...60_000)
-            case "metadata_timeout_ms": fetch.requestTimeoutMilliseconds = try integer(1...600_000)
-            case "metadata_retry_deadline_ms": fetch.roundTimeoutMilliseconds = try integer(1...3_600_000)
-            case "metadata_attempts": fetch.attempts = try integer(1...20)
-            case "pending_timeout": fetch.pendingTimeoutMilliseconds = try integer(0...3600) * 1000
-            case "exclude_interfaces":
-                exclusions.interfaces = try strings()
-                for p in exclusions.interfaces where !Self.isPattern(p) {
-                    throw ConfigError("\(at): exclude_interfaces: \(quoted(p)) is not an interface name or pattern (1-15 of A-Z a-z 0-9 _ . - * ?)")
-                }
-            case "exclude_macs":
-                var macs = Set<MACAddress>()
-                for m in try strings() {
-                    do { macs.insert(try MACAddress(m)) } catch {
-                        throw ConfigError("\(at): exclude_macs: \(quoted(m)) is not a MAC address")
-                    }
-                }
-                exclusions.macs = macs
-            case "resync_interval": resyncIntervalSeconds = try integer(1...86400)
-            case "hot_attach_deadline": hotAttachDeadlineSeconds = try integer(0...3600)
-            case "ready_timeout": readyTimeoutSeconds = try integer(0...600)
-            case "log_level": logLevel = try choice(LogLevel.self)
-            default: throw ConfigError("\(at): unknown key \(quoted(e.key))")
-            }
+            guard let key = ConfigKey.named[e.key] else { throw ConfigError("\(file):\(e.line): unknown key \(quoted(e.key))") }
+            try set(key, e.value, from: .file(file, line: e.line))
         }
         try validate()
     }

@@ -28,20 +28,9 @@ struct DaemonCommand: ParsableCommand {
     /// The config with this command's flags; metadata is never waited for inside a pass.
     func resolve() throws -> AgentConfig {
         var config = try options.resolve()
-        if let resyncInterval {
-            guard (1...86400).contains(resyncInterval) else { throw ValidationError("--resync-interval \(resyncInterval) is out of range 1...86400") }
-            config.resyncIntervalSeconds = resyncInterval
-        }
-        if let hotAttachDeadline {
-            guard (0...3600).contains(hotAttachDeadline) else { throw ValidationError("--hot-attach-deadline \(hotAttachDeadline) is out of range 0...3600") }
-            config.hotAttachDeadlineSeconds = hotAttachDeadline
-        }
-        if let logLevel {
-            guard let l = LogLevel(rawValue: logLevel) else {
-                throw ValidationError("--log-level \"\(logLevel)\" is not one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            config.logLevel = l
-        }
+        try config.override(.resyncInterval, resyncInterval)
+        try config.override(.hotAttachDeadline, hotAttachDeadline)
+        try config.override(.logLevel, logLevel)
         if options.verbose { config.logLevel = .debug }
         // The daemon waits for metadata between passes (hot_attach_deadline), never inside one.
         config.fetch.pendingTimeoutMilliseconds = 0

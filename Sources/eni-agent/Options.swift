@@ -46,27 +46,34 @@ struct SharedOptions: ParsableArguments {
             try c.load(tomlBytes: bytes, file: path)
         }
         if let root { c.root = root }
-        if let metadataFile { c.metadataFile = metadataFile; c.provider = .file }
-        if let provider { c.provider = try choice(provider, "--provider") }
-        if let metadataURL { c.metadataURL = metadataURL }
-        if let renderer { c.renderer = try choice(renderer, "--renderer") }
-        if let rpFilter { c.rpFilter = try choice(rpFilter, "--rp-filter") }
+        try c.override(.metadataFile, metadataFile)
+        if metadataFile != nil { c.provider = .file }
+        try c.override(.provider, provider)
+        try c.override(.metadataURL, metadataURL)
+        try c.override(.renderer, renderer)
+        try c.override(.rpFilter, rpFilter)
         if force { c.force = true }
-        if let pendingTimeout {
-            guard (0...3600).contains(pendingTimeout) else {
-                throw ValidationError("--pending-timeout \(pendingTimeout) is out of range 0...3600")
-            }
-            c.fetch.pendingTimeoutMilliseconds = pendingTimeout * 1000
-        }
+        try c.override(.pendingTimeout, pendingTimeout)
         try c.validate()
         return c
     }
+}
 
-    private func choice<T: RawRepresentable & CaseIterable>(_ s: String, _ flag: String) throws -> T where T.RawValue == String {
-        guard let v = T(rawValue: s) else {
-            throw ValidationError("\(flag) \"\(s)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return v
+extension AgentConfig {
+    /// Sets `key` from the flag that overrides it, when the flag is given: the key's range or
+    /// choices (`ConfigKey`), and a bad value is a usage error naming the flag and the value
+    /// (`--pending-timeout 5000 is out of range 0...3600`).
+    mutating func override(_ key: ConfigKey, _ value: String?) throws {
+        try override(key, value.map(TOMLValue.string))
+    }
+
+    mutating func override(_ key: ConfigKey, _ value: Int?) throws {
+        try override(key, value.map(TOMLValue.integer))
+    }
+
+    private mutating func override(_ key: ConfigKey, _ value: TOMLValue?) throws {
+        guard let value else { return }
+        do { try set(key, value, from: .flag) } catch { throw ValidationError(error.message) }
     }
 }
 

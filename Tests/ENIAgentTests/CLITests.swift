@@ -132,6 +132,56 @@ final class DaemonCLITests: XCTestCase {
         }
     }
 
+    /// A flag that overrides a key takes the key's values (`ConfigKey`): both ends of a range,
+    /// every choice and a sample string give the config the key gives in a config file. One past
+    /// either end and a value not among the choices are refused in the key's words, the flag and
+    /// its value named instead of the file's line and the key.
+    func testFlagsTakeTheirKeysValues() throws {
+        let shared: [ConfigKey] = [.provider, .metadataFile, .metadataURL, .pendingTimeout, .renderer, .rpFilter]
+        let daemon: [ConfigKey] = [.resyncInterval, .hotAttachDeadline, .logLevel]
+        for key in shared + daemon {
+            let isDaemon = daemon.contains { $0.name == key.name }
+            func viaFlag(_ value: String) throws -> AgentConfig {
+                let args = ["--config", "/dev/null", "\(key.flag)=\(value)"]
+                return isDaemon ? try DaemonCommand.parse(args).resolve() : try Reconfigure.parse(args).options.resolve()
+            }
+            // (the flag's value, the key's value in TOML)
+            var good: [(String, String)] = []
+            var bad: [(String, String)] = []
+            switch key.values {
+            case .integer(let r, _):
+                good = [r.lowerBound, r.upperBound].map { ("\($0)", "\($0)") }
+                bad = [r.lowerBound - 1, r.upperBound + 1].map { ("\($0)", "\($0)") }
+            case .choice(let names):
+                good = names.map { ($0, quoted($0)) }
+                bad = [("nope", quoted("nope"))]
+            case .string:
+                let s = key.name == "metadata_url" ? "http://127.0.0.1:8080/" : "/tmp/i.json"
+                good = [(s, quoted(s))]
+            case .boolean, .strings:
+                XCTFail("\(key.name): no flag sets such a key yet")
+            }
+            for (flag, toml) in good {
+                var expected = AgentConfig()
+                try expected.load(toml: "\(key.name) = \(toml)", file: "c.toml")
+                if isDaemon { expected.fetch.pendingTimeoutMilliseconds = 0 }
+                if key.name == "metadata_file" { expected.provider = .file }
+                XCTAssertEqual(try viaFlag(flag), expected, "\(key.flag) \(flag)")
+            }
+            for (flag, toml) in bad {
+                var c = AgentConfig()
+                let prefix = "c.toml:1: \(key.name) = "
+                var inFile = ""
+                XCTAssertThrowsError(try c.load(toml: "\(key.name) = \(toml)", file: "c.toml")) { inFile = "\($0)" }
+                XCTAssert(inFile.hasPrefix(prefix), inFile)
+                XCTAssertThrowsError(try viaFlag(flag), "\(key.flag) \(flag)") {
+                    XCTAssertEqual("\(type(of: $0))", "ValidationError", "a usage error (exit 64), as before")
+                    XCTAssertEqual("\($0)", "\(key.flag) " + inFile.dropFirst(prefix.count))
+                }
+            }
+        }
+    }
+
     func testStatusParses() throws {
         let s = try Status.parse(["--json", "--config", "/dev/null", "--provider", "aws"])
         XCTAssertTrue(s.json)

@@ -2,6 +2,7 @@
 import ENIModel
 import ENIPlanner
 import ENIRender
+import Foundation
 import XCTest
 
 final class ConfigTests: XCTestCase {
@@ -167,5 +168,122 @@ final class ConfigTests: XCTestCase {
             var c = AgentConfig()
             XCTAssertThrowsError(try c.load(toml: text, file: "c.toml"), text) { XCTAssertEqual("\($0)", message) }
         }
+    }
+
+    /// Every key of the table loads from TOML: both ends of an integer's range, every choice, both
+    /// booleans, two sample strings; each value gives a config of its own. One past either end, a
+    /// value not among the choices and a value of another type are refused, the message naming
+    /// the file, line, key and value.
+    func testEveryKeyLoadsWithinItsValues() throws {
+        // Room for either timeout at either end of its range (validate(): connect <= total).
+        var base = AgentConfig()
+        base.fetch.connectTimeoutMilliseconds = 1
+        base.fetch.requestTimeoutMilliseconds = 600_000
+        func load(_ line: String) throws -> AgentConfig {
+            var c = base
+            try c.load(toml: line, file: "c.toml")
+            return c
+        }
+        func refused(_ line: String, _ message: String) {
+            XCTAssertThrowsError(try load(line), line) { XCTAssertEqual("\($0)", message, line) }
+        }
+        let samples = [
+            "metadata_file": [#""/tmp/a.json""#, #""/tmp/b.json""#],
+            "metadata_url": [#""http://127.0.0.1/""#, #""http://169.254.0.23/latest/meta-data/""#],
+            "lock_path": [#""/tmp/a.lock""#, #""/tmp/b.lock""#],
+            "exclude_interfaces": [#"["eth9"]"#, #"["docker*", "en?"]"#],
+            "exclude_macs": [#"["52:54:00:00:00:01"]"#, "[]"],
+        ]
+        XCTAssertEqual(ConfigKey.named.count, ConfigKey.all.count, "a name twice")
+        for key in ConfigKey.all {
+            let n = key.name
+            XCTAssertNotNil(n.wholeMatch(of: /[a-z]+(_[a-z]+)*/), n)
+            let values: [String]
+            let wrongType: (value: String, message: String)
+            switch key.values {
+            case .integer(let r, _):
+                values = ["\(r.lowerBound)", "\(r.upperBound)"]
+                for bad in [r.lowerBound - 1, r.upperBound + 1] {
+                    refused("\(n) = \(bad)", "c.toml:1: \(n) = \(bad) is out of range \(r.lowerBound)...\(r.upperBound)")
+                }
+                wrongType = ("\"1\"", "must be an integer, not string")
+            case .choice(let names):
+                values = names.map { "\"\($0)\"" }
+                refused("\(n) = \"nope\"", "c.toml:1: \(n) = \"nope\" is not one of \(names.joined(separator: ", "))")
+                wrongType = ("1", "must be a string, not integer")
+            case .boolean:
+                values = ["false", "true"]
+                wrongType = ("1", "must be true or false, not integer")
+            case .string:
+                values = samples[n] ?? []
+                wrongType = ("1", "must be a string, not integer")
+            case .strings:
+                values = samples[n] ?? []
+                wrongType = ("\"x\"", "must be an array of strings, not string")
+            }
+            XCTAssertGreaterThanOrEqual(values.count, 2, "\(n): add two sample values")
+            let configs = try values.map { try load("\(n) = \($0)") }
+            for i in configs.indices {
+                for j in configs.indices where j > i {
+                    XCTAssertNotEqual(configs[i], configs[j], "\(n) = \(values[i]) and \(n) = \(values[j]) give one config")
+                }
+            }
+            refused("\(n) = \(wrongType.value)", "c.toml:1: \(n) \(wrongType.message)")
+        }
+    }
+
+    /// README's table of keys (section "Configuration") lists the table's keys in its order, each
+    /// integer's range and each choice, says "seconds" of a key in seconds, and shows the defaults.
+    func testREADMEListsEveryKeyWithItsValuesAndDefault() throws {
+        let readme = try String(contentsOf: Self.repo("README.md"), encoding: .utf8)
+        let section = try XCTUnwrap(readme.components(separatedBy: "\n## Configuration\n").dropFirst().first)
+            .components(separatedBy: "\n## ")[0]
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| `") }.map {
+            let cells = $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            return (key: String(cells[0].dropFirst().dropLast()), default: cells[1], meaning: cells[2])
+        }
+        XCTAssertEqual(rows.map(\.key), ConfigKey.all.map(\.name), "README's keys are the table's, in its order")
+        for row in rows {
+            guard let key = ConfigKey.named[row.key] else { continue }
+            let ranges = row.meaning.matches(of: /[0-9]+…[0-9]+/).map { String(row.meaning[$0.range]) }
+            switch key.values {
+            case .integer(let r, let unit):
+                XCTAssertEqual(ranges, ["\(r.lowerBound)…\(r.upperBound)"], row.key)
+                switch unit {
+                case .seconds: XCTAssert(row.meaning.contains("seconds"), "\(row.key): say seconds")
+                case .milliseconds: XCTAssert(row.key.hasSuffix("_ms"), row.key)
+                case nil: break
+                }
+            case .choice(let names):
+                let ticked = row.meaning.matches(of: /`([^`]*)`/).map { String($0.1) }
+                XCTAssertEqual(Set(ticked), Set(names), row.key)
+            default:
+                XCTAssertEqual(ranges, [], row.key)
+            }
+            // A default shown as a value (`200`, `"auto"`, `[]`) is the default.
+            if row.default.hasPrefix("`") {
+                var c = AgentConfig()
+                XCTAssertNoThrow(try c.load(toml: "\(row.key) = \(row.default.dropFirst().dropLast())", file: "README.md"), row.key)
+                XCTAssertEqual(c, AgentConfig(), "\(row.key): README's default \(row.default)")
+            }
+        }
+    }
+
+    /// packaging/eni-agent.toml shows every key (`# key = value`), with its default but for the
+    /// two metadata sources, which are examples.
+    func testPackagedConfigShowsEveryKeyWithItsDefault() throws {
+        let text = try String(contentsOf: Self.repo("packaging/eni-agent.toml"), encoding: .utf8)
+        let shown = text.split(separator: "\n").filter { $0.wholeMatch(of: /# [a-z_]+ = .*/) != nil }.map { $0.dropFirst(2) }
+        XCTAssertEqual(shown.map { String($0.prefix { $0 != " " }) }.sorted(), ConfigKey.all.map(\.name).sorted())
+        var c = AgentConfig()
+        try c.load(toml: shown.joined(separator: "\n"), file: "eni-agent.toml")
+        XCTAssertNotNil(c.metadataFile)
+        XCTAssertNotNil(c.metadataURL)
+        (c.metadataFile, c.metadataURL) = (nil, nil)
+        XCTAssertEqual(c, AgentConfig())
+    }
+
+    static func repo(_ path: String) -> URL {
+        URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../\(path)")
     }
 }
