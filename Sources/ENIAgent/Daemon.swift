@@ -183,15 +183,8 @@ struct Loop {
 
     /// Links by index, as the last dump and the events since have them.
     var known: [Int32: Link]
-    /// Hot-attached ENIs whose metadata is awaited, by MAC.
-    var awaited: [MACAddress: Awaited] = [:]
-    /// Detached ENIs that the metadata still lists, by MAC: polled like hot-attached ones until it
-    /// drops them (their rules, files and sysctl.d line wait for that), or until the deadline.
-    var departed: [MACAddress: Awaited] = [:]
-    /// Since when each present ENI has been pending (the metadata does not list or describe it):
-    /// metadata that lags an attach, or that drops an ENI before its link goes (a detach). Warned
-    /// about only when it lasts past the hot-attach deadline.
-    var pendingSince: [MACAddress: ContinuousClock.Instant] = [:]
+    /// What is waited for, per ENI: metadata after an attach, a detach, a pending ENI.
+    var watches: ENIWatches
     var nextResync = ContinuousClock.now
     /// After a failed pass: when to try again, and how many failed in a row.
     var retryAt: ContinuousClock.Instant?
@@ -212,13 +205,6 @@ struct Loop {
     var succeeded = false
     /// What the last pass found, for STATUS=.
     var passStatus = ""
-
-    struct Awaited {
-        var name: String
-        var since: ContinuousClock.Instant
-        var polls = 0
-        var next: ContinuousClock.Instant
-    }
 
     /// Messages already logged, so that each is logged once while it lasts, however many
     /// passes see it.
@@ -243,9 +229,10 @@ struct Loop {
     init(daemon: Daemon, links: [Link]) {
         self.daemon = daemon
         known = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
+        watches = ENIWatches(deadline: daemon.settings.hotAttachDeadline)
         // Cold attach: links present at start whose metadata lags are awaited like hot-attached ones.
         let now = ContinuousClock.now
-        for l in links where isCandidate(l) { awaited[l.mac!] = Awaited(name: l.name, since: now, next: now) }
+        for l in links where isCandidate(l) { watches.appeared(l.mac!, name: l.name, at: now) }
         if let w = daemon.notifier.watchdogInterval { nextPing = now + w / 2 }
         readyAt = now + daemon.settings.readyTimeout
     }
@@ -254,10 +241,10 @@ struct Loop {
     /// start deadline; until then STATUS= says what it waits for.
     mutating func readyIfDone() {
         guard let deadline = readyAt else { return }
-        let done = succeeded && awaited.isEmpty
+        let done = succeeded && watches.attaching.isEmpty
         guard done || ContinuousClock.now >= deadline else {
             let waiting = succeeded
-                ? "metadata for \(awaited.values.map(\.name).sorted().joined(separator: ", "))"
+                ? "metadata for \(watches.attaching.map(\.name).sorted().joined(separator: ", "))"
                 : "a first pass that succeeds (\(passStatus))"
             status("starting: waiting for \(waiting)")
             return
@@ -305,10 +292,9 @@ struct Loop {
             }
             if let r = retryAt, now >= r { why.append("retry after failure") }
             if now >= nextResync { why.append("resync") }
-            let due = awaited.filter { $0.value.next <= now }.map(\.value.name).sorted()
-            if !due.isEmpty { why.append("metadata for \(due.joined(separator: ", ")) awaited") }
-            let gone = departed.filter { $0.value.next <= now }.map(\.value.name).sorted()
-            if !gone.isEmpty { why.append("metadata dropping detached \(gone.joined(separator: ", ")) awaited") }
+            let due = watches.due(at: now)
+            if !due.attaching.isEmpty { why.append("metadata for \(due.attaching.joined(separator: ", ")) awaited") }
+            if !due.detaching.isEmpty { why.append("metadata dropping detached \(due.detaching.joined(separator: ", ")) awaited") }
             if why.isEmpty, !restore.isEmpty, let instance = lastInstance {
                 // Another program removed what the agent owns: the last described state goes back
                 // at once, with no metadata round trip; the metadata is read right afterwards.
@@ -325,8 +311,7 @@ struct Loop {
     var wakeAt: ContinuousClock.Instant {
         var t = nextResync
         if let r = readyAt { t = min(t, r) }
-        for a in awaited.values { t = min(t, a.next) }
-        for a in departed.values { t = min(t, a.next) }
+        if let p = watches.nextPoll { t = min(t, p) }
         if let r = retryAt { t = min(t, r) }
         if let p = nextPing { t = min(t, p) }
         return t
@@ -343,8 +328,8 @@ struct Loop {
             if let links = try? Netlink().links() {
                 let before = known
                 known = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
-                for l in links where isCandidate(l) && before[l.index] != l && awaited[l.mac!] == nil {
-                    awaited[l.mac!] = Awaited(name: l.name, since: now, next: now)
+                for l in links where isCandidate(l) && before[l.index] != l && watches[l.mac!]?.phase != .attaching {
+                    watches.appeared(l.mac!, name: l.name, at: now)
                 }
             }
             why.append("netlink overrun")
@@ -364,18 +349,16 @@ struct Loop {
                 }
                 if old == nil || old?.mac != l.mac, isCandidate(l) {
                     logger.info("link \(l.name) (\(l.mac!)) appeared")
-                    awaited[l.mac!] = Awaited(name: l.name, since: now, next: now)
-                    departed[l.mac!] = nil
+                    watches.appeared(l.mac!, name: l.name, at: now)
                     why.append("\(l.name) attached")
                 } else {
-                    if let mac = l.mac, awaited[mac] != nil { awaited[mac]!.name = l.name }
+                    if let mac = l.mac { watches.renamed(mac, to: l.name) }
                     why.append("\(old?.name ?? l.name) changed")
                 }
             case .deleted:
                 guard let old = known.removeValue(forKey: l.index), isCandidate(old) else { continue }
                 logger.info("link \(old.name) (\(old.mac!)) went away")
-                awaited[old.mac!] = nil
-                departed[old.mac!] = Awaited(name: old.name, since: now, next: now)
+                watches.departed(old.mac!, name: old.name, at: now)
                 why.append("\(old.name) detached")
             }
         }
@@ -428,7 +411,7 @@ struct Loop {
         let result: PassResult
         do {
             let now = ContinuousClock.now
-            let pastGrace = Set(awaited.values.filter { now - $0.since >= settings.udevGrace }.map(\.name))
+            let pastGrace = watches.attaching(longerThan: settings.udevGrace, at: now)
             result = try agent.reconfigure(waitingFor: { Agent.candidateMACs($0, exclusions: exclusions) },
                                                  assumeSettled: pastGrace, instance: instance)
         } catch {
@@ -439,8 +422,7 @@ struct Loop {
             // The retry is the next pass: nothing else due (the resync, what is awaited) repeats a
             // failing pass at once.
             nextResync = max(nextResync, retry)
-            for k in awaited.keys { awaited[k]!.next = max(awaited[k]!.next, retry) }
-            for k in departed.keys { departed[k]!.next = max(departed[k]!.next, retry) }
+            watches.postpone(until: retry)
             reported.once(.error, "pass failed: \(error); retrying", in: \.passFailures, logger)
             passStatus = "pass failed: \(error)"
             status(passStatus)
@@ -477,54 +459,19 @@ struct Loop {
             current.insert(Reported.key(message))
             reported.once(level, message, in: \.conditions, logger)
         }
-        var stillPending = Set<MACAddress>()
         for p in result.plan.problems { condition(.warning, "\(p)") }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.result.reason)") }
-        for s in result.plan.enis {
-            if var a = awaited[s.mac] {
-                switch s.state {
-                case .managed(let d):
-                    logger.info("\(d.name): ENI \(s.mac) configured \((now - a.since).milliseconds) ms after it appeared")
-                    awaited[s.mac] = nil
-                case .unknown where now - a.since < settings.hotAttachDeadline, .settling:
-                    // Not described yet, or udev not finished with it: poll again soon, say nothing
-                    // until the deadline (udev's grace is shorter).
-                    a.polls += 1
-                    a.next = now + backoff(step: a.polls)
-                    awaited[s.mac] = a
-                    continue
-                default:
-                    pendingSince[s.mac] = pendingSince[s.mac] ?? a.since
-                    awaited[s.mac] = nil
-                }
-            }
-            if case .unknown(let reason) = s.state {
-                if reason.isPending {
-                    let since = pendingSince[s.mac] ?? now
-                    pendingSince[s.mac] = since
-                    stillPending.insert(s.mac)
-                    if now - since < settings.hotAttachDeadline { continue }
-                }
-                let link = known.values.first { $0.mac == s.mac && isCandidate($0) }
-                condition(.warning, (link.map { "\($0.name): " } ?? "") + "ENI \(s.mac) left as it is: \(reason)")
+        let names = Dictionary(known.values.filter(isCandidate).map { ($0.mac!, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let (reports, quiet) = watches.passed(result.plan.enis, names: names, at: now, backoff: backoff)
+        for r in reports {
+            switch r {
+            case .configured(let name, let mac, let after):
+                logger.info("\(name): ENI \(mac) configured \(after.milliseconds) ms after it appeared")
             }
         }
-        pendingSince = pendingSince.filter { stillPending.contains($0.key) }
-        // Detached ENIs: polled while the metadata still lists them (waiting for a link), until the
-        // deadline; done once it drops them.
-        for (mac, var d) in departed {
-            let state = result.plan.enis.first { $0.mac == mac }?.state
-            if case .waiting? = state, now - d.since < settings.hotAttachDeadline {
-                d.polls += 1
-                d.next = now + backoff(step: d.polls)
-                departed[mac] = d
-            } else {
-                departed[mac] = nil
-            }
-        }
-        // Awaited links the plan no longer mentions (gone, excluded since).
-        for mac in awaited.keys where !result.plan.enis.contains(where: { $0.mac == mac }) && !known.values.contains(where: { $0.mac == mac }) {
-            awaited[mac] = nil
+        for s in result.plan.enis where !quiet.contains(s.mac) {
+            guard case .unknown(let reason) = s.state else { continue }
+            condition(.warning, (names[s.mac].map { "\($0): " } ?? "") + "ENI \(s.mac) left as it is: \(reason)")
         }
         for gone in reported.conditions.subtracting(current).sorted() { logger.info("resolved: \(gone)") }
         reported.conditions = current

@@ -86,6 +86,7 @@ public struct ENIStatus: Hashable, Sendable {
     }
     public var mac: MACAddress
     public var state: State
+    public init(mac: MACAddress, state: State) { self.mac = mac; self.state = state }
 }
 
 /// The result of planning: ordered actions, problems, and what became of each ENI.

@@ -155,7 +155,7 @@ final class LinkEventTests: XCTestCase {
         var l = loop([eth0])
         let eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: false, kind: "veth")
         XCTAssertEqual(l.handle(event(.new, eth1)), ["eth1 attached"])
-        XCTAssertNotNil(l.awaited[eth1.mac!])
+        XCTAssertEqual(l.watches[eth1.mac!]?.phase, .attaching)
         // Its flags change (the pass's own `link up`): no pass.
         var up = eth1
         up.isUp = true
@@ -164,10 +164,10 @@ final class LinkEventTests: XCTestCase {
         var renamed = up
         renamed.name = "ens6"
         XCTAssertEqual(l.handle(event(.new, renamed)), ["eth1 changed"])
-        XCTAssertEqual(l.awaited[eth1.mac!]?.name, "ens6")
-        // Gone: a pass, no longer awaited.
+        XCTAssertEqual(l.watches[eth1.mac!]?.name, "ens6")
+        // Gone: a pass, and the metadata is polled until it drops the ENI.
         XCTAssertEqual(l.handle(event(.deleted, renamed)), ["ens6 detached"])
-        XCTAssertNil(l.awaited[eth1.mac!])
+        XCTAssertEqual(l.watches[eth1.mac!]?.phase, .detaching)
     }
 
     /// Taking a link down drops the routes through it: its coming back up calls for a pass,
@@ -256,13 +256,98 @@ final class LinkEventTests: XCTestCase {
             XCTAssertEqual(l.handle(event(.new, x)), [], x.name)
             XCTAssertEqual(l.handle(event(.deleted, x)), [], x.name)
         }
-        XCTAssertTrue(l.awaited.isEmpty)
+        XCTAssertTrue(l.watches.watches.isEmpty)
     }
 
     func testColdAttachedLinksAreAwaitedFromTheStart() {
         let l = loop([Link(index: 2, name: "eth0", mac: mac("52:54:00:00:01:0a"), isUp: true),
                       Link(index: 3, name: "veth9", mac: mac("52:54:00:00:01:0b"), isUp: true, kind: "veth")],
                      excluding: ["veth*"])
-        XCTAssertEqual(Set(l.awaited.values.map(\.name)), ["eth0"])
+        XCTAssertEqual(Set(l.watches.attaching.map(\.name)), ["eth0"])
+    }
+}
+
+/// The per-ENI state machine: links and pass results in, polls and reports out.
+final class ENIWatchTests: XCTestCase {
+    let mac = try! MACAddress("52:54:00:00:02:0a")
+    let t0 = ContinuousClock.now
+    let design = InterfaceDesign(name: "eth1", role: .secondary,
+                                 eni: try! ENI(mac: MACAddress("52:54:00:00:02:0a"), primaryIP: IPv4Address("10.0.2.10"), secondaryIPs: [],
+                                               subnet: IPv4Prefix("10.0.2.0/24"), gateway: IPv4Address("10.0.2.1")),
+                                 table: 10001, priority: 10001, proto: 234)
+    func status(_ s: ENIStatus.State) -> [ENIStatus] { [ENIStatus(mac: mac, state: s)] }
+    func step(_ n: Int) -> Duration { .milliseconds(250 * n) }
+
+    func testAnAttachIsPolledUntilDescribedThenReportedOnce() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.appeared(mac, name: "eth1", at: t0)
+        XCTAssertEqual(w.due(at: t0).attaching, ["eth1"])
+        var r = w.passed(status(.unknown(.pending("not listed yet"))), names: [mac: "eth1"], at: t0 + .seconds(1), backoff: step)
+        XCTAssertEqual(r.reports, [])
+        XCTAssertEqual(r.quiet, [mac], "pending within the deadline: nothing said")
+        XCTAssertEqual(w[mac]?.next, t0 + .seconds(1) + .milliseconds(250), "polled again after the backoff")
+        XCTAssertEqual(w.due(at: t0 + .seconds(1)).attaching, [], "not before its poll")
+        r = w.passed(status(.managed(design)), names: [mac: "eth1"], at: t0 + .seconds(2), backoff: step)
+        XCTAssertEqual(r.reports, [.configured(name: "eth1", mac: mac, after: .seconds(2))])
+        XCTAssertNil(w[mac], "configured: nothing left to wait for")
+        XCTAssertNil(w.nextPoll)
+    }
+
+    /// A link the plan does not mention (no metadata source waits for it) is not polled for ever:
+    /// a poll due at every turn of the loop was a busy loop.
+    func testALinkThePlanDoesNotMentionIsNotPolled() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.appeared(mac, name: "p0", at: t0)
+        _ = w.passed([], names: [mac: "p0"], at: t0, backoff: step)
+        XCTAssertNil(w[mac])
+        XCTAssertNil(w.nextPoll)
+    }
+
+    func testPendingPastTheDeadlineIsLeftToTheResyncsAndReported() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.appeared(mac, name: "eth1", at: t0)
+        let r = w.passed(status(.unknown(.pending("404"))), names: [mac: "eth1"], at: t0 + .seconds(61), backoff: step)
+        XCTAssertEqual(r.quiet, [], "past the deadline: reported")
+        XCTAssertEqual(w[mac]?.phase, .pending)
+        XCTAssertNil(w.nextPoll, "no more polls: the resyncs look again")
+        XCTAssertTrue(w.attaching.isEmpty, "READY=1 does not wait for it any more")
+    }
+
+    func testAnInvalidDescriptionIsReportedAtOnce() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.appeared(mac, name: "eth1", at: t0)
+        let r = w.passed(status(.unknown(.invalid("bad mask"))), names: [mac: "eth1"], at: t0, backoff: step)
+        XCTAssertEqual(r.quiet, [])
+        XCTAssertNil(w[mac])
+    }
+
+    func testADetachIsPolledUntilTheMetadataDropsTheENI() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.departed(mac, name: "eth1", at: t0)
+        XCTAssertEqual(w.due(at: t0).detaching, ["eth1"])
+        _ = w.passed(status(.waiting), names: [:], at: t0, backoff: step)
+        XCTAssertEqual(w[mac]?.phase, .detaching, "still listed: polled again")
+        XCTAssertNotNil(w.nextPoll)
+        _ = w.passed([], names: [:], at: t0 + .seconds(1), backoff: step)
+        XCTAssertNil(w[mac], "no longer listed: done")
+    }
+
+    func testAPresentENIThatTurnsPendingIsQuietUntilTheDeadline() {
+        var w = ENIWatches(deadline: .seconds(60))
+        var r = w.passed(status(.unknown(.pending("404"))), names: [mac: "eth1"], at: t0, backoff: step)
+        XCTAssertEqual(r.quiet, [mac])
+        XCTAssertEqual(w[mac]?.phase, .pending)
+        r = w.passed(status(.unknown(.pending("404"))), names: [mac: "eth1"], at: t0 + .seconds(60), backoff: step)
+        XCTAssertEqual(r.quiet, [], "pending for the whole deadline: reported")
+        _ = w.passed(status(.managed(design)), names: [mac: "eth1"], at: t0 + .seconds(90), backoff: step)
+        XCTAssertNil(w[mac])
+    }
+
+    func testAFailedPassPostponesThePolls() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.appeared(mac, name: "eth1", at: t0)
+        w.postpone(until: t0 + .seconds(4))
+        XCTAssertEqual(w.nextPoll, t0 + .seconds(4))
+        XCTAssertEqual(w.due(at: t0 + .seconds(1)).attaching, [])
     }
 }
