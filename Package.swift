@@ -40,20 +40,34 @@ let package = Package(
         // Cloud metadata providers (Tencent, Alibaba, AWS, auto): HTTP tree -> Instance, with
         // retries, deadlines, validation, pending MACs and caches.
         .target(name: "ENIMetadata", dependencies: ["ENIModel", "ENIHTTP"]),
-        // One reconcile pass: fetch -> observe -> plan -> apply; config, files, lock; the daemon
-        // (link events, resync, signals, systemd notifications, syslog-prefixed log).
+        // Carrying out a plan on this machine, and reading back the state it applies to: the
+        // kernel (libnl's Netlink behind the `Kernel` protocol), sysctls, files below the root,
+        // the lock, udev's view of the links.
+        .target(
+            name: "ENIApply",
+            dependencies: [
+                "ENIModel", "ENIPlanner", "ENINetlink",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // One reconcile pass: fetch -> observe -> plan -> apply; the config (TOML, keys, flags).
         .target(
             name: "ENIAgent",
+            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIApply", "ENIMetadata"]
+        ),
+        // The service: one thread, one poll loop over netlink and signals; per-ENI waiting;
+        // systemd notifications; the syslog-prefixed log.
+        .target(
+            name: "ENIDaemon",
             dependencies: [
-                "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "ENIMetadata", "CLinux",
-                .product(name: "SystemPackage", package: "swift-system"),
+                "ENIModel", "ENIPlanner", "ENINetlink", "ENIApply", "ENIAgent", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "eni-agent",
             dependencies: [
-                "ENIAgent", "ENIModel", "ENIPlanner",
+                "ENIAgent", "ENIDaemon", "ENIApply", "ENIMetadata", "ENIModel", "ENIPlanner", "ENIRender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,7 +84,7 @@ let package = Package(
             dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIAgent", "CNetlink", "CCurl"],
             resources: [.copy("Golden")]
         ),
-        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "CCurl", "eni-agent"]),
+        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIApply", "ENIDaemon", "ENIMetadata", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "CCurl", "CLinux", "eni-agent"]),
         .testTarget(
             name: "ENIMetadataTests",
             dependencies: ["ENIMetadata", "ENIHTTP", "ENIModel", "CCurl", "MetadataSimulator"]),

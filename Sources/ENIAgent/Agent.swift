@@ -1,6 +1,6 @@
+import ENIApply
 import ENIMetadata
 import ENIModel
-import ENINetlink
 import ENIPlanner
 #if canImport(Glibc)
 import Glibc
@@ -14,28 +14,19 @@ public struct About: Sendable, Equatable, Encodable {
     public var renderer: String
 }
 
-/// What became of one planned action.
-public struct Outcome: Sendable {
-    public enum Result: Sendable, Equatable { case done, failed(String), skipped(String) }
-    public var action: Action
-    public var result: Result
-}
-
 /// One reconcile pass: the plan, what was done, and what (if anything) still differs afterwards.
 public struct PassResult: Sendable {
     public var plan: Plan
-    public var outcomes: [Outcome]
-    public var netlinkWrites: Int
-    public var fileWrites: Int
-    public var sysctlWrites: Int
+    public var applied: Applied
     /// HTTP requests sent to the metadata endpoint.
     public var metadataRequests = 0
     /// The instance the pass planned from.
     public var instance: Instance?
     /// Changes a fresh plan still wants after applying (empty when the pass converged).
-    public var remaining: [Action]
+    public var remaining: [Action] = []
 
-    public var failed: [Outcome] { outcomes.filter { if case .failed = $0.result { true } else { false } } }
+    public var outcomes: [Outcome] { applied.outcomes }
+    public var failed: [Outcome] { applied.failed }
 }
 
 public enum AgentError: Error, CustomStringConvertible {
@@ -54,19 +45,23 @@ public struct Agent {
     public let renderer: RendererChoice
     /// Which links udev has not finished with.
     public var udev = Udev()
+    /// Opens the kernel for a pass: libnl's, or a fake in the unit tests.
+    let openKernel: () throws -> any Kernel
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
     /// `dmiDirectory`: where the machine's DMI is read (for `provider = "auto"`); the kernel's,
-    /// never below `--root`.
-    public init(config: AgentConfig, procSys: ProcSys = ProcSys(), dmiDirectory: String = "/sys/class/dmi/id") {
+    /// never below `--root`. `provider` and `kernel`: instead of the config's provider and this
+    /// namespace's kernel (the unit tests' fakes).
+    public init(config: AgentConfig, procSys: ProcSys = ProcSys(), dmiDirectory: String = "/sys/class/dmi/id",
+                provider: (any MetadataProvider)? = nil, kernel: @escaping () throws -> any Kernel = systemKernel) {
         self.config = config
         self.files = FileStore(root: config.root)
         self.procSys = procSys
         self.renderer = config.rendererChoice(files)
-        self.source = Self.makeProvider(config, dmiDirectory: dmiDirectory)
+        self.openKernel = kernel
+        self.source = provider.map { .success($0) } ?? Self.makeProvider(config, dmiDirectory: dmiDirectory)
     }
-
     /// The DMI values that name a cloud; absent or unreadable ones are nil.
     static func readDMI(_ directory: String) -> DMIIdentity {
         func value(_ name: String) -> String? {
@@ -104,8 +99,7 @@ public struct Agent {
     /// Excluded links are never waited for.
     public static func expectedMACs(_ links: [Link], interfaces: Set<String>, exclusions: Exclusions = .none) -> Set<MACAddress> {
         Set(links.compactMap { l -> MACAddress? in
-            guard let mac = l.mac, l.master == nil, l.name != "lo", mac.bytes.contains(where: { $0 != 0 }),
-                  !exclusions.excludes(name: l.name, mac: mac) else { return nil }
+            guard isCandidate(l, exclusions: exclusions), let mac = l.mac else { return nil }
             if !interfaces.isEmpty { return interfaces.contains(l.name) ? mac : nil }
             return l.kind == nil ? mac : nil
         })
@@ -117,36 +111,22 @@ public struct Agent {
         Set(links.filter { isCandidate($0, exclusions: exclusions) }.compactMap(\.mac))
     }
 
-    /// A link that may be an ENI: physical or veth, with a MAC, not enslaved, not excluded.
+    /// A link that may be an ENI (`Link.mayBeENI`), not enslaved, not excluded.
     public static func isCandidate(_ l: Link, exclusions: Exclusions) -> Bool {
-        guard let mac = l.mac, l.master == nil, l.name != "lo", l.kind == nil || l.kind == "veth" else { return false }
+        guard l.mayBeENI, l.master == nil, let mac = l.mac else { return false }
         return !exclusions.excludes(name: l.name, mac: mac)
     }
 
     /// The metadata for this pass, waiting for `waitingFor` (default: the MACs the kernel has that
     /// `expectedMACs` picks) when the metadata lacks them.
-    public func fetch(_ nl: Netlink, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil) throws -> MetadataResult {
+    public func fetch(_ nl: any Kernel, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil) throws -> MetadataResult {
         let provider = try provider()
         let expected = try waitingFor ?? Self.expectedMACs(try nl.links(), interfaces: interfaces, exclusions: config.exclusions)
         return try provider.fetch(waitingFor: expected)
     }
 
-    /// Reads everything the planner needs from the kernel, /proc/sys, udev and the files. Links in
-    /// `assumeSettled` are taken as finished by udev whatever its database says.
-    public func observe(_ nl: Netlink, assumeSettled: Set<String> = []) throws -> ObservedState {
-        let finished = udev.finished()  // before the links: see `Udev.finished`
-        let links = try nl.links()
-        var sysctls: [String: String] = [:]
-        var keys = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
-        for l in links where l.mac != nil {
-            keys += ["rp_filter", "promote_secondaries"].map { SysctlSetting.ipv4Conf(l.name, $0) }
-        }
-        for k in keys { sysctls[k] = procSys.read(k) }
-        let r = fileRenderer
-        return ObservedState(links: links, addresses: try nl.addresses(), routes: try nl.routes(), rules: try nl.rules(),
-                             sysctls: sysctls, files: try files.observe(directories: r.directories, files: r.files),
-                             unsettled: Udev.unsettled(links, finished: finished).subtracting(assumeSettled))
-    }
+    /// This machine, with the kernel opened for one pass.
+    func machine() throws -> Machine { Machine(kernel: try openKernel(), files: files, procSys: procSys, udev: udev) }
 
     public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>, warnings: [String] = []) -> Plan {
         var pc = config.plannerConfig
@@ -163,17 +143,17 @@ public struct Agent {
 
     /// The plan, without changing anything (`eni-agent diff`).
     public func diff(interfaces: Set<String> = []) throws -> Plan {
-        let nl = try Netlink()
-        let metadata = try fetch(nl, interfaces: interfaces)
-        return plan(metadata.instance, try observe(nl), interfaces: interfaces, warnings: metadata.warnings)
+        let m = try machine()
+        let metadata = try fetch(m.kernel, interfaces: interfaces)
+        return plan(metadata.instance, try m.observe(renderer: fileRenderer), interfaces: interfaces, warnings: metadata.warnings)
     }
 
     /// The plan for every link that may be an ENI, with the links it was made on (`eni-agent status`).
     public func status() throws -> (plan: Plan, links: [Link]) {
-        let nl = try Netlink()
-        let links = try nl.links()
-        let metadata = try fetch(nl, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions))
-        return (plan(metadata.instance, try observe(nl), interfaces: [], warnings: metadata.warnings), links)
+        let m = try machine()
+        let links = try m.kernel.links()
+        let metadata = try fetch(m.kernel, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions))
+        return (plan(metadata.instance, try m.observe(renderer: fileRenderer), interfaces: [], warnings: metadata.warnings), links)
     }
 
     /// Plans and applies under the lock (`eni-agent reconfigure`). `udevWait`: how long to wait for
@@ -187,89 +167,18 @@ public struct Agent {
                             instance given: Instance? = nil) throws -> PassResult {
         let lock = try RunLock(files: files, path: config.lockPath, timeoutSeconds: config.lockTimeoutSeconds)
         defer { withExtendedLifetime(lock) {} }
-        let nl = try Netlink()
-        var settled = assumeSettled
-        if udevWait > .zero, udev.isActive {
-            let deadline = ContinuousClock.now + udevWait
-            func unsettled() throws -> Set<String> {
-                let finished = udev.finished()
-                return Udev.unsettled(try nl.links(), finished: finished)
-            }
-            while try !unsettled().isEmpty, ContinuousClock.now < deadline {
-                _ = poll(nil, 0, 50)  // udev's database has no event to wait on: a look every 50 ms
-            }
-            settled.formUnion(try unsettled())
-        }
+        let m = try machine()
+        let settled = assumeSettled.union(try m.waitForUdev(udevWait))
         let metadata = if let given { MetadataResult(instance: given) } else {
-            try fetch(nl, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try nl.links()) })
+            try fetch(m.kernel, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try m.kernel.links()) })
         }
         let instance = metadata.instance
-        let plan = plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces, warnings: metadata.warnings)
-        var result = apply(plan, nl)
-        result.metadataRequests = metadata.requests
-        result.instance = instance
+        let plan = plan(instance, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces, warnings: metadata.warnings)
+        let applied = m.apply(plan)
+        var result = PassResult(plan: plan, applied: applied, metadataRequests: metadata.requests, instance: instance)
         if !plan.isEmpty {
-            result.remaining = self.plan(instance, try observe(nl, assumeSettled: settled), interfaces: interfaces).actions
+            result.remaining = self.plan(instance, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces).actions
         }
         return result
-    }
-
-    /// Carries out the plan in order. When a change for an interface fails, the rest of that
-    /// interface's changes are skipped (they build on it); other interfaces go ahead.
-    public func apply(_ plan: Plan, _ nl: Netlink) -> PassResult {
-        var outcomes: [Outcome] = []
-        var broken: [String: String] = [:]
-        var fileWrites = 0, sysctlWrites = 0
-        let netlinkBefore = nl.writes
-        for a in plan.actions {
-            let group = a.interface ?? ""
-            if let why = broken[group] {
-                outcomes.append(Outcome(action: a, result: .skipped(why)))
-                continue
-            }
-            do {
-                switch a.change {
-                case .linkUp(let dev): try nl.setUp(dev)
-                case .addAddress(let x): try tolerate(.exists) { () throws(NetlinkError) in try nl.add(x) }
-                case .removeAddress(let x): try tolerate(.notFound) { () throws(NetlinkError) in try nl.remove(x) }
-                case .addRoute(let x): try tolerate(.exists) { () throws(NetlinkError) in try nl.add(x) }
-                case .removeRoute(let x): try tolerate(.notFound) { () throws(NetlinkError) in try nl.remove(x) }
-                case .addRule(let x): try tolerate(.exists) { () throws(NetlinkError) in try nl.add(x) }
-                case .removeRule(let x): try tolerate(.notFound) { () throws(NetlinkError) in try nl.remove(x) }
-                case .setSysctl(let k, _, let v): sysctlWrites += 1; try procSys.write(k, v)
-                case .writeFile(let p, _, let c): fileWrites += 1; try files.write(c, to: p)
-                case .removeFile(let p, _): fileWrites += 1; try files.remove(p)
-                }
-                outcomes.append(Outcome(action: a, result: .done))
-            } catch let e as NetlinkError where e.code == .noDevice && !group.isEmpty {
-                // The link went away during the pass (a detach racing it): nothing left to configure,
-                // not a failure. Its removal starts the next pass, which cleans up after it.
-                broken[group] = "\(group) went away during the pass"
-                outcomes.append(Outcome(action: a, result: .skipped("\(group) went away during the pass (\(e))")))
-            } catch let e as FileError where e.errno == ENOENT && !group.isEmpty && a.change.isInterfaceSysctl(of: group) {
-                // The link's settings are gone under this name: it was renamed (udev) or removed
-                // during the pass. Not a failure: the rename or removal starts the next pass.
-                broken[group] = "\(group) was renamed or went away during the pass"
-                outcomes.append(Outcome(action: a, result: .skipped("\(group) was renamed or went away during the pass (\(e))")))
-            } catch {
-                broken[group] = "earlier change for \(group.isEmpty ? "the machine" : group) failed: \(error)"
-                outcomes.append(Outcome(action: a, result: .failed("\(error)")))
-            }
-        }
-        return PassResult(plan: plan, outcomes: outcomes, netlinkWrites: nl.writes - netlinkBefore, fileWrites: fileWrites,
-                          sysctlWrites: sysctlWrites, remaining: [])
-    }
-
-    /// A change the kernel already has (added meanwhile, or removed meanwhile) is not a failure.
-    private func tolerate(_ code: NetlinkError.Code, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
-        do { try body() } catch where error.code == code {}
-    }
-}
-
-extension Change {
-    /// A setting of the interface's own (`net.ipv4.conf.IF.*`).
-    func isInterfaceSysctl(of interface: String) -> Bool {
-        guard case .setSysctl(let key, _, _) = self else { return false }
-        return key.hasPrefix(SysctlSetting.ipv4Conf(interface, ""))
     }
 }

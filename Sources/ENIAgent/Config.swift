@@ -1,4 +1,5 @@
 import ENIMetadata
+import ENIApply
 import ENIModel
 import ENIPlanner
 import ENIRender

@@ -1,4 +1,5 @@
 import ENIMetadata
+import ENIApply
 import ENIModel
 
 /// The instance description as a JSON document (`--metadata-file`). Format:

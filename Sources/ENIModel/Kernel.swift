@@ -21,6 +21,17 @@ public struct Link: Hashable, Sendable {
 }
 
 extension Link {
+    /// A link that may be an ENI: a physical NIC (no link kind; in a cloud VM each one is an ENI)
+    /// or a veth (the labs' stand-in), with a MAC that is not all zeros, not the loopback. The one
+    /// answer to "may this link be an ENI" for the planner, the agent and the daemon; whether it
+    /// is free to configure (not enslaved, not excluded) is asked apart.
+    public var mayBeENI: Bool {
+        guard let mac, name != "lo", mac.bytes.contains(where: { $0 != 0 }) else { return false }
+        return kind == nil || kind == "veth"
+    }
+}
+
+extension Link {
     /// Names the agent will manage: 1-15 of `A-Z a-z 0-9 _ . -`, not `.` or `..`. The kernel allows
     /// more (quotes, `$`); such a name could not be written to network files or shown as an `ip`
     /// command safely, so its link is left alone.

@@ -99,7 +99,7 @@ private struct Builder {
             byMAC[mac, default: []].append(l)
         }
         func candidateLinks(_ mac: MACAddress) -> [Link] {
-            (byMAC[mac] ?? []).filter { $0.kind == nil || $0.kind == "veth" }
+            (byMAC[mac] ?? []).filter(\.mayBeENI)
         }
         var listed = Set<MACAddress>()
         /// nil: not excluded; else the name of its link, if it has one.

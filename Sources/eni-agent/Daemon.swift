@@ -1,8 +1,9 @@
 import ArgumentParser
 import ENIAgent
+import ENIDaemon
 import Logging
 
-/// `eni-agent daemon`: the systemd service. See `ENIAgent.Daemon`.
+/// `eni-agent daemon`: the systemd service. See `ENIDaemon.Daemon`.
 struct DaemonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daemon",
@@ -41,7 +42,7 @@ struct DaemonCommand: ParsableCommand {
         let config = try resolve()
         let level = config.logLevel.loggerLevel
         let logger = Logger(label: "eni-agent") { _ in SyslogLogHandler(level: level) }
-        let daemon = ENIAgent.Daemon(agent: Agent(config: config), settings: DaemonSettings(config), logger: logger,
+        let daemon = ENIDaemon.Daemon(agent: Agent(config: config), settings: DaemonSettings(config), logger: logger,
                                      notifier: .fromEnvironment())
         do {
             try daemon.run()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ENIAgent
+import ENIApply
 import ENIPlanner
 import ENIRender
 

@@ -28,7 +28,7 @@ struct Status: ParsableCommand {
         print(json ? PlanOutput.statusJSON(plan, links: links, about: agent.about)
                    : PlanOutput.statusText(plan, links: links, about: agent.about), terminator: "")
         if !json { for p in plan.problems { warn("error: \(p)") } }
-        let settled = plan.enis.allSatisfy { ["configured", "excluded"].contains(PlanOutput.statusState($0, plan).state) }
+        let settled = plan.enis.allSatisfy { [.configured, .excluded].contains(plan.condition(of: $0).condition) }
         if !settled || !plan.problems.isEmpty { throw ExitCode(3) }
     }
 }

@@ -1,3 +1,4 @@
+import ENIApply
 @testable import eni_agent
 import ENIAgent
 import ENIModel

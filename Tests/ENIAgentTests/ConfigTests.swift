@@ -1,3 +1,4 @@
+import ENIApply
 @testable import ENIAgent
 import ENIModel
 import ENIPlanner

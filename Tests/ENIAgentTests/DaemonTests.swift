@@ -1,3 +1,5 @@
+@testable import ENIDaemon
+@testable import ENIApply
 @testable import ENIAgent
 import ENIModel
 import ENINetlink
@@ -95,8 +97,8 @@ final class LogTests: XCTestCase {
     func testTallySaysWhatAPassDid() throws {
         let a = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
         let r = Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 234)
-        XCTAssertEqual(PlanOutput.tally([.addAddress(a), .addAddress(a), .addRule(r), .linkUp(device: "eth1"),
-                                         .writeFile(path: "/x", old: nil, new: ""), .removeRule(r)]),
+        XCTAssertEqual(Change.tally([.addAddress(a), .addAddress(a), .addRule(r), .linkUp(device: "eth1"),
+                                     .writeFile(path: "/x", old: nil, new: ""), .removeRule(r)]),
                        "-1 rule, link up, +2 addresses, +1 rule, 1 file written")
     }
 }

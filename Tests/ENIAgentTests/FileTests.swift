@@ -1,3 +1,4 @@
+@testable import ENIApply
 @testable import ENIAgent
 import ENIModel
 import ENINetlink
@@ -81,11 +82,11 @@ final class FileTests: XCTestCase {
         var c = AgentConfig()
         c.root = root
         c.renderer = .none
-        let agent = Agent(config: c, procSys: ProcSys(base: root))
+        let machine = Machine(kernel: try Netlink(), files: FileStore(root: root), procSys: ProcSys(base: root))
         let renamed = Action(.setSysctl(key: "net.ipv4.conf.eth0.rp_filter", from: nil, to: "2"), interface: "eth0", reason: "t")
-        let machine = Action(.setSysctl(key: "net.ipv4.conf.nosuch.rp_filter", from: nil, to: "0"), interface: nil, reason: "t")
-        let plan = Plan(actions: [renamed, machine], problems: [], enis: [], design: NetworkDesign(interfaces: [], sysctls: []))
-        let r = agent.apply(plan, try Netlink())
+        let machineWide = Action(.setSysctl(key: "net.ipv4.conf.nosuch.rp_filter", from: nil, to: "0"), interface: nil, reason: "t")
+        let plan = Plan(actions: [renamed, machineWide], problems: [], enis: [], design: NetworkDesign(interfaces: [], sysctls: []))
+        let r = machine.apply(plan)
         XCTAssertEqual(r.outcomes.count, 2)
         guard case .skipped(let why) = r.outcomes[0].result else { return XCTFail("\(r.outcomes[0].result)") }
         XCTAssertTrue(why.hasPrefix("eth0 was renamed or went away during the pass"), why)

@@ -1,3 +1,4 @@
+import ENIApply
 import ENIAgent
 import ENIModel
 import ENINetlink
@@ -93,9 +94,8 @@ final class NetlinkTests: NamespaceTestCase {
     /// A link that goes away during a pass (a detach racing it) skips its remaining changes; it is
     /// not a failure, and other interfaces go ahead.
     func testALinkGoneDuringThePassIsSkippedNotFailed() throws {
-        var config = AgentConfig()
-        config.root = FileManager.default.temporaryDirectory.appending(path: "eni-ut-\(getpid())").path
-        let agent = Agent(config: config)
+        let machine = Machine(kernel: try Netlink(namespace: "/run/netns/\(ns)"),
+                              files: FileStore(root: FileManager.default.temporaryDirectory.appending(path: "eni-ut-\(getpid())").path))
         let gone = InterfaceAddress(address: try IPv4Address("10.0.9.10"), prefixLength: 24, device: "eth9")
         let here = InterfaceAddress(address: try IPv4Address("10.0.2.10"), prefixLength: 24, device: "eth1")
         let rule = Rule(priority: 10009, source: try IPv4Prefix("10.0.9.10/32"), table: 10009, proto: 234)
@@ -103,7 +103,7 @@ final class NetlinkTests: NamespaceTestCase {
                                   Action(.addRule(rule), interface: "eth9", reason: "test"),
                                   Action(.addAddress(here), interface: "eth1", reason: "test")],
                         problems: [], enis: [], design: NetworkDesign(interfaces: [], sysctls: []))
-        let result = agent.apply(plan, try Netlink(namespace: "/run/netns/\(ns)"))
+        let result = machine.apply(plan)
         XCTAssertTrue(result.failed.isEmpty, "\(result.failed)")
         XCTAssertEqual(result.outcomes.map(\.result), [.skipped("eth9 went away during the pass (add address 10.0.9.10/24 dev eth9: no such interface)"),
                                                      .skipped("eth9 went away during the pass"), .done])

@@ -1,5 +1,6 @@
 internal import CLinux
-import ENIMetadata
+import ENIAgent
+import ENIApply
 import ENIModel
 import ENINetlink
 import ENIPlanner
@@ -460,7 +461,7 @@ struct Loop {
             reported.once(level, message, in: \.conditions, logger)
         }
         for p in result.plan.problems { condition(.warning, "\(p)") }
-        for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.result.reason)") }
+        for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.reason)") }
         let names = Dictionary(known.values.filter(isCandidate).map { ($0.mac!, $0.name) }, uniquingKeysWith: { a, _ in a })
         let (reports, quiet) = watches.passed(result.plan.enis, names: names, at: now, backoff: backoff)
         for r in reports {
@@ -491,12 +492,11 @@ struct Loop {
     /// One line per interface the pass changed; each change at debug level.
     func logChanges(_ r: PassResult) {
         guard !r.outcomes.isEmpty else { return }
-        for (iface, outcomes) in PlanOutput.groups(r.outcomes, \.action.interface) {
-            for o in outcomes { logger.debug("\(o.action.change.command)\(o.result == .done ? "" : " (\(o.result.reason))")") }
+        for (iface, outcomes) in Plan.groups(r.outcomes, \.action.interface) {
+            for o in outcomes { logger.debug("\(o.action.change.command)\(o.result == .done ? "" : " (\(o.reason))")") }
             let done = outcomes.filter { $0.result == .done }.map(\.action.change)
             guard !done.isEmpty else { continue }
-            let heading = String(PlanOutput.heading(iface, r.plan).dropFirst(2))
-            logger.info("\(heading): \(PlanOutput.tally(done))")
+            logger.info("\(r.plan.heading(iface)): \(Change.tally(done))")
         }
     }
 
@@ -509,10 +509,10 @@ struct Loop {
 
     /// `3 configured, 1 pending` for systemd's STATUS=.
     static func summary(_ plan: Plan) -> String {
-        var counts: [String: Int] = [:]
-        for s in plan.enis { counts[PlanOutput.statusState(s, plan).state, default: 0] += 1 }
-        let order = ["configured", "unconfigured", "pending", "error", "excluded"]
-        let parts = order.compactMap { k in counts[k].map { "\($0) \(k)" } }
+        var counts: [ENICondition: Int] = [:]
+        for s in plan.enis { counts[plan.condition(of: s).condition, default: 0] += 1 }
+        let order: [ENICondition] = [.configured, .unconfigured, .pending, .error, .excluded]
+        let parts = order.compactMap { k in counts[k].map { "\($0) \(k.rawValue)" } }
         return parts.isEmpty ? "no ENIs" : "ENIs: " + parts.joined(separator: ", ")
     }
 
@@ -522,14 +522,6 @@ struct Loop {
     }
 }
 
-extension Outcome.Result {
-    var reason: String {
-        switch self {
-        case .done: "done"
-        case .failed(let why), .skipped(let why): why
-        }
-    }
-}
 
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }

@@ -234,7 +234,7 @@ public struct FileStore: Sendable {
     }
 
     /// `/a/b` -> `/a`; `/a` -> `` (the root).
-    static func parent(of path: String) -> String { String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
+    public static func parent(of path: String) -> String { String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
 
     /// Opens the file at `path` for a lock, creating it (0600) and its missing directories (0755),
     /// following no symlink below the root: a lock cannot be made to land outside the root.
@@ -317,7 +317,7 @@ public struct ProcSys: Sendable {
 }
 
 extension String {
-    var trimmingTrailingWhitespace: String {
+    public var trimmingTrailingWhitespace: String {
         var s = Substring(self)
         while let l = s.last, l.isWhitespace { s = s.dropLast() }
         return String(s)

@@ -1,4 +1,5 @@
 import Logging
+import ENIAgent
 import ENIModel
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,5 @@
+import ENIAgent
+import ENIApply
 import ENIMetadata
 import ENIModel
 import ENIPlanner
@@ -5,29 +7,6 @@ import FoundationEssentials
 
 /// Human and JSON renderings of plans and passes. Deterministic: same plan, same bytes.
 public enum PlanOutput {
-    /// Groups in plan order, each headed by the interface (or "machine-wide").
-    static func groups<T>(_ items: [T], _ interface: (T) -> String?) -> [(String?, [T])] {
-        var out: [(String?, [T])] = []
-        for x in items {
-            let i = interface(x)
-            if let last = out.last, last.0 == i { out[out.count - 1].1.append(x) } else { out.append((i, [x])) }
-        }
-        return out
-    }
-
-    static func heading(_ iface: String?, _ plan: Plan) -> String {
-        guard let iface else { return "# machine-wide" }
-        for s in plan.enis {
-            if case .managed(let d) = s.state, d.name == iface {
-                var h = "# \(iface): ENI \(d.mac)" + (d.eni.id.map { " (\($0))" } ?? "")
-                if d.role == .primary { h += ", primary" }
-                if let t = d.table, let p = d.priority { h += ", table \(t), rule priority \(p)" }
-                return h
-            }
-        }
-        return iface.hasPrefix("table ") ? "# \(iface) (no managed ENI)" : "# \(iface): ENI detached"
-    }
-
     /// Notes on ENIs that are not configured this pass (waiting, unknown, skipped).
     /// Some ENI could not be described or matched this pass (it was left as it is): the run did not
     /// do everything, so the commands exit 1.
@@ -53,8 +32,8 @@ public enum PlanOutput {
     /// `verbose` adds each change's reason as a `#` comment line.
     public static func text(_ plan: Plan, verbose: Bool = false) -> String {
         var out = ""
-        for (iface, actions) in groups(plan.actions, \.interface) {
-            out += heading(iface, plan) + "\n"
+        for (iface, actions) in Plan.groups(plan.actions, \.interface) {
+            out += "# " + plan.heading(iface) + "\n"
             for a in actions {
                 if verbose { out += "#   \(a.reason)\n" }
                 if let d = a.change.unifiedDiff { out += d } else { out += a.change.command + "\n" }
@@ -82,8 +61,8 @@ public enum PlanOutput {
     /// `eni-agent reconfigure`: what was done, one line per change.
     public static func text(_ r: PassResult, verbose: Bool = false) -> String {
         var out = ""
-        for (iface, outcomes) in groups(r.outcomes, \.action.interface) {
-            out += heading(iface, r.plan) + "\n"
+        for (iface, outcomes) in Plan.groups(r.outcomes, \.action.interface) {
+            out += "# " + r.plan.heading(iface) + "\n"
             for o in outcomes {
                 if verbose { out += "#   \(o.action.reason)\n" }
                 out += o.action.change.command + "\n"
@@ -100,7 +79,7 @@ public enum PlanOutput {
     public static func summary(_ r: PassResult) -> String {
         if r.plan.isEmpty { return "nothing to do" }
         let ok = r.outcomes.filter { $0.result == .done }.count
-        var s = "\(ok) of \(r.outcomes.count) changes applied (\(r.netlinkWrites) netlink writes, \(r.sysctlWrites) sysctl writes, \(r.fileWrites) file writes)"
+        var s = "\(ok) of \(r.outcomes.count) changes applied (\(r.applied.netlinkWrites) netlink writes, \(r.applied.sysctlWrites) sysctl writes, \(r.applied.fileWrites) file writes)"
         if !r.failed.isEmpty { s += "; \(r.failed.count) failed" }
         return s
     }
@@ -205,45 +184,6 @@ public enum PlanOutput {
 
     // MARK: Daemon log and status
 
-    /// `+2 addresses, +2 routes, +2 rules, link up, 1 sysctl, 3 files written`: what a pass did to
-    /// one interface, for the daemon's log.
-    static func tally(_ changes: [Change]) -> String {
-        // In plan order: removals, then additions, then sysctls and files.
-        let kinds: [(label: (Int) -> String, matches: (Change) -> Bool)] = [
-            ({ "-\($0) rule\($0 == 1 ? "" : "s")" }, { if case .removeRule = $0 { true } else { false } }),
-            ({ "-\($0) route\($0 == 1 ? "" : "s")" }, { if case .removeRoute = $0 { true } else { false } }),
-            ({ "-\($0) address\($0 == 1 ? "" : "es")" }, { if case .removeAddress = $0 { true } else { false } }),
-            ({ _ in "link up" }, { if case .linkUp = $0 { true } else { false } }),
-            ({ "+\($0) address\($0 == 1 ? "" : "es")" }, { if case .addAddress = $0 { true } else { false } }),
-            ({ "+\($0) route\($0 == 1 ? "" : "s")" }, { if case .addRoute = $0 { true } else { false } }),
-            ({ "+\($0) rule\($0 == 1 ? "" : "s")" }, { if case .addRule = $0 { true } else { false } }),
-            ({ "\($0) sysctl\($0 == 1 ? "" : "s") set" }, { if case .setSysctl = $0 { true } else { false } }),
-            ({ "\($0) file\($0 == 1 ? "" : "s") removed" }, { if case .removeFile = $0 { true } else { false } }),
-            ({ "\($0) file\($0 == 1 ? "" : "s") written" }, { if case .writeFile = $0 { true } else { false } }),
-        ]
-        return kinds.compactMap { k in
-            let n = changes.filter(k.matches).count
-            return n == 0 ? nil : k.label(n)
-        }.joined(separator: ", ")
-    }
-
-    /// An ENI's state for `status` and the daemon: configured, unconfigured (the plan still has
-    /// changes for it), pending (not described or not attached yet), error (with the reason),
-    /// excluded.
-    public static func statusState(_ s: ENIStatus, _ plan: Plan) -> (state: String, reason: String?) {
-        switch s.state {
-        case .managed(let d):
-            let n = plan.actions.filter { $0.interface == d.name }.count
-            return n == 0 ? ("configured", nil) : ("unconfigured", "\(n) changes to apply")
-        case .waiting: return ("pending", "listed by the metadata; no link with this MAC yet")
-        case .settling(let d): return ("pending", "udev has not finished with \(d) yet")
-        case .unknown(.pending(let r)): return ("pending", r)
-        case .unknown(.invalid(let r)): return ("error", r)
-        case .skipped: return ("skipped", nil)
-        case .excluded: return ("excluded", nil)
-        }
-    }
-
     struct JSONStatus: Encodable {
         var enis: [JSONStatusENI]
         var problems: [String]
@@ -264,7 +204,8 @@ public enum PlanOutput {
 
     static func statusRows(_ plan: Plan, links: [Link]) -> [JSONStatusENI] {
         plan.enis.map { s in
-            let (state, reason) = statusState(s, plan)
+            let (condition, reason) = plan.condition(of: s)
+            let state = condition.rawValue
             var e = JSONStatusENI(mac: s.mac.description, state: state, reason: reason, ips: [])
             switch s.state {
             case .managed(let d):
