@@ -77,13 +77,17 @@ let package = Package(
         .target(name: "MetadataSimulator"),
         .executableTarget(name: "eni-metadata-sim", dependencies: ["MetadataSimulator"]),
         .testTarget(name: "ENIModelTests", dependencies: ["ENIModel"]),
-        // CNetlink is listed for tests only because testable builds need every module the
-        // libraries import internally; no test imports it.
+        // The planner's own tests: the model and the planner, nothing else.
+        .testTarget(name: "ENIPlannerTests", dependencies: ["ENIModel", "ENIPlanner"]),
+        // Plan and files end to end: the golden cases and the planner's safety checks with the
+        // renderers the agent ships (ENIPlannerTests lends its checks and its simulated kernel).
         .testTarget(
-            name: "ENIPlannerTests",
-            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIAgent", "CNetlink", "CCurl"],
+            name: "ENIGoldenTests",
+            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIPlannerTests"],
             resources: [.copy("Golden")]
         ),
+        // CNetlink, CCurl and CLinux are listed for tests only because testable builds need every
+        // module the libraries import internally; no test imports them.
         .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIApply", "ENIDaemon", "ENIMetadata", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "CCurl", "CLinux", "eni-agent"]),
         .testTarget(
             name: "ENIMetadataTests",

@@ -1,10 +1,9 @@
 // Alibaba's `private-ipv4s` as the provider reads it (Sources/ENIMetadata/Answers.swift):
 // Answer.text, Answer.leaf, then Answer.jsonIPs. Invariants: what jsonIPs accepts is JSON that the
-// strict parser (Sources/ENIAgent/StrictJSON.swift) reads as an array of the same addresses, in
+// strict parser (Sources/ENIModel/StrictJSON.swift) reads as an array of the same addresses, in
 // order; at most `max` IPs; errors hold no raw control character.
-@testable import ENIAgent
 @testable import ENIMetadata
-import ENIModel
+@testable import ENIModel
 
 let max = 64
 

@@ -2,7 +2,7 @@
 # Builds the fuzz targets with libFuzzer and AddressSanitizer, outside SwiftPM (Package.swift takes
 # no unsafe flags): the modules the parsers live in, from their sources, each compiled once into
 # .build-fuzz/mod (only the parser files of ENIMetadata and ENIAgent, with Fuzz/shims for what
-# they name but never reach), then one executable per target, .build-fuzz/bin/fuzz-<target>.
+# they name but never reach: ENIApply), then one executable per target, .build-fuzz/bin/fuzz-<target>.
 # Rebuilds only what is older than its sources. Usage: Fuzz/build.sh [target...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,9 +43,10 @@ module ENIPlanner Sources/ENIPlanner/*.swift
 module ENIRender Sources/ENIRender/*.swift
 # ENIMetadata without the HTTP client: the provider protocol and errors, and the answers' readers.
 module ENIMetadata Sources/ENIMetadata/Provider.swift Sources/ENIMetadata/Answers.swift
-# ENIAgent's parsers: the config (TOML, keys), the metadata file and its strict JSON.
-module ENIAgent Sources/ENIAgent/Config.swift Sources/ENIAgent/ConfigKeys.swift Sources/ENIAgent/TOML.swift Sources/ENIAgent/UTF8Text.swift \
-    Sources/ENIAgent/StrictJSON.swift Sources/ENIAgent/MetadataFile.swift Fuzz/shims/FileStore.swift
+# ENIApply's FileStore as a stand-in (Fuzz/shims): the members Config.swift names, never reached.
+module ENIApply Fuzz/shims/FileStore.swift
+# ENIAgent's parser: the config (TOML, keys). The metadata file's JSON is ENIModel's (InstanceJSON).
+module ENIAgent Sources/ENIAgent/Config.swift Sources/ENIAgent/ConfigKeys.swift Sources/ENIAgent/TOML.swift
 
 for t in "${targets[@]}"; do
     [ -f "Fuzz/$t.swift" ] || { echo "fuzz: no target $t (Fuzz/$t.swift)" >&2; exit 1; }

@@ -1,9 +1,8 @@
-// The strict JSON parser JSON.parse (Sources/ENIAgent/StrictJSON.swift, with UTF8Text.swift) on any
+// The strict JSON parser JSON.parse (Sources/ENIModel/StrictJSON.swift, with UTF8Text.swift) on any
 // bytes. Invariants: no object holds a key twice; nesting at most JSON.maxDepth; the value written
 // back as JSON parses to the same value; errors name a line and column from 1 and hold no raw
 // control character.
-@testable import ENIAgent
-import ENIModel
+@testable import ENIModel
 
 func write(_ v: JSON) -> String {
     switch v {

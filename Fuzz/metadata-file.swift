@@ -1,7 +1,6 @@
-// MetadataFileProvider.parse (Sources/ENIAgent/MetadataFile.swift: strict JSON, schema, the model's
+// InstanceJSON.parse (Sources/ENIModel/InstanceJSON.swift: strict JSON, schema, the model's
 // validation) on any bytes. Invariants: errors hold no raw control character; the instance it
 // returns, written back in the file's format, parses to the same instance.
-@testable import ENIAgent
 import ENIModel
 
 func write(_ i: Instance) -> String {
@@ -20,14 +19,14 @@ func write(_ i: Instance) -> String {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let instance: Instance
-    do { instance = try MetadataFileProvider.parse(bytes(data, size), source: "fuzz.json") } catch {
+    do { instance = try InstanceJSON.parse(bytes(data, size), source: "fuzz.json") } catch {
         checkMessage(error.message)
         return 0
     }
     check(instance.unknown.isEmpty, "a file describes every ENI it lists")
     let written = write(instance)
     do {
-        check(try MetadataFileProvider.parse(Array(written.utf8), source: "again.json") == instance,
+        check(try InstanceJSON.parse(Array(written.utf8), source: "again.json") == instance,
               "round trip differs: \(quoted(written))")
     } catch {
         check(false, "written back, it does not parse: \(error) in \(quoted(written))")

@@ -1,22 +1,59 @@
-import ENIAgent
 import ENIModel
 import ENIPlanner
-import ENIRender
-import Foundation
 import XCTest
 
 /// The rule behind the planner's safety: an ENI description that is incomplete, invalid or unusable
 /// changes nothing it covers. Checked as a property over every secondary ENI of a configured
-/// machine (8 ENIs × 30 IPs) and every way an ENI can be left alone.
+/// machine (8 ENIs × 30 IPs) and every way an ENI can be left alone, with `TestRenderer`'s files.
+/// The checks are `SafetyChecks`, which ENIGoldenTests runs with the renderer the agent ships.
 final class SafetyTests: XCTestCase {
-    let renderer = RendererKind.ifcfg.renderer(nmControlled: false)
+    let checks = SafetyChecks(renderer: TestRenderer())
+
+    func testAnENILeftAloneKeepsEverythingItHas() throws { try checks.anENILeftAloneKeepsEverythingItHas() }
+    func testANewLinkTakesNoTableFromAConfiguredENI() throws { try checks.aNewLinkTakesNoTableFromAConfiguredENI() }
+    func testAnUnknownENIKeepsItsLineFromAnOlderFile() throws {
+        try checks.anUnknownENIKeepsItsLineFromAnOlderFile(
+            TestRenderer.settings,
+            // Each setting's owner `-`.
+            older: { $0.split(separator: "\n").map { $0.hasPrefix("#") ? $0 : "- " + $0.split(separator: " ").last! }
+                .joined(separator: "\n") + "\n" },
+            line: { "\($0) net.ipv4.conf.eth3.rp_filter=2\n" }, setting: "rp_filter=2")
+    }
+    func testLeftoverTempFilesAreRemoved() throws { try checks.leftoverTempFilesAreRemoved() }
+    func testTenThousandIPsNoOp() throws { try checks.tenThousandIPsNoOp() }
+}
+
+/// The safety checks, with the files of any renderer.
+struct SafetyChecks {
+    var renderer: any FileRenderer
+
+    /// The machine of the golden case `eight-secondaries` (ENIGoldenTests checks that it is), as
+    /// booted: the primary ENI on eth0 (up, 10.0.1.10; the instance adds 10.0.1.11) and eight
+    /// secondary ENIs on eth1...eth8 (down), with 30 IPs each (10.0.N.10...39 in 10.0.N.0/24,
+    /// N = 2...9); rp_filter strict.
+    static func eightSecondaries() throws -> (Instance, ObservedState) {
+        let enis = try (1...9).map { n in
+            let ips = try (10...(n == 1 ? 11 : 39)).map { try IPv4Address("10.0.\(n).\($0)") }
+            return try ENI(mac: MACAddress("52:54:00:00:0\(n):0a"), primaryIP: ips[0], secondaryIPs: Array(ips.dropFirst()),
+                           subnet: IPv4Prefix("10.0.\(n).0/24"), gateway: IPv4Address("10.0.\(n).1"))
+        }
+        let names = (0...8).map { "eth\($0)" }
+        let state = ObservedState(
+            links: [Link(index: 1, name: "lo", mac: nil, isUp: true)]
+                + names.indices.map { Link(index: Int32($0 + 2), name: names[$0], mac: enis[$0].mac, isUp: $0 == 0) },
+            addresses: [InterfaceAddress(address: try IPv4Address("127.0.0.1"), prefixLength: 8, device: "lo"),
+                        InterfaceAddress(address: enis[0].primaryIP, prefixLength: 24, device: "eth0")],
+            routes: [Route(table: 254, destination: .any, gateway: enis[0].gateway, device: "eth0", proto: 3),
+                     Route(table: 254, destination: enis[0].subnet, device: "eth0", scope: .link, proto: 2)],
+            rules: [(0, 255), (32766, 254), (32767, 253)].map { Rule(priority: $0, source: nil, table: $1, proto: 2) },
+            sysctls: Dictionary(uniqueKeysWithValues: (["all", "default"] + names).map { (SysctlSetting.ipv4Conf($0, "rp_filter"), "1") }),
+            files: ["/etc/sysconfig/network-scripts/ifcfg-eth0": ObservedFile(.regular(content: "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n"))])
+        return (try Instance(primaryMAC: enis[0].mac, enis: enis), state)
+    }
 
     /// The eight-secondaries machine after its plan was applied, and its instance.
     func configured() throws -> (Instance, ObservedState) {
-        let dir = GoldenTests.dir.appending(path: "eight-secondaries")
-        let instance = try MetadataFileProvider.parse(Array(try Data(contentsOf: dir.appending(path: "instance.json"))), source: "instance.json")
-        let fixture = try JSONDecoder().decode(ObservedFixture.self, from: try Data(contentsOf: dir.appending(path: "observed.json")))
-        let observed = try fixture.state()
+        let (instance, observed) = try Self.eightSecondaries()
         let state = simulate(Planner.plan(desired: instance, observed: observed, config: PlannerConfig(), renderer: renderer), on: observed)
         XCTAssertEqual(Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer).actions.count, 0)
         return (instance, state)
@@ -40,7 +77,7 @@ final class SafetyTests: XCTestCase {
         return try Instance(primaryMAC: i.primaryMAC, enis: i.enis.filter { $0.mac != mac }, unknown: unknown)
     }
 
-    func testAnENILeftAloneKeepsEverythingItHas() throws {
+    func anENILeftAloneKeepsEverythingItHas() throws {
         let (instance, state) = try configured()
         let secondaries = instance.enis.filter { $0.mac != instance.primaryMAC }
         XCTAssertEqual(secondaries.count, 8)
@@ -87,7 +124,7 @@ final class SafetyTests: XCTestCase {
 
     /// A link that appears under a kernel name (`eth1`, before udev renames it) takes no table from
     /// an ENI that has it: the ENI on `ens4`, once `eth1`, keeps table 10001.
-    func testANewLinkTakesNoTableFromAConfiguredENI() throws {
+    func aNewLinkTakesNoTableFromAConfiguredENI() throws {
         var (instance, state) = try configured()
         let renamed = state.link(named: "eth1")!
         state = takenDown(state, "eth1") { $0.name = "ens4"; $0.isUp = true }
@@ -105,26 +142,26 @@ final class SafetyTests: XCTestCase {
         XCTAssertEqual(renamed.mac, state.link(named: "ens4")?.mac)
     }
 
-    /// A sysctl.d file written before its lines named their ENI: an unknown ENI's line is kept
-    /// through the rewrite that adds the names.
-    func testAnUnknownENIKeepsItsLineFromAnOlderFile() throws {
+    /// A shared file (the sysctl.d file) written before its lines named their ENI (`older` turns
+    /// the file as written now into that form): an unknown ENI's line (`line`, eth3's setting as
+    /// written now) is kept through the rewrite that adds the names; 8 lines hold `setting`.
+    func anUnknownENIKeepsItsLineFromAnOlderFile(_ path: String, older: (String) -> String, line: (MACAddress) -> String,
+                                                 setting: String) throws {
         var (instance, state) = try configured()
-        let path = SysctlRenderer.path
-        let old = state.files[path]!.content!.split(separator: "\n").filter { !$0.hasPrefix("# ENI ") }.joined(separator: "\n") + "\n"
-        state.files[path] = ObservedFile(.regular(content: old))
+        state.files[path] = ObservedFile(.regular(content: older(state.files[path]!.content!)))
         let eth3 = state.link(named: "eth3")!.mac!
         instance = try without(instance, eth3, unknown: "timeout")
         let plan = Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer)
         XCTAssertEqual(plan.actions.count, 1)
         guard case .writeFile(let p, _, let new)? = plan.actions.first?.change else { return XCTFail("no file written") }
         XCTAssertEqual(p, path)
-        XCTAssertTrue(new.contains("# ENI \(eth3)\nnet.ipv4.conf.eth3.rp_filter = 2\n"), new)
-        XCTAssertEqual(new.components(separatedBy: "rp_filter = 2").count - 1, 8)
+        XCTAssertTrue(new.contains(line(eth3)), new)
+        XCTAssertEqual(new.components(separatedBy: setting).count - 1, 8)
     }
 
     /// Temp files of the agent's own naming that an interrupted write left are removed, whatever
     /// the ENI they were for; nothing else is.
-    func testLeftoverTempFilesAreRemoved() throws {
+    func leftoverTempFilesAreRemoved() throws {
         var (instance, state) = try configured()
         let leftovers = ["/etc/sysconfig/network-scripts/.rule-eth5.eni-agent-tmp",
                          "/etc/sysconfig/network-scripts/.ifcfg-eth42.eni-agent-tmp",
@@ -139,7 +176,7 @@ final class SafetyTests: XCTestCase {
 
     /// Planning reads each list once: a no-op plan with 10,000 IPs on one ENI is as exact as
     /// with a few (its cost is measured by the benchmark, not here).
-    func testTenThousandIPsNoOp() throws {
+    func tenThousandIPsNoOp() throws {
         let subnet = try IPv4Prefix("10.1.0.0/18")
         let ips = (0..<10_000).map { IPv4Address(value: subnet.network.value + 10 + UInt32($0)) }
         let primary = try ENI(mac: MACAddress("52:54:00:00:01:0a"), primaryIP: IPv4Address("10.0.1.10"),

@@ -1,22 +1,24 @@
 /// Where bytes stop being UTF-8: the offset of the first bad byte (from 0), and its line and column
 /// (from 1; the column counts characters).
-struct InvalidUTF8: Error, Equatable, Sendable, CustomStringConvertible {
-    var offset: Int
-    var byte: UInt8
-    var line: Int
-    var column: Int
+public struct InvalidUTF8: Error, Equatable, Sendable, CustomStringConvertible {
+    public var offset: Int
+    public var byte: UInt8
+    public var line: Int
+    public var column: Int
 
-    var description: String {
+    public var description: String {
         let hex = String(byte, radix: 16, uppercase: true)
         return "invalid UTF-8 at byte offset \(offset) (0x\(hex.count < 2 ? "0" + hex : hex))"
     }
 }
 
-enum UTF8Text {
+/// Strict UTF-8 for the files the agent reads (the metadata file's JSON here, the config's TOML in
+/// ENIAgent).
+public enum UTF8Text {
     /// The bytes as a string, or where they stop being UTF-8. Stray and truncated sequences,
     /// overlong forms, encoded surrogates and values above U+10FFFF are all invalid: nothing is
     /// replaced with U+FFFD.
-    static func decode(_ bytes: [UInt8]) throws(InvalidUTF8) -> String {
+    public static func decode(_ bytes: [UInt8]) throws(InvalidUTF8) -> String {
         var parser = Unicode.UTF8.ForwardParser()
         var it = bytes.makeIterator()
         var offset = 0

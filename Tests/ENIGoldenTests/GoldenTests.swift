@@ -1,9 +1,10 @@
-import ENIAgent
 import ENIModel
 import ENIPlanner
+@testable import ENIPlannerTests
 import Foundation
 import XCTest
 
+/// The plan and the files together, end to end: the planner with the renderers the agent ships.
 /// Golden cases: `Golden/<case>/` holds `instance.json` (the metadata-file format), `observed.json`
 /// (the kernel and files, see `ObservedFixture`), optionally `previous.json` (an instance whose plan
 /// is applied to the observed state first, to start from a configured machine, and `gone` links
@@ -27,7 +28,7 @@ final class GoldenTests: XCTestCase {
         var observed = try fixture.state()
         let config = fixture.plannerConfig()
         if let prev = try load(name, "previous.json") {
-            let before = try MetadataFileProvider.parse(Array(prev), source: "previous.json")
+            let before = try InstanceJSON.parse(Array(prev), source: "previous.json")
             var full = config
             full.interfaces = []
             full.exclusions = .none
@@ -45,7 +46,7 @@ final class GoldenTests: XCTestCase {
         var plan: Plan?
         var instance: Instance?
         do {
-            instance = try MetadataFileProvider.parse(Array(try load(name, "instance.json")!), source: "instance.json")
+            instance = try InstanceJSON.parse(Array(try load(name, "instance.json")!), source: "instance.json")
             plan = Planner.plan(desired: instance!, observed: observed, config: config, renderer: fixture.renderer)
             text = goldenText(plan!)
         } catch {

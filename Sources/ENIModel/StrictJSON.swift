@@ -1,5 +1,3 @@
-import ENIModel
-
 /// A JSON value (RFC 8259) as written: members in document order, numbers as their text.
 enum JSON: Equatable, Sendable {
     case null

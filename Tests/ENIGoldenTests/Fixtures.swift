@@ -1,0 +1,137 @@
+import ENIModel
+import ENIPlanner
+import ENIRender
+import Foundation
+
+/// Observed state in a readable test format: kernel objects in `ip` syntax.
+struct ObservedFixture: Decodable {
+    struct LinkFixture: Decodable {
+        var name: String
+        var mac: String?
+        var up: Bool?
+        var kind: String?
+        var master: Int32?
+    }
+    var links: [LinkFixture] = []
+    var addresses: [String]? = []
+    var routes: [String]? = []
+    var rules: [String]? = []
+    var sysctls: [String: String]? = [:]
+    var files: [String: String]? = [:]
+    var symlinks: [String]? = []
+    var config: ConfigFixture?
+
+    struct ConfigFixture: Decodable {
+        var rp_filter: String?
+        var interfaces: [String]?
+        var force: Bool?
+        var renderer: String?
+        var table_base: UInt32?
+        var rule_priority_base: UInt32?
+        var exclude_interfaces: [String]?
+        var exclude_macs: [String]?
+    }
+
+    func state() throws -> ObservedState {
+        var s = ObservedState()
+        for (i, l) in links.enumerated() {
+            s.links.append(Link(index: Int32(i + 1), name: l.name, mac: try l.mac.map { try MACAddress($0) },
+                                isUp: l.up ?? true, kind: l.kind, master: l.master))
+        }
+        s.addresses = try (addresses ?? []).map(parseAddress)
+        s.routes = try (routes ?? []).map(parseRoute)
+        s.rules = try (rules ?? []).map(parseRule)
+        s.sysctls = sysctls ?? [:]
+        for (p, c) in files ?? [:] { s.files[p] = ObservedFile(.regular(content: c)) }
+        for p in symlinks ?? [] { s.files[p] = ObservedFile(.symlink) }
+        return s
+    }
+
+    func plannerConfig() -> PlannerConfig {
+        var c = PlannerConfig()
+        if let m = config?.rp_filter { c.rpFilter = RPFilterMode(rawValue: m)! }
+        if let i = config?.interfaces { c.interfaces = Set(i) }
+        if let f = config?.force { c.force = f }
+        if let t = config?.table_base { c.tableBase = t }
+        if let p = config?.rule_priority_base { c.priorityBase = p }
+        if let x = config?.exclude_interfaces { c.exclusions.interfaces = x }
+        if let m = config?.exclude_macs { c.exclusions.macs = Set(m.map { try! MACAddress($0) }) }
+        return c
+    }
+
+    var renderer: any FileRenderer { RendererKind(rawValue: config?.renderer ?? "ifcfg")!.renderer(nmControlled: false) }
+}
+
+struct FixtureError: Error, CustomStringConvertible { var description: String }
+
+/// `10.0.2.10/24 dev eth1 [secondary]`
+func parseAddress(_ s: String) throws -> InterfaceAddress {
+    let t = s.split(separator: " ").map(String.init)
+    guard t.count >= 3, t[1] == "dev" else { throw FixtureError(description: "bad address \(s)") }
+    let parts = t[0].split(separator: "/")
+    return InterfaceAddress(address: try IPv4Address(parts[0]), prefixLength: Int(parts[1])!, device: t[2],
+                            isSecondary: t.contains("secondary"))
+}
+
+/// `ip route` syntax as `Route.description` prints it: `DST [via GW] [dev IF] [scope link] table T proto P [metric M]`.
+func parseRoute(_ s: String) throws -> Route {
+    var t = s.split(separator: " ").map(String.init)[...]
+    let dstText = t.removeFirst()
+    let dst = dstText == "default" ? IPv4Prefix.any : try IPv4Prefix(dstText.contains("/") ? dstText : dstText + "/32")
+    var r = Route(table: 254, destination: dst, device: nil, proto: 0)
+    while let k = t.popFirst() {
+        guard let v = t.popFirst() else { throw FixtureError(description: "bad route \(s)") }
+        switch k {
+        case "via": r.gateway = try IPv4Address(v)
+        case "dev": r.device = v
+        case "scope": r.scope = v == "link" ? .link : v == "host" ? .host : .universe
+        case "table": r.table = UInt32(v)!
+        case "proto": r.proto = UInt8(v)!
+        case "metric": r.metric = UInt32(v)!
+        default: throw FixtureError(description: "bad route \(s)")
+        }
+    }
+    return r
+}
+
+/// `from IP[/LEN]|all lookup T priority P protocol N [other]`
+func parseRule(_ s: String) throws -> Rule {
+    var t = s.split(separator: " ").map(String.init)[...]
+    var r = Rule(priority: 0, source: nil, table: 0, proto: 0)
+    while let k = t.popFirst() {
+        if k == "other" { r.hasOtherSelectors = true; continue }
+        guard let v = t.popFirst() else { throw FixtureError(description: "bad rule \(s)") }
+        switch k {
+        case "from": r.source = v == "all" ? nil : try IPv4Prefix(v.contains("/") ? v : v + "/32")
+        case "lookup": r.table = UInt32(v)!
+        case "priority": r.priority = UInt32(v)!
+        case "protocol": r.proto = UInt8(v)!
+        default: throw FixtureError(description: "bad rule \(s)")
+        }
+    }
+    return r
+}
+
+/// The golden text of a plan: ENI states, problems, then every action with its diff.
+func goldenText(_ plan: Plan) -> String {
+    var out = "## enis\n"
+    for e in plan.enis {
+        switch e.state {
+        case .managed(let d):
+            out += "\(e.mac) managed \(d.name) \(d.role.rawValue)" + (d.table.map { " table \($0) priority \(d.priority!)" } ?? "") + "\n"
+        case .waiting: out += "\(e.mac) waiting\n"
+        case .settling(let d): out += "\(e.mac) settling \(d)\n"
+        case .unknown(let r): out += "\(e.mac) unknown: \(r)\n"
+        case .skipped(let d): out += "\(e.mac) skipped \(d)\n"
+        case .excluded(let d): out += "\(e.mac) excluded \(d ?? "-")\n"
+        }
+    }
+    out += "## problems\n"
+    for p in plan.problems { out += "\(p)\n" }
+    out += "## actions\n"
+    for a in plan.actions {
+        out += "[\(a.interface ?? "-")] \(a.change.command)\n"
+        if let d = a.change.unifiedDiff { out += d }
+    }
+    return out
+}
