@@ -82,9 +82,9 @@ public struct Agent {
             guard let f = config.metadataFile else {
                 return .failure(.noMetadataSource("provider 'file' needs metadata_file (or --metadata-file PATH)"))
             }
-            return .success(MetadataFileProvider(path: f))
+            return .success(MetadataFileProvider(path: f, readFile: { try FileStore.readFile(atPath: $0, limit: $1) }))
         case .auto:
-            if let f = config.metadataFile { return .success(MetadataFileProvider(path: f)) }
+            if let f = config.metadataFile { return .success(MetadataFileProvider(path: f, readFile: { try FileStore.readFile(atPath: $0, limit: $1) })) }
             return .success(AutoMetadataProvider(baseURL: config.metadataURL, discipline: config.fetch, userAgent: ua,
                                                  dmi: readDMI(dmiDirectory)))
         case .tencent, .aliyun, .aws:
@@ -124,6 +124,9 @@ public struct Agent {
         let expected = try waitingFor ?? Self.expectedMACs(try nl.links(), interfaces: interfaces, exclusions: config.exclusions)
         return try provider.fetch(waitingFor: expected)
     }
+
+    /// The kernel's links now.
+    public func links() throws -> [Link] { try openKernel().links() }
 
     /// This machine, with the kernel opened for one pass.
     func machine() throws -> Machine { Machine(kernel: try openKernel(), files: files, procSys: procSys, udev: udev) }

@@ -72,8 +72,8 @@ public final class Daemon {
         // the two is missed.
         let signals = try SignalDescriptor([SIGTERM, SIGINT, SIGHUP])
         let monitor = try LinkMonitor(objects: true)
-        var loop = Loop(daemon: self, links: try Netlink().links())
-        loop.run(Inputs(monitor: monitor, signals: signals))
+        var loop = Loop(daemon: self, links: try agent.links())
+        loop.run(PollInputs(monitor: monitor, signals: signals))
     }
 
     /// Tells systemd, logging (once per message) when it cannot.
@@ -102,8 +102,21 @@ struct Input {
     }
 }
 
-/// The loop's descriptors: the netlink monitor and the signals.
-struct Inputs {
+/// Where the loop's input comes from: the kernel and the signals (`PollInputs`), or a script in
+/// the unit tests.
+protocol LoopInputs {
+    /// What arrived, waiting first until something does or `deadline` passes (empty then).
+    func wait(until deadline: ContinuousClock.Instant) -> Input
+    /// What else arrives within a settle window (`deadline` is at most `maxSettle` away).
+    func more(until deadline: ContinuousClock.Instant) -> Input
+}
+
+extension LoopInputs {
+    func more(until deadline: ContinuousClock.Instant) -> Input { wait(until: deadline) }
+}
+
+/// The loop's descriptors: the netlink monitor and the signals, in one poll.
+struct PollInputs: LoopInputs {
     let monitor: LinkMonitor
     let signals: SignalDescriptor
 
@@ -260,7 +273,7 @@ struct Loop {
 
     func isCandidate(_ l: Link) -> Bool { Agent.isCandidate(l, exclusions: daemon.agent.config.exclusions) }
 
-    mutating func run(_ inputs: Inputs) {
+    mutating func run(_ inputs: some LoopInputs) {
         let c = daemon.agent.config
         let about = daemon.agent.about
         logger.notice("eni-agent \(eniAgentVersion) started: provider \(about.provider); renderer \(about.renderer); resync every \(c.resyncIntervalSeconds) s, hot-attach deadline \(c.hotAttachDeadlineSeconds) s")
@@ -271,7 +284,7 @@ struct Loop {
             // Let a burst of link events settle, so that it makes one pass.
             let settleStart = ContinuousClock.now
             while !input.batches.isEmpty, !input.stop {
-                let more = inputs.wait(until: min(ContinuousClock.now + settings.settle, settleStart + settings.maxSettle))
+                let more = inputs.more(until: min(ContinuousClock.now + settings.settle, settleStart + settings.maxSettle))
                 if more.isEmpty { break }
                 input.merge(more)
             }
@@ -326,7 +339,7 @@ struct Loop {
         if batch.overrun {
             // Notifications were dropped: read everything again; every candidate may be new.
             logger.warning("netlink notifications were dropped (receive buffer overrun); reading all links again")
-            if let links = try? Netlink().links() {
+            if let links = try? daemon.agent.links() {
                 let before = known
                 known = Dictionary(links.map { ($0.index, $0) }, uniquingKeysWith: { a, _ in a })
                 for l in links where isCandidate(l) && before[l.index] != l && watches[l.mac!]?.phase != .attaching {

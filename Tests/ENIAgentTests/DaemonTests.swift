@@ -108,7 +108,7 @@ final class InputsTests: XCTestCase {
     /// Signals raised on this thread (thread-directed, so no other test thread can take them),
     /// blocked and read back from the descriptor; unblocked again afterwards.
     func testSignalsAreReadFromTheDescriptor() throws {
-        let inputs = Inputs(monitor: try LinkMonitor(), signals: try SignalDescriptor([SIGHUP, SIGTERM]))
+        let inputs = PollInputs(monitor: try LinkMonitor(), signals: try SignalDescriptor([SIGHUP, SIGTERM]))
         defer {
             var set = sigset_t()
             sigemptyset(&set); sigaddset(&set, SIGHUP); sigaddset(&set, SIGTERM)
@@ -125,7 +125,7 @@ final class InputsTests: XCTestCase {
     }
 
     func testADeadlineEndsTheWaitWithNoSignal() throws {
-        let inputs = Inputs(monitor: try LinkMonitor(), signals: try SignalDescriptor([SIGHUP]))
+        let inputs = PollInputs(monitor: try LinkMonitor(), signals: try SignalDescriptor([SIGHUP]))
         defer {
             var set = sigset_t()
             sigemptyset(&set); sigaddset(&set, SIGHUP)

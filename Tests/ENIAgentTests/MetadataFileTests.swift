@@ -8,7 +8,7 @@ import XCTest
 final class MetadataFileTests: XCTestCase {
     func testMissingFileNamesThePath() {
         do {
-            _ = try MetadataFileProvider(path: "/nonexistent/instance.json").read()
+            _ = try MetadataFileProvider(path: "/nonexistent/instance.json", readFile: { try FileStore.readFile(atPath: $0, limit: $1) }).read()
             XCTFail("no error")
         } catch {
             XCTAssertEqual("\(error)", "metadata file /nonexistent/instance.json: read /nonexistent/instance.json: No such file or directory")
@@ -20,7 +20,7 @@ final class MetadataFileTests: XCTestCase {
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         defer { try? FileManager.default.removeItem(atPath: fifo) }
         do {
-            _ = try MetadataFileProvider(path: fifo).read()
+            _ = try MetadataFileProvider(path: fifo, readFile: { try FileStore.readFile(atPath: $0, limit: $1) }).read()
             XCTFail("no error")
         } catch {
             XCTAssertEqual("\(error)", "metadata file \(fifo): read \(fifo): a FIFO, not a regular file")

@@ -1,13 +1,18 @@
-import ENIMetadata
-import ENIApply
 import ENIModel
 
-/// The instance description as a JSON document (`--metadata-file`): a regular file of at most
-/// `InstanceJSON.maxSize` bytes, read here and parsed by `InstanceJSON` (ENIModel: the format, strict
-/// JSON, the messages).
+/// The instance description as a JSON document (`--metadata-file`): a file of at most
+/// `InstanceJSON.maxSize` bytes, read by `readFile` (the agent's: regular files only, so that a
+/// FIFO cannot hang a run) and parsed by `InstanceJSON` (ENIModel: the format, strict JSON, the
+/// messages).
 public struct MetadataFileProvider: MetadataProvider {
     public var path: String
-    public init(path: String) { self.path = path }
+    /// Reads a whole file of at most `limit` bytes.
+    let readFile: (_ path: String, _ limit: Int) throws -> [UInt8]
+
+    public init(path: String, readFile: @escaping (_ path: String, _ limit: Int) throws -> [UInt8]) {
+        self.path = path
+        self.readFile = readFile
+    }
 
     public var name: String { "file \(path)" }
 
@@ -21,7 +26,7 @@ public struct MetadataFileProvider: MetadataProvider {
 
     public func read() throws -> Instance {
         let data: [UInt8]
-        do { data = try FileStore.readFile(atPath: path, limit: Self.maxSize) } catch {
+        do { data = try readFile(path, Self.maxSize) } catch {
             throw MetadataError("metadata file \(path): \(error)")
         }
         return try Self.parse(data, source: path)

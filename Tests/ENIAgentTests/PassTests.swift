@@ -1,0 +1,165 @@
+@testable import ENIAgent
+@testable import ENIDaemon
+import ENIApply
+import ENIMetadata
+import ENIModel
+import ENINetlink
+import ENIPlanner
+import Foundation
+import XCTest
+
+/// A pass and the daemon's loop with a fake kernel and a fake metadata source: events in, changes
+/// out, no namespace needed.
+class FakeMachineTestCase: XCTestCase {
+    func mac(_ s: String) -> MACAddress { try! MACAddress(s) }
+    lazy var eth0 = Link(index: 2, name: "eth0", mac: mac("52:54:00:00:01:0a"), isUp: true)
+    lazy var eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: false)
+    lazy var eth2 = Link(index: 4, name: "eth2", mac: mac("52:54:00:00:03:0a"), isUp: false)
+
+    func eni(_ n: Int, _ ips: [String] = []) -> ENI {
+        try! ENI(mac: mac("52:54:00:00:0\(n):0a"), primaryIP: IPv4Address("10.0.\(n).10"), secondaryIPs: ips.map { try IPv4Address($0) },
+                 subnet: IPv4Prefix("10.0.\(n).0/24"), gateway: IPv4Address("10.0.\(n).1"))
+    }
+
+    func instance(_ enis: [ENI]) -> Instance { try! Instance(primaryMAC: mac("52:54:00:00:01:0a"), enis: enis) }
+
+    var scratch: Scratch!
+    override func setUpWithError() throws { scratch = try Scratch() }
+    override func tearDown() { scratch = nil }
+
+    func agent(_ kernel: FakeKernel, _ metadata: FakeMetadata) throws -> Agent {
+        try scratch.sysctls(for: kernel.linkList.map(\.name) + ["eth2", "eth3"])
+        var c = AgentConfig()
+        c.root = scratch.root
+        c.renderer = .ifcfg
+        c.fetch.pendingTimeoutMilliseconds = 0
+        var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: metadata, kernel: { kernel })
+        a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        return a
+    }
+
+    func rule(_ n: Int, _ ip: String) -> Rule {
+        Rule(priority: UInt32(10000 + n - 1), source: try! IPv4Prefix("\(ip)/32"), table: UInt32(10000 + n - 1), proto: 234)
+    }
+}
+
+final class PassTests: FakeMachineTestCase {
+    func testAPassConfiguresTheENIsAndTheNextChangesNothing() throws {
+        let kernel = FakeKernel(links: [eth0, eth1])
+        let metadata = FakeMetadata(instance([eni(1), eni(2, ["10.0.2.11"])]))
+        let agent = try agent(kernel, metadata)
+        let r = try agent.reconfigure()
+        XCTAssertEqual(r.failed.map(\.reason), [])
+        XCTAssertEqual(r.remaining, [], "the pass converged")
+        XCTAssertEqual(Set(kernel.addressSet.map { "\($0.address)/\($0.prefixLength) \($0.device)" }), ["10.0.2.10/24 eth1", "10.0.2.11/24 eth1"])
+        XCTAssertEqual(Set(kernel.routeSet.map(\.description)),
+                       ["default via 10.0.2.1 dev eth1 table 10001 proto 234", "10.0.2.0/24 dev eth1 scope link table 10001 proto 234"])
+        XCTAssertEqual(kernel.ruleSet, [rule(2, "10.0.2.10"), rule(2, "10.0.2.11")])
+        XCTAssertTrue(kernel.linkList[1].isUp, "eth1 brought up")
+        XCTAssertEqual(try String(contentsOfFile: scratch.procSys + "/net/ipv4/conf/eth1/rp_filter", encoding: .utf8), "2\n")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch.root + "/etc/sysconfig/network-scripts/rule-eth1"))
+        XCTAssertNil(kernel.routeSet.first { $0.device == "eth0" }, "the primary's routing is untouched")
+
+        let writes = kernel.writes
+        let again = try agent.reconfigure()
+        XCTAssertTrue(again.outcomes.isEmpty, "\(again.outcomes.map(\.action.change.command))")
+        XCTAssertEqual(kernel.writes, writes, "a pass with nothing to do writes nothing")
+        XCTAssertEqual(metadata.fetches, 2)
+    }
+
+    /// A link gone between the plan and its changes: the rest of its changes are skipped, not
+    /// failed, and the other ENIs are configured.
+    func testALinkGoneDuringThePassIsSkippedAndOthersGoAhead() throws {
+        let kernel = FakeKernel(links: [eth0, eth1, eth2])
+        let agent = try agent(kernel, FakeMetadata(instance([eni(1), eni(2), eni(3)])))
+        let m = try agent.machine()
+        let plan = agent.plan(instance([eni(1), eni(2), eni(3)]), try m.observe(renderer: agent.fileRenderer), interfaces: [])
+        kernel.linkList.removeAll { $0.name == "eth1" }
+        let applied = m.apply(plan)
+        XCTAssertEqual(applied.failed.map(\.reason), [])
+        XCTAssertTrue(applied.outcomes.filter { $0.action.interface == "eth1" }.allSatisfy { if case .skipped = $0.result { true } else { false } })
+        XCTAssertTrue(kernel.ruleSet.contains(rule(3, "10.0.3.10")), "eth2 configured all the same")
+    }
+}
+
+/// The daemon's loop, driven by a script of inputs.
+final class LoopTests: FakeMachineTestCase {
+    /// Each `wait` runs the next step (a change to the fakes) and returns what it says arrived;
+    /// settle windows see nothing more; an empty script stops the loop.
+    final class Script: LoopInputs {
+        var steps: [() -> Input]
+        init(_ steps: [() -> Input]) { self.steps = steps }
+        func wait(until deadline: ContinuousClock.Instant) -> Input { steps.isEmpty ? Input(stop: true) : steps.removeFirst()() }
+        func more(until deadline: ContinuousClock.Instant) -> Input { Input() }
+    }
+
+    func linkEvent(_ kind: LinkEvents.Kind, _ l: Link) -> Input {
+        Input(batches: [(LinkEvents(events: [.init(kind: kind, link: l)]), .now)])
+    }
+
+    func testAttachRestoreAndDetachThroughTheLoop() throws {
+        let kernel = FakeKernel(links: [eth0, eth1])
+        let metadata = FakeMetadata(instance([eni(1), eni(2)]))
+        let log = LogLines()
+        var settings = DaemonSettings()
+        settings.resyncInterval = .seconds(3600)
+        let daemon = Daemon(agent: try agent(kernel, metadata), settings: settings, logger: log.logger,
+                            notifier: SystemdNotifier(environment: [:]))
+        var loop = Loop(daemon: daemon, links: kernel.linkList)
+        var fetchesBeforeRestore = 0
+        let script = Script([
+            // eth2 hot-attached; the metadata describes it.
+            { [self] in
+                kernel.linkList.append(eth2)
+                metadata.instance = instance([eni(1), eni(2), eni(3)])
+                return linkEvent(.new, eth2)
+            },
+            // Another program deletes eth1's rule: put back from the last description, no fetch.
+            { [self] in
+                fetchesBeforeRestore = metadata.fetches
+                kernel.ruleSet.remove(rule(2, "10.0.2.10"))
+                return Input(batches: [(LinkEvents(objects: [.init(kind: .deleted, change: .rule(rule(2, "10.0.2.10")))]), .now)])
+            },
+            // eth2 detached, and the metadata no longer lists it.
+            { [self] in
+                kernel.linkList.removeAll { $0.name == "eth2" }
+                kernel.addressSet = kernel.addressSet.filter { $0.device != "eth2" }
+                kernel.routeSet = kernel.routeSet.filter { $0.device != "eth2" }
+                metadata.instance = instance([eni(1), eni(2)])
+                return linkEvent(.deleted, eth2)
+            },
+        ])
+        loop.run(script)
+
+        XCTAssertEqual(kernel.ruleSet, [rule(2, "10.0.2.10")], "eth1's rule restored, eth2's removed after its detach")
+        XCTAssertEqual(metadata.fetches, fetchesBeforeRestore + 1, "the restore read no metadata; the detach's pass did")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.root + "/etc/sysconfig/network-scripts/rule-eth2"))
+        let lines = log.all.filter { !$0.hasPrefix("debug") }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("info eth2: ENI 52:54:00:00:03:0a configured") }, "\(lines)")
+        XCTAssertTrue(lines.contains("info eth1: ENI 52:54:00:00:02:0a, table 10001, rule priority 10001: +1 rule"), "\(lines)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("warning") || $0.hasPrefix("error") }, [])
+        XCTAssertEqual(lines.last, "notice eni-agent stopping")
+        XCTAssertTrue(loop.watches.watches.isEmpty, "nothing left to wait for")
+    }
+
+    /// A failed pass is retried with backoff, and logged once.
+    func testAFailingPassIsLoggedOnceAndRetried() throws {
+        let kernel = FakeKernel(links: [eth0, eth1])
+        let metadata = FakeMetadata(instance([eni(1), eni(2)]))
+        metadata.failure = "GET http://x/mac: connection failed"
+        let log = LogLines()
+        let daemon = Daemon(agent: try agent(kernel, metadata), settings: DaemonSettings(), logger: log.logger,
+                            notifier: SystemdNotifier(environment: [:]))
+        var loop = Loop(daemon: daemon, links: kernel.linkList)
+        let script = Script([
+            { Input(reload: true) },
+            { metadata.failure = nil; return Input(reload: true) },
+        ])
+        loop.run(script)
+        let lines = log.all.filter { !$0.hasPrefix("debug") }
+        XCTAssertEqual(lines.filter { $0.hasPrefix("error") }, ["error pass failed: GET http://x/mac: connection failed; retrying"])
+        XCTAssertTrue(lines.contains("notice pass succeeded after 2 failed"), "\(lines)")
+        XCTAssertEqual(kernel.ruleSet, [rule(2, "10.0.2.10")])
+        XCTAssertNil(loop.retryAt, "no retry pending after success")
+    }
+}
