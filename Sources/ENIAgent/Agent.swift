@@ -117,12 +117,43 @@ public struct Agent {
         return !exclusions.excludes(name: l.name, mac: mac)
     }
 
-    /// The metadata for this pass, waiting for `waitingFor` (default: the MACs the kernel has that
-    /// `expectedMACs` picks) when the metadata lacks them.
-    public func fetch(_ nl: any Kernel, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil) throws -> MetadataResult {
+    /// What the metadata describes, and the plan for it on this machine. While an ENI in
+    /// `waitingFor` (default: the MACs the kernel has that `expectedMACs` picks) is pending, the
+    /// metadata is polled again with backoff, up to `pendingTimeoutMilliseconds`; the same per-ENI
+    /// state machine as the daemon's (`ENIWatches`) decides. What is still pending then is planned
+    /// as pending (left as it is).
+    func describe(_ m: Machine, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil,
+                  assumeSettled: Set<String> = []) throws -> (MetadataResult, Plan) {
         let provider = try provider()
-        let expected = try waitingFor ?? Self.expectedMACs(try nl.links(), interfaces: interfaces, exclusions: config.exclusions)
-        return try provider.fetch(waitingFor: expected)
+        let links = try m.kernel.links()
+        let expected = waitingFor ?? Self.expectedMACs(links, interfaces: interfaces, exclusions: config.exclusions)
+        let names = Dictionary(links.compactMap { l in l.mac.map { ($0, l.name) } }, uniquingKeysWith: { a, _ in a })
+        let started = ContinuousClock.now
+        var watches = ENIWatches(deadline: .milliseconds(config.pendingTimeoutMilliseconds))
+        for mac in expected { watches.appeared(mac, name: names[mac] ?? "\(mac)", at: started) }
+        while true {
+            var metadata = try provider.fetch(waitingFor: expected)
+            var plan = self.plan(metadata.instance, try m.observe(renderer: fileRenderer, assumeSettled: assumeSettled),
+                                 interfaces: interfaces, warnings: metadata.warnings)
+            let now = ContinuousClock.now
+            _ = watches.passed(plan.enis, names: names, at: now) { ENIWatches.pollDelay($0, base: config.pendingBackoffMilliseconds) }
+            if let next = watches.attaching.compactMap(\.next).min() {
+                // One thread: the wait is a sleep until the next poll (rounded up to the millisecond).
+                let wait = now.duration(to: next)
+                _ = poll(nil, 0, Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1))
+                continue
+            }
+            // Waited, and still pending: say how long.
+            if config.pendingTimeoutMilliseconds > 0, case let waited = (ContinuousClock.now - started).components.seconds,
+               metadata.instance.unknown.values.contains(where: \.isPending) {
+                for (mac, why) in metadata.instance.unknown where why.isPending && expected.contains(mac) {
+                    metadata.instance.unknown[mac] = .pending("\(why.reason) (waited \(waited) s)")
+                }
+                plan = self.plan(metadata.instance, try m.observe(renderer: fileRenderer, assumeSettled: assumeSettled),
+                                 interfaces: interfaces, warnings: metadata.warnings)
+            }
+            return (metadata, plan)
+        }
     }
 
     /// The kernel's links now.
@@ -146,17 +177,14 @@ public struct Agent {
 
     /// The plan, without changing anything (`eni-agent diff`).
     public func diff(interfaces: Set<String> = []) throws -> Plan {
-        let m = try machine()
-        let metadata = try fetch(m.kernel, interfaces: interfaces)
-        return plan(metadata.instance, try m.observe(renderer: fileRenderer), interfaces: interfaces, warnings: metadata.warnings)
+        try describe(try machine(), interfaces: interfaces).1
     }
 
     /// The plan for every link that may be an ENI, with the links it was made on (`eni-agent status`).
     public func status() throws -> (plan: Plan, links: [Link]) {
         let m = try machine()
         let links = try m.kernel.links()
-        let metadata = try fetch(m.kernel, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions))
-        return (plan(metadata.instance, try m.observe(renderer: fileRenderer), interfaces: [], warnings: metadata.warnings), links)
+        return (try describe(m, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions)).1, links)
     }
 
     /// Plans and applies under the lock (`eni-agent reconfigure`). `udevWait`: how long to wait for
@@ -172,11 +200,12 @@ public struct Agent {
         defer { withExtendedLifetime(lock) {} }
         let m = try machine()
         let settled = assumeSettled.union(try m.waitForUdev(udevWait))
-        let metadata = if let given { MetadataResult(instance: given) } else {
-            try fetch(m.kernel, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try m.kernel.links()) })
+        let (metadata, plan) = if let given {
+            (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces))
+        } else {
+            try describe(m, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try m.kernel.links()) }, assumeSettled: settled)
         }
         let instance = metadata.instance
-        let plan = plan(instance, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces, warnings: metadata.warnings)
         let applied = m.apply(plan)
         var result = PassResult(plan: plan, applied: applied, metadataRequests: metadata.requests, instance: instance)
         if !plan.isEmpty {

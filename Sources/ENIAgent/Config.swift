@@ -33,8 +33,14 @@ public struct AgentConfig: Equatable, Sendable {
     /// Prefix for every file read or written (not /proc/sys, which is the kernel's, per namespace).
     public var root = "/"
     public var force = false
-    /// Timeouts, retries, caps and the pending deadline of the HTTP providers.
+    /// Timeouts, retries and caps of the HTTP providers.
     public var fetch = FetchDiscipline()
+    /// How long a one-shot run (`reconfigure`; `diff` and `status` when asked) polls the metadata
+    /// for ENIs whose links are there and that it does not list or describe yet, before it goes
+    /// ahead without them. 0: one look. The daemon waits between passes instead (hot_attach_deadline).
+    public var pendingTimeoutMilliseconds = 60_000
+    /// The first delay between those polls; doubled per poll up to 4 s, with jitter.
+    public var pendingBackoffMilliseconds = 250
     /// Links and MACs never touched, waited for or reported as pending.
     public var exclusions = Exclusions()
     /// Daemon: seconds between full passes that catch what produces no netlink event.

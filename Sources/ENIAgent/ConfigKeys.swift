@@ -50,7 +50,7 @@ extension ConfigKey {
     public static let metadataRetryDeadline = integer("metadata_retry_deadline_ms", 1...3_600_000, .milliseconds,
                                                       \.fetch.roundTimeoutMilliseconds)
     public static let pendingTimeout = integer("pending_timeout", 0...3600, .seconds) {
-        $0.fetch.pendingTimeoutMilliseconds = $1 * 1000
+        $0.pendingTimeoutMilliseconds = $1 * 1000
     }
     public static let renderer = choice("renderer", \.renderer)
     public static let nmControlled = boolean("nm_controlled") { $0.nmControlled = $1 }

@@ -476,7 +476,7 @@ struct Loop {
         for p in result.plan.problems { condition(.warning, "\(p)") }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.reason)") }
         let names = Dictionary(known.values.filter(isCandidate).map { ($0.mac!, $0.name) }, uniquingKeysWith: { a, _ in a })
-        let (reports, quiet) = watches.passed(result.plan.enis, names: names, at: now, backoff: backoff)
+        let (reports, quiet) = watches.passed(result.plan.enis, names: names, at: now) { ENIWatches.pollDelay($0) }
         for r in reports {
             switch r {
             case .configured(let name, let mac, let after):
@@ -527,11 +527,6 @@ struct Loop {
         let order: [ENICondition] = [.configured, .unconfigured, .pending, .error, .excluded]
         let parts = order.compactMap { k in counts[k].map { "\($0) \(k.rawValue)" } }
         return parts.isEmpty ? "no ENIs" : "ENIs: " + parts.joined(separator: ", ")
-    }
-
-    func backoff(step: Int) -> Duration {
-        let ms = min(4000, 250 << min(step - 1, 8))
-        return .milliseconds(Int(Double(ms) * Double.random(in: 0.5...1.0)))
     }
 }
 

@@ -119,87 +119,62 @@ public final class CloudMetadataProvider: MetadataProvider {
         try fetch(HTTPSession(maxConcurrent: discipline.concurrency, userAgent: userAgent), waitingFor: waitingFor)
     }
 
-    private enum Final { case ok(ENI), failed(String) }
-
+    /// One look at the tree: what it describes now. An ENI it lists but cannot describe yet (404),
+    /// and a MAC in `waitingFor` it does not list, are pending; waiting for them is the caller's
+    /// (`Agent`, with the same per-ENI state machine as the daemon).
     func fetch(_ session: HTTPSession, waitingFor: Set<MACAddress>) throws(MetadataError) -> MetadataResult {
-        let started = ContinuousClock.now
-        let pendingDeadline = started.advanced(by: .milliseconds(discipline.pendingTimeoutMilliseconds))
-        var final: [MACAddress: Final] = [:]
-        var pending: [MACAddress: String] = [:]
         var warnings = Set<String>()
         var listed: [MACAddress: String] = [:]
-        var primary: MACAddress
-        var poll = 0
+        let primary: MACAddress
         let base = try resolveBase(session)
-        while true {
-            let pass = MetadataPass(session: session, base: base, discipline: discipline, tokenFlow: tree.tokenFlow)
-            // The instance's MAC (once: it never changes) and the listing, together.
-            let top = pass.read(primaryMAC == nil ? ["mac", Self.macsPath] : [Self.macsPath])
-            if let p = primaryMAC {
-                primary = p
-            } else {
-                guard let v = try top.value("mac", .mac) else {
-                    throw MetadataError("\(pass.url("mac")): answers 404; is this a \(cloud.rawValue) metadata endpoint?")
-                }
-                primary = v
-                primaryMAC = v
+        let pass = MetadataPass(session: session, base: base, discipline: discipline, tokenFlow: tree.tokenFlow)
+        // The instance's MAC (once: it never changes) and the listing, together.
+        let top = pass.read(primaryMAC == nil ? ["mac", Self.macsPath] : [Self.macsPath])
+        if let p = primaryMAC {
+            primary = p
+        } else {
+            guard let v = try top.value("mac", .mac) else {
+                throw MetadataError("\(pass.url("mac")): answers 404; is this a \(cloud.rawValue) metadata endpoint?")
             }
-            guard let entries = try top.value(Self.macsPath, .list) else {
-                throw MetadataError("\(pass.url(Self.macsPath)): answers 404; is this a \(cloud.rawValue) metadata endpoint?")
-            }
-            listed = [:]
-            for e in entries {
-                let spelled = e.hasSuffix("/") ? String(e.dropLast()) : e
-                guard let mac = try? parseMAC(spelled, at: "") else {
-                    warnings.insert("\(pass.url(Self.macsPath)): entry \(quoted(e)) is not a MAC address; ignored")
-                    continue
-                }
-                if let first = listed[mac] {
-                    warnings.insert("\(pass.url(Self.macsPath)): \(quoted(spelled)) repeats \(quoted(first)); ignored")
-                    continue
-                }
-                listed[mac] = spelled
-            }
-            // A listing without the instance's own MAC (empty, truncated, another instance's) is
-            // not a description of this instance: nothing may be changed from it.
-            guard listed[primary] != nil else {
-                throw MetadataError("\(pass.url(Self.macsPath)): "
-                    + (listed.isEmpty ? "lists no ENI" : "lists \(listed.count) ENIs")
-                    + " but not the instance's MAC \(primary) (\(pass.url("mac"))); nothing is changed"
-                    + (warnings.isEmpty ? "" : " (\(warnings.sorted().joined(separator: "; ")))"))
-            }
-            tree.cache.forget(keeping: Set(listed.keys))
-            let todo = listed.filter { final[$0.key] == nil }.sorted { $0.key < $1.key }
-            let reads = todo.isEmpty ? [:] : tree.readENIs(pass, todo.map { ENIDir(mac: $0.key, dir: Self.macsPath + $0.value + "/", isPrimary: $0.key == primary) })
-            pending = [:]
-            for (mac, r) in reads {
-                switch r {
-                case .success(let eni): final[mac] = .ok(eni)
-                case .failure(.invalid(let why)): final[mac] = .failed(why)
-                case .failure(.pending(let why)): pending[mac] = why
-                }
-            }
-            for mac in waitingFor where listed[mac] == nil {
-                pending[mac] = "not listed in \(pass.url(Self.macsPath)) yet"
-            }
-            if pending.isEmpty { break }
-            let pause = backoff(discipline.pendingBackoffMilliseconds, step: poll, cap: 4000)
-            if ContinuousClock.now.advanced(by: pause) >= pendingDeadline { break }
-            sleep(for: pause)
-            poll += 1
+            primary = v
+            primaryMAC = v
         }
-
+        guard let entries = try top.value(Self.macsPath, .list) else {
+            throw MetadataError("\(pass.url(Self.macsPath)): answers 404; is this a \(cloud.rawValue) metadata endpoint?")
+        }
+        for e in entries {
+            let spelled = e.hasSuffix("/") ? String(e.dropLast()) : e
+            guard let mac = try? parseMAC(spelled, at: "") else {
+                warnings.insert("\(pass.url(Self.macsPath)): entry \(quoted(e)) is not a MAC address; ignored")
+                continue
+            }
+            if let first = listed[mac] {
+                warnings.insert("\(pass.url(Self.macsPath)): \(quoted(spelled)) repeats \(quoted(first)); ignored")
+                continue
+            }
+            listed[mac] = spelled
+        }
+        // A listing without the instance's own MAC (empty, truncated, another instance's) is
+        // not a description of this instance: nothing may be changed from it.
+        guard listed[primary] != nil else {
+            throw MetadataError("\(pass.url(Self.macsPath)): "
+                + (listed.isEmpty ? "lists no ENI" : "lists \(listed.count) ENIs")
+                + " but not the instance's MAC \(primary) (\(pass.url("mac"))); nothing is changed"
+                + (warnings.isEmpty ? "" : " (\(warnings.sorted().joined(separator: "; ")))"))
+        }
+        tree.cache.forget(keeping: Set(listed.keys))
+        let dirs = listed.sorted { $0.key < $1.key }.map { ENIDir(mac: $0.key, dir: Self.macsPath + $0.value + "/", isPrimary: $0.key == primary) }
         var enis: [ENI] = []
         var unknown: [MACAddress: Undescribed] = [:]
-        for (mac, f) in final where listed[mac] != nil {
-            switch f {
-            case .ok(let eni): enis.append(eni)
-            case .failed(let why): unknown[mac] = .invalid(why)
+        for (mac, r) in tree.readENIs(pass, dirs) {
+            switch r {
+            case .success(let eni): enis.append(eni)
+            case .failure(.invalid(let why)): unknown[mac] = .invalid(why)
+            case .failure(.pending(let why)): unknown[mac] = .pending(why)
             }
         }
-        let waited = started.duration(to: .now).components.seconds
-        for (mac, why) in pending {
-            unknown[mac] = .pending(why + (discipline.pendingTimeoutMilliseconds > 0 ? " (waited \(waited) s)" : ""))
+        for mac in waitingFor where listed[mac] == nil {
+            unknown[mac] = .pending("not listed in \(pass.url(Self.macsPath)) yet")
         }
         // An IP listed under two ENIs: neither can be trusted this pass.
         var owners: [IPv4Address: [MACAddress]] = [:]

@@ -4,10 +4,11 @@ import ENIModel
 public protocol MetadataProvider {
     /// Name for messages (`tencent`, `file /path`...).
     var name: String { get }
-    /// One pass's worth of metadata. `waitingFor`: MACs known to be ENIs (hot-attached links, links
-    /// named on the command line) that the metadata may not list yet; the provider polls for them
-    /// until its pending deadline. An ENI the provider cannot describe is in `Instance.unknown`,
-    /// never missing; an error for the instance as a whole (the MAC listing) is thrown.
+    /// What the metadata describes now, in one look. `waitingFor`: MACs known to be ENIs
+    /// (hot-attached links, links named on the command line): one the metadata does not list yet
+    /// is pending. An ENI the provider cannot describe is in `Instance.unknown` (pending or
+    /// invalid, typed), never missing; an error for the instance as a whole (the MAC listing) is
+    /// thrown. Waiting for what is pending is the caller's.
     func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult
 }
 
@@ -41,11 +42,6 @@ public struct FetchDiscipline: Sendable, Equatable {
     public var attempts = 4
     /// First retry delay; doubled per retry, with jitter (50% to 100% of the value).
     public var backoffMilliseconds = 50
-    /// A MAC the kernel has and the metadata does not list yet (or whose leaves answer 404) is
-    /// polled for this long before it is reported as pending. 0: one look, no wait.
-    public var pendingTimeoutMilliseconds = 60_000
-    /// First delay between polls for pending MACs; doubled per poll up to 4 s, with jitter.
-    public var pendingBackoffMilliseconds = 250
     public var maxResponseBytes = 64 << 10
     /// Entries a listing may have (MACs, IPs).
     public var maxEntries = 1024
@@ -56,7 +52,7 @@ public struct FetchDiscipline: Sendable, Equatable {
 }
 
 /// Jittered exponential delay: `base * 2^step`, capped, times a random factor in 0.5...1.
-func backoff(_ base: Int, step: Int, cap: Int) -> Duration {
+public func backoff(_ base: Int, step: Int, cap: Int) -> Duration {
     let ms = min(cap, base << min(step, 16))
     return .milliseconds(Int(Double(ms) * Double.random(in: 0.5...1.0)))
 }

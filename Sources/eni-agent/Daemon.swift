@@ -34,7 +34,7 @@ struct DaemonCommand: ParsableCommand {
         try config.override(.logLevel, logLevel)
         if options.verbose { config.logLevel = .debug }
         // The daemon waits for metadata between passes (hot_attach_deadline), never inside one.
-        config.fetch.pendingTimeoutMilliseconds = 0
+        config.pendingTimeoutMilliseconds = 0
         return config
     }
 

@@ -19,7 +19,7 @@ struct Diff: ParsableCommand {
     func run() throws {
         var config = try options.resolve()
         // A dry run reports what is there now; it waits for pending ENIs only when asked to.
-        if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
+        if options.pendingTimeout == nil { config.pendingTimeoutMilliseconds = 0 }
         let agent = Agent(config: config)
         let plan = try agent.diff(interfaces: Set(interfaces))
         if json {

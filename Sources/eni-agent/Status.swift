@@ -22,7 +22,7 @@ struct Status: ParsableCommand {
 
     func run() throws {
         var config = try options.resolve()
-        if options.pendingTimeout == nil { config.fetch.pendingTimeoutMilliseconds = 0 }
+        if options.pendingTimeout == nil { config.pendingTimeoutMilliseconds = 0 }
         let agent = Agent(config: config)
         let (plan, links) = try agent.status()
         print(json ? PlanOutput.statusJSON(plan, links: links, about: agent.about)

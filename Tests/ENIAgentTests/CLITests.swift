@@ -74,11 +74,11 @@ final class CLITests: XCTestCase {
                                        "--pending-timeout", "5"])
         let c = try r.options.resolve()
         XCTAssertEqual(c.provider, .aws)
-        XCTAssertEqual(c.fetch.pendingTimeoutMilliseconds, 5000)
+        XCTAssertEqual(c.pendingTimeoutMilliseconds, 5000)
         XCTAssertEqual(try Agent(config: c).provider().name, "aws (http://127.0.0.1:8080/latest/meta-data/)")
         // The default: wait for pending ENIs for 60 s; the auto provider without a URL.
         let d = try Reconfigure.parse(["--config", "/dev/null"]).options.resolve()
-        XCTAssertEqual(d.fetch.pendingTimeoutMilliseconds, 60_000)
+        XCTAssertEqual(d.pendingTimeoutMilliseconds, 60_000)
         XCTAssertEqual(try Agent(config: d).provider().name, "auto")
 
         for (args, message) in [
@@ -117,7 +117,7 @@ final class DaemonCLITests: XCTestCase {
         XCTAssertEqual(c.resyncIntervalSeconds, 5)
         XCTAssertEqual(c.hotAttachDeadlineSeconds, 7)
         XCTAssertEqual(c.logLevel, .warning)
-        XCTAssertEqual(c.fetch.pendingTimeoutMilliseconds, 0, "the daemon never waits inside a pass")
+        XCTAssertEqual(c.pendingTimeoutMilliseconds, 0, "the daemon never waits inside a pass")
         XCTAssertEqual(try DaemonCommand.parse(["--config", "/dev/null", "-v"]).resolve().logLevel, .debug)
     }
 
@@ -165,7 +165,7 @@ final class DaemonCLITests: XCTestCase {
             for (flag, toml) in good {
                 var expected = AgentConfig()
                 try expected.load(toml: "\(key.name) = \(toml)", file: "c.toml")
-                if isDaemon { expected.fetch.pendingTimeoutMilliseconds = 0 }
+                if isDaemon { expected.pendingTimeoutMilliseconds = 0 }
                 if key.name == "metadata_file" { expected.provider = .file }
                 XCTAssertEqual(try viaFlag(flag), expected, "\(key.flag) \(flag)")
             }

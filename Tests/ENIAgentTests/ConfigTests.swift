@@ -135,7 +135,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.fetch.requestTimeoutMilliseconds, 3000)
         XCTAssertEqual(c.fetch.roundTimeoutMilliseconds, 20000)
         XCTAssertEqual(c.fetch.attempts, 3)
-        XCTAssertEqual(c.fetch.pendingTimeoutMilliseconds, 30_000)
+        XCTAssertEqual(c.pendingTimeoutMilliseconds, 30_000)
         XCTAssertEqual(c.renderer, .none)
         XCTAssertEqual(c.rpFilter, .off)
         XCTAssertEqual(c.plannerConfig.tableBase, 20000)

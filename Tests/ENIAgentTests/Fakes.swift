@@ -78,9 +78,12 @@ final class FakeKernel: Kernel, @unchecked Sendable {
     }
 }
 
-/// A metadata source that describes what the test says, and counts how often it is asked.
+/// A metadata source that describes what the test says (`later`: the next looks' descriptions,
+/// one per look, before `instance` again), and counts how often it is asked. Like the clouds', a
+/// MAC waited for and not listed is pending.
 final class FakeMetadata: MetadataProvider, @unchecked Sendable {
     var instance: Instance
+    var later: [Instance] = []
     var fetches = 0
     var failure: String?
     init(_ instance: Instance) { self.instance = instance }
@@ -88,7 +91,9 @@ final class FakeMetadata: MetadataProvider, @unchecked Sendable {
     func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult {
         fetches += 1
         if let failure { throw MetadataError(failure) }
-        return MetadataResult(instance: instance)
+        var i = later.isEmpty ? instance : later.removeFirst()
+        for mac in waitingFor where i.eni(mac: mac) == nil && i.unknown[mac] == nil { i.unknown[mac] = .pending("not listed yet") }
+        return MetadataResult(instance: i)
     }
 }
 

@@ -32,7 +32,7 @@ class FakeMachineTestCase: XCTestCase {
         var c = AgentConfig()
         c.root = scratch.root
         c.renderer = .ifcfg
-        c.fetch.pendingTimeoutMilliseconds = 0
+        c.pendingTimeoutMilliseconds = 0
         var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: metadata, kernel: { kernel })
         a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
         return a
@@ -65,6 +65,42 @@ final class PassTests: FakeMachineTestCase {
         XCTAssertTrue(again.outcomes.isEmpty, "\(again.outcomes.map(\.action.change.command))")
         XCTAssertEqual(kernel.writes, writes, "a pass with nothing to do writes nothing")
         XCTAssertEqual(metadata.fetches, 2)
+    }
+
+    /// An ENI whose link is there and that the metadata lists only at its third look: one
+    /// `reconfigure` waits for it (the daemon's state machine decides) and configures it.
+    func testAnENIListedLateIsWaitedForThenConfigured() throws {
+        var eth3 = eth2
+        eth3.kind = nil
+        let kernel = FakeKernel(links: [eth0, eth1, eth3])
+        let metadata = FakeMetadata(instance([eni(1), eni(2), eni(3)]))
+        metadata.later = [instance([eni(1), eni(2)]), instance([eni(1), eni(2)])]
+        var agent = try agent(kernel, metadata)
+        agent = Agent(config: { var c = agent.config; c.pendingTimeoutMilliseconds = 60_000; c.pendingBackoffMilliseconds = 1; return c }(),
+                      procSys: agent.procSys, provider: metadata, kernel: { kernel })
+        agent.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        let r = try agent.reconfigure()
+        XCTAssertEqual(metadata.fetches, 3, "two looks while eth2 was not listed, then the one that lists it")
+        XCTAssertTrue(kernel.ruleSet.contains(rule(3, "10.0.3.10")), "eth2 configured")
+        XCTAssertFalse(r.plan.enis.contains { if case .unknown = $0.state { true } else { false } }, "\(r.plan.enis)")
+    }
+
+    /// Never listed: pending once the wait is over, with how long it waited; the others go ahead.
+    func testAnENINeverListedIsPendingAfterTheWait() throws {
+        var eth3 = eth2
+        eth3.kind = nil
+        let kernel = FakeKernel(links: [eth0, eth1, eth3])
+        let metadata = FakeMetadata(instance([eni(1), eni(2)]))
+        var agent = try agent(kernel, metadata)
+        agent = Agent(config: { var c = agent.config; c.pendingTimeoutMilliseconds = 30; c.pendingBackoffMilliseconds = 1; return c }(),
+                      procSys: agent.procSys, provider: metadata, kernel: { kernel })
+        agent.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        let r = try agent.reconfigure()
+        XCTAssertGreaterThan(metadata.fetches, 1, "looked again while it waited")
+        let state = r.plan.enis.first { $0.mac == eth3.mac! }?.state
+        guard case .unknown(.pending(let why))? = state else { return XCTFail("\(String(describing: state))") }
+        XCTAssertEqual(why, "not listed yet (waited 0 s)")
+        XCTAssertTrue(kernel.ruleSet.contains(rule(2, "10.0.2.10")), "eth1 configured all the same")
     }
 
     /// A link gone between the plan and its changes: the rest of its changes are skipped, not

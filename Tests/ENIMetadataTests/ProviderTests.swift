@@ -37,14 +37,12 @@ final class ProviderTests: XCTestCase {
         })
     }
 
-    /// Short timeouts so that the fault tests finish quickly; no pending wait unless a test asks.
-    static func discipline(pending: Int = 0) -> FetchDiscipline {
+    /// Short timeouts so that the fault tests finish quickly.
+    static func discipline() -> FetchDiscipline {
         var d = FetchDiscipline()
         d.requestTimeoutMilliseconds = 500
         d.roundTimeoutMilliseconds = 3000
         d.backoffMilliseconds = 10
-        d.pendingTimeoutMilliseconds = pending
-        d.pendingBackoffMilliseconds = 50
         return d
     }
 
@@ -313,33 +311,28 @@ final class ProviderTests: XCTestCase {
 
     // MARK: Pending MACs
 
-    func testNewMACHiddenForAWhileIsWaitedFor() throws {
+    /// A provider looks once: waiting for what is pending is the agent's (`PassTests`).
+    func testAHiddenMACIsPendingAtOnceAndListedOnceShown() throws {
         let s = Self.scenario(.tencent)
         let sim = try MetadataSimulator(scenario: s)
-        sim.setFaults([Fault(seconds: 1.5, hideMAC: Self.eth2)])
-        let r = try provider(sim, .tencent, Self.discipline(pending: 20_000)).fetch(waitingFor: [mac(Self.eth2)])
-        XCTAssertEqual(r.instance, try Self.expected(s))
-        XCTAssertGreaterThan(sim.stats.byPath["GET /latest/meta-data/network/interfaces/macs/"] ?? 0, 1, "polled the listing")
-    }
-
-    func testLeaves404ForAWhileAreWaitedFor() throws {
-        let s = Self.scenario(.aws)
-        let sim = try MetadataSimulator(scenario: s)
-        sim.setFaults([Fault(seconds: 1, hideMAC: Self.eth1, leavesOnly: true)])
-        let r = try provider(sim, .aws, Self.discipline(pending: 20_000)).fetch(waitingFor: [])
-        XCTAssertEqual(r.instance, try Self.expected(s))
+        sim.setFaults([Fault(hideMAC: Self.eth2)])
+        let p = try provider(sim, .tencent)
+        let hidden = try p.fetch(waitingFor: [mac(Self.eth2)])
+        XCTAssertTrue(try XCTUnwrap(hidden.instance.unknown[mac(Self.eth2)]).isPending)
+        sim.setFaults([])
+        XCTAssertEqual(try p.fetch(waitingFor: [mac(Self.eth2)]).instance, try Self.expected(s))
     }
 
     func testMACThatNeverAppearsIsPendingAndTheOthersGoAhead() throws {
         let sim = try MetadataSimulator(scenario: Self.scenario(.aliyun))
         sim.setFaults([Fault(hideMAC: Self.eth2)])
-        let r = try provider(sim, .aliyun, Self.discipline(pending: 600)).fetch(waitingFor: [mac(Self.eth2)])
+        let r = try provider(sim, .aliyun, Self.discipline()).fetch(waitingFor: [mac(Self.eth2)])
         let reason = try XCTUnwrap(r.instance.unknown[mac(Self.eth2)]).description
         XCTAssertTrue(reason.hasPrefix("pending: not listed in "), reason)
         XCTAssertEqual(r.instance.enis.map(\.mac), [mac(Self.primary), mac(Self.eth1)])
 
         sim.setFaults([Fault(hideMAC: Self.eth2, leavesOnly: true)])
-        let leaves = try provider(sim, .aliyun, Self.discipline(pending: 0)).fetch(waitingFor: [])
+        let leaves = try provider(sim, .aliyun, Self.discipline()).fetch(waitingFor: [])
         let why = try XCTUnwrap(leaves.instance.unknown[mac(Self.eth2)]).description
         XCTAssertTrue(why.hasPrefix("pending: ") && why.contains("answers 404"), why)
     }

@@ -1,10 +1,12 @@
+import ENIMetadata
 import ENIModel
 import ENIPlanner
 
 /// What the daemon waits for, per ENI (by MAC): one state machine for the metadata lag after an
 /// attach, the hot-attach deadline, a detach the metadata has not caught up with, and an ENI that
-/// stays pending. Pure: links and pass results in, what is due and what to report out; the loop
-/// does the passes and the logging.
+/// stays pending. Pure: links and pass results in, what is due and what to report out; the
+/// daemon's loop does the passes and the logging, and a one-shot run (`Agent.describe`) polls the
+/// metadata with it while what it waits for is pending.
 ///
 /// ```
 ///            link appears / present at start            plan: managed
@@ -17,9 +19,9 @@ import ENIPlanner
 ///   (any) ──────────────────────────▶ detaching ── plan: no longer listed, or deadline ──▶ (none)
 ///                                     polled like attaching
 /// ```
-struct ENIWatches {
-    struct Watch: Equatable {
-        enum Phase: Equatable {
+public struct ENIWatches {
+    public struct Watch: Equatable {
+        public enum Phase: Equatable {
             /// Its link appeared (or was there at start): the metadata is polled until it
             /// describes the ENI, until the deadline.
             case attaching
@@ -30,45 +32,48 @@ struct ENIWatches {
             /// drops it (its rules, files and sysctl.d line wait for that), until the deadline.
             case detaching
         }
-        var name: String
-        var phase: Phase
-        var since: ContinuousClock.Instant
-        var polls = 0
+        public var name: String
+        public var phase: Phase
+        public var since: ContinuousClock.Instant
+        public var polls = 0
         /// When it is polled next (attaching, detaching); nil: at the resyncs only (pending).
-        var next: ContinuousClock.Instant?
+        public var next: ContinuousClock.Instant?
     }
 
     /// What a pass meant for one watched ENI, for the log.
-    enum Report: Equatable {
+    public enum Report: Equatable {
         /// Configured this long after its link appeared.
         case configured(name: String, mac: MACAddress, after: Duration)
     }
 
-    let deadline: Duration
-    private(set) var watches: [MACAddress: Watch] = [:]
+    public let deadline: Duration
+    public private(set) var watches: [MACAddress: Watch] = [:]
 
-    init(deadline: Duration) { self.deadline = deadline }
+    public init(deadline: Duration) { self.deadline = deadline }
 
-    subscript(mac: MACAddress) -> Watch? { watches[mac] }
+    public subscript(mac: MACAddress) -> Watch? { watches[mac] }
+
+    /// The delay before poll `step` (1, 2, …): `base` ms doubled per poll up to 4 s, with jitter.
+    public static func pollDelay(_ step: Int, base: Int = 250) -> Duration { backoff(base, step: step - 1, cap: 4000) }
 
     /// A link that may be an ENI appeared (or was there at start, or came back after an overrun).
-    mutating func appeared(_ mac: MACAddress, name: String, at now: ContinuousClock.Instant) {
+    public mutating func appeared(_ mac: MACAddress, name: String, at now: ContinuousClock.Instant) {
         watches[mac] = Watch(name: name, phase: .attaching, since: now, next: now)
     }
 
     /// Its link was renamed (udev): messages use the new name.
-    mutating func renamed(_ mac: MACAddress, to name: String) { watches[mac]?.name = name }
+    public mutating func renamed(_ mac: MACAddress, to name: String) { watches[mac]?.name = name }
 
     /// Its link went away: polled until the metadata drops it.
-    mutating func departed(_ mac: MACAddress, name: String, at now: ContinuousClock.Instant) {
+    public mutating func departed(_ mac: MACAddress, name: String, at now: ContinuousClock.Instant) {
         watches[mac] = Watch(name: name, phase: .detaching, since: now, next: now)
     }
 
     /// Whether one is watched while attaching (READY=1 waits for those present at start).
-    var attaching: [Watch] { watches.values.filter { $0.phase == .attaching } }
+    public var attaching: [Watch] { watches.values.filter { $0.phase == .attaching } }
 
     /// Names of the attaching and detaching ENIs whose poll is due, sorted, per phase.
-    func due(at now: ContinuousClock.Instant) -> (attaching: [String], detaching: [String]) {
+    public func due(at now: ContinuousClock.Instant) -> (attaching: [String], detaching: [String]) {
         func names(_ p: Watch.Phase) -> [String] {
             watches.values.filter { $0.phase == p && ($0.next.map { $0 <= now } ?? false) }.map(\.name).sorted()
         }
@@ -76,22 +81,22 @@ struct ENIWatches {
     }
 
     /// The earliest poll.
-    var nextPoll: ContinuousClock.Instant? { watches.values.compactMap(\.next).min() }
+    public var nextPoll: ContinuousClock.Instant? { watches.values.compactMap(\.next).min() }
 
     /// Links attaching for longer than `grace`: configured whatever udev says of them.
-    func attaching(longerThan grace: Duration, at now: ContinuousClock.Instant) -> Set<String> {
+    public func attaching(longerThan grace: Duration, at now: ContinuousClock.Instant) -> Set<String> {
         Set(attaching.filter { now - $0.since >= grace }.map(\.name))
     }
 
     /// A pass failed: no poll before its retry.
-    mutating func postpone(until retry: ContinuousClock.Instant) {
+    public mutating func postpone(until retry: ContinuousClock.Instant) {
         for (mac, w) in watches { if let n = w.next { watches[mac]!.next = max(n, retry) } }
     }
 
     /// A pass succeeded with `enis` (each ENI's state in its plan): each watch moves on. Returns
     /// what to log, and whether each unknown ENI is to be reported now (pending within the
     /// deadline is not).
-    mutating func passed(_ enis: [ENIStatus], names: [MACAddress: String], at now: ContinuousClock.Instant,
+    public mutating func passed(_ enis: [ENIStatus], names: [MACAddress: String], at now: ContinuousClock.Instant,
                          backoff: (Int) -> Duration) -> (reports: [Report], quiet: Set<MACAddress>) {
         var reports: [Report] = []
         var quiet = Set<MACAddress>()
