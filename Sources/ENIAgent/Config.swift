@@ -71,6 +71,7 @@ public struct AgentConfig: Equatable, Sendable {
         switch renderer {
         case .none: return RendererChoice(kind: .none, reason: "renderer = none")
         case .ifcfg: choice = RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg")
+        case .networkd: choice = RendererChoice(kind: .networkd, reason: "renderer = networkd")
         case .auto:
             guard files.isDirectory(dir) else {
                 return RendererChoice(kind: .none, reason: "auto: no \(dir), so nothing on this system reads ifcfg files")

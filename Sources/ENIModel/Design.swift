@@ -90,10 +90,22 @@ public protocol FileRenderer: Sendable {
     /// The settings this renderer's files hold now (from `files` as observed), with the ENI each
     /// belongs to where the file says: what an ENI left alone keeps.
     func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting]
+    /// The protocol number the network manager gives the rules this renderer's files declare when
+    /// it applies them at runtime, where the file cannot say it (networkd's `[RoutingPolicyRule]`
+    /// has no `Protocol=`: networkd's rules are `static`, 4). nil where the files carry the
+    /// agent's own protocol (ifcfg's `rule-IF` lines say `protocol 234`) or declare no rule.
+    var ruleProtocol: UInt8? { get }
+    /// The rules this renderer's own files declare (from `files` as observed: marked, at paths it
+    /// writes), parsed back, each with `proto` = `ruleProtocol`: what the network manager may hold
+    /// in the kernel because the agent's file told it to. A section the renderer would not have
+    /// written (a key it does not write, a value it would not write) declares nothing.
+    func declaredRules(_ files: [String: ObservedFile]) -> [Rule]
 }
 
 extension FileRenderer {
     public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] { [] }
+    public var ruleProtocol: UInt8? { nil }
+    public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { [] }
 }
 
 /// The first line of every file the agent writes. A file without it is never changed.

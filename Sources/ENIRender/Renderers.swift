@@ -8,6 +8,8 @@ public enum RendererKind: String, CaseIterable, Sendable, Codable {
     case auto
     /// RHEL/CentOS network-scripts: `ifcfg-IF`, `route-IF`, `rule-IF`, plus the sysctl.d file.
     case ifcfg
+    /// systemd-networkd: `05-eni-agent-IF.network` in `/etc/systemd/network`, plus the sysctl.d file.
+    case networkd
     /// No files at all: runtime state only.
     case none
 
@@ -15,6 +17,7 @@ public enum RendererKind: String, CaseIterable, Sendable, Codable {
     public func renderer(nmControlled: Bool) -> any FileRenderer {
         switch self {
         case .ifcfg: Renderers([IfcfgRenderer(nmControlled: nmControlled), SysctlRenderer()])
+        case .networkd: Renderers([NetworkdRenderer(), SysctlRenderer()])
         case .none, .auto: Renderers([])
         }
     }
@@ -29,6 +32,9 @@ public struct Renderers: FileRenderer {
     public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] {
         parts.flatMap { $0.persistedSettings(files) }
     }
+    /// The first part's that has one.
+    public var ruleProtocol: UInt8? { parts.lazy.compactMap(\.ruleProtocol).first }
+    public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { parts.flatMap { $0.declaredRules(files) } }
     public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
         var out: [String: String] = [:]
         for p in parts {
@@ -98,6 +104,159 @@ public struct IfcfgRenderer: FileRenderer {
             out["\(Self.directory)/rule-\(d.name)"] = ([marker] + d.rules.map(\.description)).joined(separator: "\n") + "\n"
         }
         return out
+    }
+}
+
+/// systemd-networkd files for each secondary ENI, so that networkd brings the runtime state back at
+/// boot and, holding the same objects, keeps it when it restarts or reloads:
+/// `05-eni-agent-IF.network`, matched by MAC, with the ENI's addresses, the routes of its table
+/// (carrying the agent's protocol number: networkd's route is the agent's route) and its rules
+/// (networkd gives them `static`, `ruleProtocol`). The primary ENI gets no file.
+public struct NetworkdRenderer: FileRenderer {
+    public static let directory = "/etc/systemd/network"
+    /// networkd applies to a link the first `.network` file, in lexical order of file names, that
+    /// matches it: `05-` comes before cloud images' own (netplan's `10-netplan-*.network`, Amazon
+    /// Linux's `80-ec2.network`), which may match the ENI by name.
+    static let namePrefix = "05-eni-agent-"
+    static let nameSuffix = ".network"
+    /// `RTPROT_STATIC`: what networkd gives every rule of a `[RoutingPolicyRule]` section
+    /// (`routing_policy_rule_new_static`, src/network/networkd-routing-policy-rule.c), which has no
+    /// `Protocol=`.
+    public static let staticProtocol: UInt8 = 4
+
+    public init() {}
+    public var directories: [String] { [Self.directory] }
+    public var files: [String] { [] }
+    public var ruleProtocol: UInt8? { Self.staticProtocol }
+
+    public static func path(_ interface: String) -> String { "\(directory)/\(namePrefix)\(interface)\(nameSuffix)" }
+
+    /// The interface of a path this renderer writes (`DIR/05-eni-agent-IF.network`, IF safe).
+    static func interface(ofPath path: String) -> String? {
+        let prefix = directory + "/" + namePrefix
+        guard path.hasPrefix(prefix), path.hasSuffix(nameSuffix) else { return nil }
+        let name = String(path.dropFirst(prefix.count).dropLast(nameSuffix.count))
+        return Link.isSafeName(name) ? name : nil
+    }
+
+    /// What networkd does on the link besides the sections below: nothing of its own (no DHCP, no
+    /// router advertisements, no IPv4 link-local), and nothing undone of the agent's.
+    static let network = [
+        "[Network]",
+        // The addresses are the metadata's, set statically: no DHCP client on the ENI.
+        "DHCP=no",
+        // No router advertisements: they would add a default route to the main table (IPv6 is
+        // not managed yet).
+        "IPv6AcceptRA=no",
+        // No IPv4 link-local address (169.254.0.0/16) and route; IPv6 link-local, as the kernel
+        // gives it anyway.
+        "LinkLocalAddressing=ipv6",
+        // Configure the link once it is up, carrier or not, as the agent does: the state after a
+        // boot is the one the agent would set.
+        "ConfigureWithoutCarrier=yes",
+        // On a carrier loss networkd would otherwise remove the addresses and routes (the agent's
+        // own objects) and add them back once the carrier returns. It follows
+        // ConfigureWithoutCarrier= since systemd 246; said for older ones (Ubuntu 20.04: 245).
+        "IgnoreCarrierLoss=yes",
+        // When networkd (re)configures the link (start, restart, reload), it keeps the addresses
+        // (and routes of protocol static) it finds there instead of removing those its copy of
+        // this file does not declare: an IP the agent has just added while networkd still holds
+        // the older file, or one it could not write. Removing what the metadata no longer lists
+        // is the agent's job.
+        "KeepConfiguration=static",
+    ]
+
+    static let link = [
+        "[Link]",
+        // The agent holds network-online.target until the ENIs present at start are configured
+        // (READY=1, at most ready_timeout) and starts after systemd-networkd-wait-online: without
+        // this, a secondary ENI without carrier would hold both for wait-online's 2 minutes.
+        "RequiredForOnline=no",
+    ]
+
+    public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
+        var out: [String: String] = [:]
+        for d in design.interfaces where d.role == .secondary {
+            try validateInterfaceName(d.name)
+            var sections = [["[Match]", "MACAddress=\(d.mac)"], Self.link, Self.network]
+            sections += d.addresses.map { ["[Address]", "Address=\($0.address)/\($0.prefixLength)"] }
+            for r in d.routes { sections.append(try Self.section(r, device: d.name)) }
+            for r in d.rules { sections.append(try Self.section(r)) }
+            out[Self.path(d.name)] = FileMarker.line(owner: d.mac) + "\n"
+                + sections.map { $0.joined(separator: "\n") + "\n" }.joined(separator: "\n")
+        }
+        return out
+    }
+
+    /// A `[Route]` on the matched link: `Protocol=` makes networkd's route the agent's very route.
+    static func section(_ r: Route, device: String) throws(ModelError) -> [String] {
+        guard r.device == device else { throw ModelError("route '\(r)' is not through \(device); not written to its .network file") }
+        var s = ["[Route]"]
+        // Without Destination= a route is a default route; networkd tells its family by the gateway.
+        if r.destination.length != 0 || r.gateway == nil { s.append("Destination=\(r.destination)") }
+        if let g = r.gateway { s.append("Gateway=\(g)") }
+        switch r.scope {
+        case .universe: break
+        case .link: s.append("Scope=link")
+        case .host: s.append("Scope=host")
+        }
+        s += ["Table=\(r.table)", "Protocol=\(r.proto)"]
+        if r.metric != 0 { s.append("Metric=\(r.metric)") }
+        return s
+    }
+
+    static let ruleKeys: Set<Substring> = ["From", "Table", "Priority"]
+
+    /// A `[RoutingPolicyRule]`: exactly the keys `declaredRules` reads back.
+    static func section(_ r: Rule) throws(ModelError) -> [String] {
+        guard let source = r.source, !r.hasOtherSelectors else { throw ModelError("rule '\(r)' cannot be written as a [RoutingPolicyRule]") }
+        return ["[RoutingPolicyRule]", "From=\(source)", "Table=\(r.table)", "Priority=\(r.priority)"]
+    }
+
+    public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] {
+        files.sorted { $0.key < $1.key }.flatMap { path, file -> [Rule] in
+            guard Self.interface(ofPath: path) != nil, let content = file.content, FileMarker.isManaged(content) else { return [] }
+            return Self.rules(in: content)
+        }
+    }
+
+    /// The `[RoutingPolicyRule]` sections of a file as this renderer writes them: `KEY=value` lines
+    /// with the three keys, once each, and values it would write; any other section declares
+    /// nothing. A line ending in `\` (networkd joins it with the next) makes the file declare nothing.
+    static func rules(in content: String) -> [Rule] {
+        let lines = content.split(separator: "\n", omittingEmptySubsequences: false)
+        guard !lines.contains(where: { $0.hasSuffix("\\") }) else { return [] }
+        var out: [Rule] = []
+        /// The `[RoutingPolicyRule]` section being read, by key; nil outside one, and from its first
+        /// line the renderer would not write on.
+        var section: [Substring: Substring]?
+        func close() {
+            defer { section = nil }
+            guard let v = section, v.count == ruleKeys.count, let from = v["From"].flatMap({ try? IPv4Prefix($0) }),
+                  let table = v["Table"].flatMap({ UInt32(decimal: $0) }),
+                  let priority = v["Priority"].flatMap({ UInt32(decimal: $0) }) else { return }
+            out.append(Rule(priority: priority, source: from, table: table, proto: staticProtocol))
+        }
+        for line in lines {
+            if line.hasPrefix("[") {
+                close()
+                if line == "[RoutingPolicyRule]" { section = [:] }
+                continue
+            }
+            guard section != nil, !line.isEmpty, !line.hasPrefix("#"), !line.hasPrefix(";") else { continue }
+            let kv = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if kv.count != 2 || !ruleKeys.contains(kv[0]) || section?.updateValue(kv[1], forKey: kv[0]) != nil { section = nil }
+        }
+        close()
+        return out
+    }
+}
+
+extension FixedWidthInteger {
+    /// A number as the renderers write it: decimal digits only, no sign, no leading zero.
+    init?(decimal s: Substring) {
+        guard !s.isEmpty, s.allSatisfy({ $0.isASCII && $0.isNumber }), !(s.count > 1 && s.first == "0") else { return nil }
+        self.init(s)
     }
 }
 

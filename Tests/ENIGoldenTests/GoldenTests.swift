@@ -1,5 +1,6 @@
 import ENIModel
 import ENIPlanner
+import ENIRender
 @testable import ENIPlannerTests
 import Foundation
 import XCTest
@@ -133,6 +134,24 @@ final class GoldenTests: XCTestCase {
         // changed for eth1 and eth2 since they were configured.
         XCTAssertTrue(plan.actions.isEmpty, plan.actions.map(\.change.command).joined(separator: "\n"))
         XCTAssertEqual(plan.enis.filter { if case .excluded = $0.state { true } else { false } }.count, 3)
+    }
+    /// The networkd renderer: one `.network` file per secondary ENI, none for the primary; the
+    /// image's own files (netplan's for eth0) are left as they are.
+    func testNetworkdEightSecondaries() throws {
+        try assertConverges("networkd-eight-secondaries")
+        let (plan, _, _, _) = try check("networkd-eight-secondaries")
+        let written = plan.actions.compactMap { a -> String? in
+            if case .writeFile(let path, _, _) = a.change { path } else { nil }
+        }
+        XCTAssertEqual(written, (1...8).map { "/etc/systemd/network/05-eni-agent-eth\($0).network" } + [SysctlRenderer.path])
+        XCTAssertFalse(plan.actions.contains { if case .removeFile = $0.change { true } else { false } })
+    }
+    func testNetworkdENIDetached() throws { try assertConverges("networkd-eni-detached") }
+    /// A link renamed to a name that cannot be written: nothing is written, and the file written
+    /// under its former name stays (the ENI is left alone).
+    func testNetworkdHostileInterfaceName() throws {
+        let (plan, _, _, _) = try check("networkd-hostile-ifname")
+        XCTAssertFalse(plan.actions.contains { $0.change.isFile })
     }
     func testInterfaceFilter() throws {
         let (plan, _, _, _) = try check("interface-filter")
