@@ -172,6 +172,10 @@ public struct Agent {
 
     var fileRenderer: any FileRenderer { renderer.kind.renderer(nmControlled: config.nmControlled) }
 
+    /// The protocol the network manager gives the rules the agent's files declare, where it is
+    /// not the agent's own (networkd: static); the agent's rules carry it too.
+    public var ruleProtocol: UInt8? { fileRenderer.ruleProtocol }
+
     /// The metadata source and the renderer in effect, and why: `status`, `diff --json`.
     public var about: About { About(provider: (try? provider().name) ?? config.provider.rawValue, renderer: renderer.description) }
 

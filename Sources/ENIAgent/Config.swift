@@ -73,10 +73,16 @@ public struct AgentConfig: Equatable, Sendable {
         case .ifcfg: choice = RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg")
         case .networkd: choice = RendererChoice(kind: .networkd, reason: "renderer = networkd")
         case .auto:
-            guard files.isDirectory(dir) else {
-                return RendererChoice(kind: .none, reason: "auto: no \(dir), so nothing on this system reads ifcfg files")
+            // systemd-networkd writes its state file while it runs (its directories exist whether
+            // it runs or not: systemd's tmpfiles make them).
+            let networkd = NetworkdRenderer.runningMarker
+            if (try? FileStore.readFile(atPath: files.hostPath(networkd), limit: 1 << 16)) != nil {
+                choice = RendererChoice(kind: .networkd, reason: "auto: systemd-networkd is running (\(networkd) exists)")
+            } else if files.isDirectory(dir) {
+                choice = RendererChoice(kind: .ifcfg, reason: "auto: \(dir) exists (network-scripts or NetworkManager's ifcfg-rh reads it)")
+            } else {
+                return RendererChoice(kind: .none, reason: "auto: systemd-networkd is not running and there is no \(dir): nothing on this system reads the files the agent can write")
             }
-            choice = RendererChoice(kind: .ifcfg, reason: "auto: \(dir) exists (network-scripts or NetworkManager's ifcfg-rh reads it)")
         }
         let r = choice.kind.renderer(nmControlled: nmControlled)
         for d in r.directories + r.files.map(FileStore.parent(of:)) {

@@ -386,11 +386,13 @@ struct Loop {
     mutating func handleObjects(_ objects: [LinkEvents.ObjectEvent]) -> [String] {
         let c = daemon.agent.config
         let ours = c.routeProtocol
+        // The network manager's copies of the rules the agent's files declare (networkd: static).
+        let managerRules = daemon.agent.ruleProtocol ?? ours
         let tables = (c.tableBase + 1)...(c.tableBase + UInt32(Planner.maxSlot))
         var why: [String] = []
         for o in objects {
             switch (o.kind, o.change) {
-            case (.deleted, .rule(let r)) where r.proto == ours:
+            case (.deleted, .rule(let r)) where r.proto == ours || (r.proto == managerRules && tables.contains(r.table)):
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("rule \(r) removed") }
             case (.deleted, .route(let r, _)) where r.proto == ours:
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("route in table \(r.table) removed") }

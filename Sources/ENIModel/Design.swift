@@ -13,12 +13,18 @@ public struct InterfaceDesign: Hashable, Sendable {
     /// Policy routing table and rule priority (secondary ENIs only).
     public var table: UInt32?
     public var priority: UInt32?
-    /// The protocol number carried by every route and rule the agent creates.
+    /// The protocol number carried by every route the agent creates, and by its rules unless
+    /// `ruleProto` says otherwise.
     public var proto: UInt8
+    /// The protocol number of the agent's rules: `proto`, or the one the network manager gives the
+    /// rules the agent's files declare (networkd: `static`), so that its copy and the agent's are
+    /// one object.
+    public var ruleProto: UInt8
 
-    public init(name: String, role: Role, eni: ENI, table: UInt32?, priority: UInt32?, proto: UInt8) {
+    public init(name: String, role: Role, eni: ENI, table: UInt32?, priority: UInt32?, proto: UInt8, ruleProto: UInt8? = nil) {
         self.name = name; self.role = role; self.eni = eni
         self.table = table; self.priority = priority; self.proto = proto
+        self.ruleProto = ruleProto ?? proto
     }
 
     public var mac: MACAddress { eni.mac }
@@ -42,7 +48,7 @@ public struct InterfaceDesign: Hashable, Sendable {
     public var rules: [Rule] {
         guard role == .secondary, let table, let priority else { return [] }
         return eni.allIPs.map {
-            Rule(priority: priority, source: try! IPv4Prefix(containing: $0, length: 32), table: table, proto: proto)
+            Rule(priority: priority, source: try! IPv4Prefix(containing: $0, length: 32), table: table, proto: ruleProto)
         }
     }
 }
@@ -100,12 +106,16 @@ public protocol FileRenderer: Sendable {
     /// in the kernel because the agent's file told it to. A section the renderer would not have
     /// written (a key it does not write, a value it would not write) declares nothing.
     func declaredRules(_ files: [String: ObservedFile]) -> [Rule]
+    /// The interface a path this renderer writes is named after (`ifcfg-eth1` -> `eth1`); nil
+    /// for a path it does not write or one not named after an interface.
+    func interface(ofPath path: String) -> String?
 }
 
 extension FileRenderer {
     public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] { [] }
     public var ruleProtocol: UInt8? { nil }
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { [] }
+    public func interface(ofPath path: String) -> String? { nil }
 }
 
 /// The first line of every file the agent writes. A file without it is never changed.

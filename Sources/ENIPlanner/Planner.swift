@@ -46,7 +46,7 @@ public enum Planner {
 
     public static func plan(desired: Instance, observed: ObservedState, config: PlannerConfig,
                             renderer: any FileRenderer) -> Plan {
-        var b = Builder(desired: desired, observed: observed, config: config)
+        var b = Builder(desired: desired, observed: observed, config: config, renderer: renderer)
         b.matchLinks()
         b.allocateSlots()
         b.planInterfaces()
@@ -80,13 +80,25 @@ private struct Builder {
     let observedRoutes: Set<Route>
     let observedRules: Set<Rule>
 
-    init(desired: Instance, observed: ObservedState, config: PlannerConfig) {
+    /// The protocol of the agent's rules (`FileRenderer.ruleProtocol`, else its own).
+    let ruleProto: UInt8
+    /// Rules the agent's own files declare, with the network manager's protocol: the manager's
+    /// copies of the agent's rules, which are the agent's to remove when no ENI wants them.
+    let declaredRules: Set<Rule>
+
+    init(desired: Instance, observed: ObservedState, config: PlannerConfig, renderer: any FileRenderer) {
         self.desired = desired; self.observed = observed; self.config = config
         observedRoutes = Set(observed.routes)
         observedRules = Set(observed.rules)
+        let managerProto = renderer.ruleProtocol ?? config.proto
+        ruleProto = managerProto
+        declaredRules = managerProto == config.proto ? [] : Set(renderer.declaredRules(observed.files).filter { $0.proto == managerProto })
     }
 
     var ours: UInt8 { config.proto }
+
+    /// A rule the agent made: its protocol, or the manager's copy of a rule its files declare.
+    func isOurs(_ r: Rule) -> Bool { r.proto == ours || declaredRules.contains(r) }
 
     // MARK: Matching
 
@@ -229,7 +241,8 @@ private struct Builder {
                 protectedLinks.insert(link.name); protectedOwners.insert(eni.mac)
                 continue
             }
-            designs.append(InterfaceDesign(name: link.name, role: .secondary, eni: eni, table: table, priority: priority, proto: ours))
+            designs.append(InterfaceDesign(name: link.name, role: .secondary, eni: eni, table: table, priority: priority, proto: ours,
+                                           ruleProto: ruleProto))
         }
         designs.sort { $0.name < $1.name }
         for d in designs { statuses.append(ENIStatus(mac: d.mac, state: .managed(d))) }
@@ -310,7 +323,7 @@ private struct Builder {
             keep.contains(r.table) || r.source.map { $0.length == 32 && heldSources.contains($0.network) } ?? false
         }
         // A rule with selectors the agent does not model is not one it made: left alone.
-        for r in observed.rules.sorted() where r.proto == ours && !r.hasOtherSelectors && !wantRules.contains(r) && !held(r) {
+        for r in observed.rules.sorted() where isOurs(r) && !r.hasOtherSelectors && !wantRules.contains(r) && !held(r) {
             add(.removeRule(r), group(r.table), "no managed ENI holds \(r.source.map { "\($0.network)" } ?? "this rule")")
         }
         for r in observed.routes.sorted() where r.proto == ours && !wantRoutes.contains(r)
@@ -396,9 +409,7 @@ private struct Builder {
             guard let old = file.content, FileMarker.isManaged(old) else { continue }
             let mac = FileMarker.owner(of: old)
             if let mac, protectedOwners.contains(mac) { continue }
-            let iface = mac.flatMap { m in observed.link(mac: m)?.name } ?? path.split(separator: "/").last.map {
-                String($0.split(separator: "-", maxSplits: 1).last ?? $0)
-            }
+            let iface = mac.flatMap { m in observed.link(mac: m)?.name } ?? renderer.interface(ofPath: path)
             add(.removeFile(path: path, old: old), mac == nil ? nil : iface, mac.map { "ENI \($0) is no longer attached" } ?? "no longer needed")
         }
     }

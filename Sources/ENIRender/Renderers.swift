@@ -32,6 +32,7 @@ public struct Renderers: FileRenderer {
     public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] {
         parts.flatMap { $0.persistedSettings(files) }
     }
+    public func interface(ofPath path: String) -> String? { parts.lazy.compactMap { $0.interface(ofPath: path) }.first }
     /// The first part's that has one.
     public var ruleProtocol: UInt8? { parts.lazy.compactMap(\.ruleProtocol).first }
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { parts.flatMap { $0.declaredRules(files) } }
@@ -85,6 +86,17 @@ public struct IfcfgRenderer: FileRenderer {
     public var directories: [String] { [Self.directory] }
     public var files: [String] { [] }
 
+    /// `DIR/ifcfg-IF`, `DIR/route-IF`, `DIR/rule-IF` -> IF.
+    public func interface(ofPath path: String) -> String? {
+        guard path.hasPrefix(Self.directory + "/") else { return nil }
+        let name = path.dropFirst(Self.directory.count + 1)
+        for kind in ["ifcfg-", "route-", "rule-"] where name.hasPrefix(kind) {
+            let iface = String(name.dropFirst(kind.count))
+            return Link.isSafeName(iface) ? iface : nil
+        }
+        return nil
+    }
+
     public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
         var out: [String: String] = [:]
         for d in design.interfaces where d.role == .secondary {
@@ -114,6 +126,9 @@ public struct IfcfgRenderer: FileRenderer {
 /// (networkd gives them `static`, `ruleProtocol`). The primary ENI gets no file.
 public struct NetworkdRenderer: FileRenderer {
     public static let directory = "/etc/systemd/network"
+    /// The file systemd-networkd keeps while it runs: `renderer = "auto"` picks this renderer
+    /// when it exists.
+    public static let runningMarker = "/run/systemd/netif/state"
     /// networkd applies to a link the first `.network` file, in lexical order of file names, that
     /// matches it: `05-` comes before cloud images' own (netplan's `10-netplan-*.network`, Amazon
     /// Linux's `80-ec2.network`), which may match the ENI by name.
@@ -132,6 +147,8 @@ public struct NetworkdRenderer: FileRenderer {
     public static func path(_ interface: String) -> String { "\(directory)/\(namePrefix)\(interface)\(nameSuffix)" }
 
     /// The interface of a path this renderer writes (`DIR/05-eni-agent-IF.network`, IF safe).
+    public func interface(ofPath path: String) -> String? { Self.interface(ofPath: path) }
+
     static func interface(ofPath path: String) -> String? {
         let prefix = directory + "/" + namePrefix
         guard path.hasPrefix(prefix), path.hasSuffix(nameSuffix) else { return nil }

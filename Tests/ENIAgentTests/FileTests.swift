@@ -29,14 +29,14 @@ final class FileTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/etc/sysconfig/network-scripts"), ["ifcfg-eth1"])
     }
 
-    /// `renderer = "auto"` (the default): ifcfg files only where network-scripts' directory exists;
-    /// an explicit renderer is taken as it is.
+    /// `renderer = "auto"` (the default): networkd's files where systemd-networkd runs, else ifcfg
+    /// files where network-scripts' directory exists; an explicit renderer is taken as it is.
     func testRendererAutoFollowsTheSystem() throws {
         var c = AgentConfig()
         XCTAssertEqual(c.renderer, .auto)
         let fs = FileStore(root: root)
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .none,
-            reason: "auto: no /etc/sysconfig/network-scripts, so nothing on this system reads ifcfg files"))
+            reason: "auto: systemd-networkd is not running and there is no /etc/sysconfig/network-scripts: nothing on this system reads the files the agent can write"))
         c.renderer = .ifcfg
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg"))
         // A root not made yet (the lock's directories create it) is writable where it would be made.
@@ -51,6 +51,14 @@ final class FileTests: XCTestCase {
         try FileManager.default.removeItem(atPath: root + "/etc/sysconfig/network-scripts")
         try FileManager.default.createSymbolicLink(atPath: root + "/etc/sysconfig/network-scripts", withDestinationPath: "/tmp")
         c.renderer = .auto
+        XCTAssertEqual(c.rendererChoice(fs).kind, .none)
+        // systemd-networkd running (its state file) comes first.
+        try FileManager.default.createDirectory(atPath: root + "/run/systemd/netif", withIntermediateDirectories: true)
+        try Data("OPER_STATE=routable\n".utf8).write(to: URL(filePath: root + "/run/systemd/netif/state"))
+        XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .networkd,
+            reason: "auto: systemd-networkd is running (/run/systemd/netif/state exists)"))
+        // Its directories alone (systemd's tmpfiles make them whether it runs or not) are not enough.
+        try FileManager.default.removeItem(atPath: root + "/run/systemd/netif/state")
         XCTAssertEqual(c.rendererChoice(fs).kind, .none)
     }
 

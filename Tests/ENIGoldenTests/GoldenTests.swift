@@ -147,6 +147,16 @@ final class GoldenTests: XCTestCase {
         XCTAssertFalse(plan.actions.contains { if case .removeFile = $0.change { true } else { false } })
     }
     func testNetworkdENIDetached() throws { try assertConverges("networkd-eni-detached") }
+    /// Rules with networkd's protocol that no file of the agent's declares are another program's,
+    /// even in the agent's tables and at its priorities: none is removed. networkd's copy of a rule
+    /// the agent wants is that rule (not added twice); the agent's own stale rule (234) goes.
+    func testNetworkdForeignStaticRulesAreLeftAlone() throws {
+        let (plan, _, _, _) = try check("networkd-foreign-rules")
+        let removed = plan.actions.compactMap { a -> Rule? in if case .removeRule(let r) = a.change { r } else { nil } }
+        XCTAssertEqual(removed.map(\.description), ["from 10.0.9.10 lookup 10009 priority 10009 protocol 234"])
+        let added = plan.actions.compactMap { a -> Rule? in if case .addRule(let r) = a.change { r } else { nil } }
+        XCTAssertFalse(added.contains { $0.source?.network.description == "10.0.2.10" }, "networkd's copy is the rule")
+    }
     /// A link renamed to a name that cannot be written: nothing is written, and the file written
     /// under its former name stays (the ENI is left alone).
     func testNetworkdHostileInterfaceName() throws {

@@ -140,12 +140,15 @@ guest_disk() {
 # vm_start IMAGE KERNEL INITRD CLOUD N...: boots the guest in the VPC with NICs for ENIs N...
 # (1 = the primary; each needs its tap) and CLOUD's DMI identity. QMP: $TMP/qmp.sock; guest
 # agent: $TMP/qga.sock; serial console: $TMP/console.log (for diagnosis only).
+# NIC_ADDR[N]: the PCI slot to give ENI N's NIC (e.g. 0x7), so that a cold boot names it as a
+# hot-plug did before (udev names by slot: ens7).
+declare -gA NIC_ADDR=()
 vm_start() {
     local img=$1 kernel=$2 initrd=$3 cloud=$4 n; shift 4
     local nics=()
     for n in "$@"; do
         nics+=(-netdev "tap,id=net-eni$n,ifname=tap$n,script=no,downscript=no"
-            -device "virtio-net-pci,netdev=net-eni$n,id=eni$n,mac=$(mac "$n"),romfile=")
+            -device "virtio-net-pci,netdev=net-eni$n,id=eni$n,mac=$(mac "$n"),romfile=${NIC_ADDR[$n]:+,addr=${NIC_ADDR[$n]}}")
     done
     ip netns exec "$VPC" qemu-system-x86_64 -machine pc -accel "$VM_ACCEL" -cpu max -smp 2 -m 1024 \
         -display none -vga none -no-reboot -nodefaults \

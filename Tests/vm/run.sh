@@ -87,7 +87,7 @@ if eventually 240 gx "test -s /run/eni-vm/online.txt"; then
     for n in 2 3; do
         for ip in 10.0.$n.10 10.0.$n.11; do
             check "cold attach: at network-online.target $ip has its address and rule" bash -c \
-                "grep -q 'inet $ip/24' $TMP/online.txt && grep -q 'from $ip lookup [0-9]* proto 234' $TMP/online.txt || { cat $TMP/online.txt; exit 1; }"
+                "grep -q 'inet $ip/24' $TMP/online.txt && grep -Eq 'from $ip lookup [0-9]* proto (234|static)' $TMP/online.txt || { cat $TMP/online.txt; exit 1; }"
         done
     done
 else
@@ -230,21 +230,35 @@ check "unit: the live unit is rated as its file ($live = $offline)" test "$live"
 # systemd's own state): only the unit's writable paths may be among them.
 gx "$FILES | sort | diff /run/eni-vm/files-before.txt - | sed -n 's/^[<>] \(.*\) [^ ]* [^ ]*\$/\1/p' | sort -u" >"$TMP/written.txt"
 sed 's/^/#   written: /' "$TMP/written.txt"
-check "unit: nothing written outside its ReadWritePaths (/etc/sysctl.d, /etc/sysconfig/network-scripts)" bash -c \
-    "! grep -Ev '^(/etc/sysctl\.d|/etc/sysconfig/network-scripts)(/|\$)' $TMP/written.txt"
+check "unit: nothing written outside its ReadWritePaths (/etc/sysctl.d, /etc/sysconfig/network-scripts, /etc/systemd/network)" bash -c \
+    "! grep -Ev '^(/etc/sysctl\.d|/etc/sysconfig/network-scripts|/etc/systemd/network)(/|\$)' $TMP/written.txt"
 timed "8 live unit" "$(since "$t")"
 
 # === 9. systemd-networkd restarts beside the agent =================================================
-# networkd manages the primary NIC only, but by default (ManageForeignRoutingPolicyRules=yes,
-# ManageForeignRoutes=yes) it removes rules and routes it did not create when it starts. The agent
-# follows rule and route notifications and puts them back at once.
+# The guest runs networkd, so `renderer = "auto"` writes one .network file per secondary ENI
+# (05-eni-agent-IF.network, matched by MAC): a restart of networkd applies them, networkd's copies of
+# the rules (protocol static) are the agent's own, and nothing is removed as foreign. What the files
+# do not hold (the primary ENI's secondary IP: networkd manages the primary with the image's file,
+# ManageForeignRoutes=yes) the agent puts back at once.
 t=$(now)
-gx "eni-vm-check consistent" >/dev/null && gx "ip -4 rule show | grep -c 'proto 234'" >"$TMP/rules-before-networkd.txt"
+check "networkd: status names the renderer auto chose" gx "eni-agent status | grep -q '^renderer: networkd (auto: systemd-networkd is running'"
+check "networkd: one .network file per secondary ENI" gx "[ \$(ls /etc/systemd/network/05-eni-agent-*.network | wc -l) = 6 ]"
+gx "ip -4 rule show | grep -Ec 'proto (234|static)'" >"$TMP/rules-before-networkd.txt"
 gx "systemctl restart systemd-networkd && networkctl list --no-pager >/dev/null"
-gx "ip -4 rule show | grep -c 'proto 234'" >"$TMP/rules-after-networkd.txt"
+gx "ip -4 rule show | grep -Ec 'proto (234|static)'" >"$TMP/rules-after-networkd.txt"
 echo "# rules of eni-agent: $(cat "$TMP/rules-before-networkd.txt") before the restart of systemd-networkd, $(cat "$TMP/rules-after-networkd.txt") right after"
+check "networkd restart: no rule of the agent's removed" test "$(cat "$TMP/rules-after-networkd.txt")" = "$(cat "$TMP/rules-before-networkd.txt")"
 all_configured() { local n; for n in 2 3 6 7 8; do configured $n || return 1; done; configured 4 10.0.4.12; }
-check "networkd restart: every ENI configured again within 5 s (restored from the last description)" eventually 5 all_configured
+check "networkd restart: every ENI configured again within 5 s" eventually 5 all_configured
+check "networkd restart: the primary's secondary IP back within 5 s" eventually 5 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
+for n in 2 3 4 6 7 8; do
+    check "networkd restart: networkd configures ENI $n from the agent's file" gx \
+        "i=\$(eni-vm-check iface $(mac "$n")); networkctl status \$i --no-pager | grep -q \"Network File: /etc/systemd/network/05-eni-agent-\$i.network\""
+done
+check "networkd restart: one copy of each rule and address" gx "eni-vm-check consistent"
+gx "networkctl reload"
+configured_and_consistent() { all_configured && gx "eni-vm-check consistent"; }
+check "networkctl reload: every ENI still configured, one copy of each object" eventually 5 configured_and_consistent
 timed "9 networkd restart: every ENI configured again" "$(since "$t")"
 
 # === 6. kill -9 during a hot-plug; stop during a pass ==============================================
@@ -272,5 +286,37 @@ timed "6b stop during a pass" "$(since "$t")"
 
 journal >"$TMP/journal.txt"
 gx "journalctl -b --no-pager" >"$TMP/guest-journal.txt" 2>&1
+
+# === 10. A reboot with the agent stopped and disabled ===============================================
+# The ENIs stay attached: the guest boots with each NIC in the PCI slot it had (so udev names it
+# as before), and networkd brings every secondary ENI back from the agent's files alone.
+t=$(now)
+all_ips() { local n; for n in 2 3 6 7; do configured $n 10.0.$n.13 || return 1; done; configured 4 10.0.4.12 && configured 8 && configured 9 && configured 10; }
+check "reboot: every ENI configured before" all_ips
+for n in 1 2 3 4 6 7 8 9 10; do
+    slot=$(gx "basename \$(readlink /sys/class/net/\$(eni-vm-check iface $(mac "$n"))/device)")
+    NIC_ADDR[$n]=0x${slot:8:2}
+done
+echo "# PCI slots: $(for n in "${!NIC_ADDR[@]}"; do printf 'eni%s=%s ' "$n" "${NIC_ADDR[$n]}"; done)"
+gx "systemctl disable --now eni-agent && sync"
+vm_stop
+vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$CLOUD" 1 2 3 4 6 7 8 9 10 || abort "reboot: QEMU starts" "$(cat "$TMP/qemu.out")"
+$VMCTL --qga "$TMP/qga.sock" --timeout 300 ping || abort "reboot: the guest agent answers" "$(tail -30 "$TMP/console.log")"
+check "reboot: eni-agent is not running" gx "! systemctl is-active -q eni-agent"
+check "reboot: every secondary ENI's addresses, table and rules back from the files alone" eventually 60 all_ips
+check "reboot: one copy of each rule and address" gx "eni-vm-check consistent"
+check "reboot: the secondary ENIs' IPs answer the client" eventually 20 reachable 10.0.2.13 10.0.4.12 10.0.9.10 10.0.10.11
+# Started afterwards, the agent has nothing to do for them (the primary ENI's secondary IP is not in
+# any file: networkd manages the primary with the image's own file).
+gx "eni-agent diff >/run/eni-vm/diff.txt 2>&1; echo \$? >/run/eni-vm/diff.rc"
+gx "cat /run/eni-vm/diff.txt" >"$TMP/reboot-diff.txt"
+sed 's/^/#   diff: /' "$TMP/reboot-diff.txt"
+check "reboot: eni-agent diff wants nothing for a secondary ENI (only the primary's secondary IP)" bash -c \
+    "! awk '/^# /{ h=\$0; next } /^[-+] /{ print h }' $TMP/reboot-diff.txt | grep -v ', primary\$'"
+gx "systemctl enable --now eni-agent"
+check "reboot: the agent started again puts the primary's secondary IP back" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
+ips_and_consistent() { all_ips && gx "eni-vm-check consistent"; }
+check "reboot: and changes nothing else" ips_and_consistent
+timed "10 reboot with the agent disabled" "$(since "$t")"
 timed "total" "$(since "$T_ALL")"
 finish
