@@ -19,8 +19,14 @@ public struct Udev: Sendable {
     /// network namespace, where udevd runs, never in one a test or container made.
     public var isActive: Bool {
         guard access(runDirectory + "/control", F_OK) == 0 else { return false }
-        guard checksNamespace else { return true }
-        let mine = Self.namespace("/proc/self/ns/net"), pid1 = Self.namespace("/proc/1/ns/net")
+        return !checksNamespace || Self.sharesPID1NetworkNamespace
+    }
+
+    /// This process is in PID 1's network namespace (or it cannot tell: without `CAP_SYS_PTRACE`
+    /// PID 1's namespace link may not be readable), where the system's daemons (udevd, networkd)
+    /// manage the links.
+    public static var sharesPID1NetworkNamespace: Bool {
+        let mine = namespace("/proc/self/ns/net"), pid1 = namespace("/proc/1/ns/net")
         return mine == nil || pid1 == nil || mine == pid1
     }
 

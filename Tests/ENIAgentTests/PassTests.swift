@@ -1,6 +1,6 @@
 @testable import ENIAgent
 @testable import ENIDaemon
-import ENIApply
+@testable import ENIApply
 import ENIMetadata
 import ENIModel
 import ENINetlink
@@ -115,6 +115,38 @@ final class PassTests: FakeMachineTestCase {
         XCTAssertEqual(applied.failed.map(\.reason), [])
         XCTAssertTrue(applied.outcomes.filter { $0.action.interface == "eth1" }.allSatisfy { if case .skipped = $0.result { true } else { false } })
         XCTAssertTrue(kernel.ruleSet.contains(rule(3, "10.0.3.10")), "eth2 configured all the same")
+    }
+}
+
+/// networkd is told to read the files again after a pass that wrote or removed one of the agent's
+/// `.network` files, on the real system only (the reload itself is a fake here: nothing is sent).
+final class NetworkdReloadTests: FakeMachineTestCase {
+    func applied(_ paths: [String]) -> Applied {
+        let outcomes = paths.map { Outcome(action: Action(.writeFile(path: $0, old: nil, new: ""), interface: "eth1", reason: "t"), result: .done) }
+        return Applied(outcomes: outcomes, netlinkWrites: 0, fileWrites: paths.count, sysctlWrites: 0)
+    }
+
+    func testReloadAfterANetworkFileChangedOnTheRealSystemOnly() throws {
+        let kernel = FakeKernel(links: [eth0, eth1])
+        var c = AgentConfig()
+        c.renderer = .networkd
+        var reloads = 0
+        var agent = Agent(config: c, provider: FakeMetadata(instance([eni(1)])), kernel: { kernel })
+        guard agent.renderer.kind == .networkd else { throw XCTSkip("/etc/systemd/network cannot be written here: \(agent.renderer)") }
+        agent.reloadNetworkd = { reloads += 1 }
+        XCTAssertNil(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])))
+        XCTAssertEqual(reloads, 1)
+        XCTAssertNil(agent.reloadManager(after: applied(["/etc/sysctl.d/90-eni-agent.conf"])))
+        XCTAssertEqual(reloads, 1, "no .network file changed: no reload")
+        agent.reloadNetworkd = { throw BusError.transport("connect /run/dbus/system_bus_socket: No such file or directory") }
+        XCTAssertEqual(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])),
+                       "systemd-networkd was not told to read the new files (connect /run/dbus/system_bus_socket: No such file or directory); it reads them when it restarts")
+        // Below another root (a test's, a chroot's) the files are not networkd's: never a reload.
+        c.root = scratch.root
+        agent = Agent(config: c, provider: FakeMetadata(instance([eni(1)])), kernel: { kernel })
+        agent.reloadNetworkd = { reloads += 1 }
+        XCTAssertNil(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])))
+        XCTAssertEqual(reloads, 1)
     }
 }
 

@@ -150,6 +150,7 @@ vm_start() {
         nics+=(-netdev "tap,id=net-eni$n,ifname=tap$n,script=no,downscript=no"
             -device "virtio-net-pci,netdev=net-eni$n,id=eni$n,mac=$(mac "$n"),romfile=${NIC_ADDR[$n]:+,addr=${NIC_ADDR[$n]}}")
     done
+    rm -f "$TMP/qga.sock" "$TMP/qmp.sock"   # a former QEMU's: the waits below are for this one's
     ip netns exec "$VPC" qemu-system-x86_64 -machine pc -accel "$VM_ACCEL" -cpu max -smp 2 -m 1024 \
         -display none -vga none -no-reboot -nodefaults \
         -smbios "$(cloud_smbios "$cloud")" \

@@ -294,8 +294,10 @@ t=$(now)
 all_ips() { local n; for n in 2 3 6 7; do configured $n 10.0.$n.13 || return 1; done; configured 4 10.0.4.12 && configured 8 && configured 9 && configured 10; }
 check "reboot: every ENI configured before" all_ips
 for n in 1 2 3 4 6 7 8 9 10; do
-    slot=$(gx "basename \$(readlink /sys/class/net/\$(eni-vm-check iface $(mac "$n"))/device)")
-    NIC_ADDR[$n]=0x${slot:8:2}
+    # The NIC's device is a virtio device (virtioN); its parent is the PCI function (0000:00:07.0).
+    slot=$(gx "basename \$(dirname \$(readlink -f /sys/class/net/\$(eni-vm-check iface $(mac "$n"))/device))")
+    [[ $slot =~ ^0000:00:([0-9a-f]{2})\.0$ ]] || abort "reboot: the PCI slot of ENI $n's NIC" "$slot"
+    NIC_ADDR[$n]=0x${BASH_REMATCH[1]}
 done
 echo "# PCI slots: $(for n in "${!NIC_ADDR[@]}"; do printf 'eni%s=%s ' "$n" "${NIC_ADDR[$n]}"; done)"
 gx "systemctl disable --now eni-agent && sync"
