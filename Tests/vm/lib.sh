@@ -66,6 +66,28 @@ vpc_tap() {
             ip -n "$VPC" addr add "10.0.$n.1/24" dev "tap$n" && ip -n "$VPC" link set "tap$n" up || return 1
     done
 }
+# vpc_dhcp: DHCP in the VPC as the clouds run it: dnsmasq (from dnsmasq-base: no system service)
+# on every tap, now and hot-plugged later, answering each ENI's MAC with its primary IP 10.0.N.10
+# and the router 10.0.N.1, for ENIs 1 to 16.
+vpc_dhcp() {
+    local n args=()
+    for n in $(seq 1 16); do args+=(--dhcp-range="10.0.$n.0,static,255.255.255.0,10m" --dhcp-host="$(mac "$n"),10.0.$n.10"); done
+    ip netns exec "$VPC" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --bind-dynamic --interface='tap*' \
+        --dhcp-authoritative --leasefile-ro --no-hosts --no-resolv --user=root --group=root \
+        --pid-file="$TMP/dnsmasq.pid" --log-facility="$TMP/dnsmasq.log" \
+        "${args[@]}" >"$TMP/dnsmasq.out" 2>&1 &
+    DNSMASQ_PID=$!
+    eventually 10 grep -q "DHCP, IP range 10.0.16.0" "$TMP/dnsmasq.log" 2>/dev/null || { cat "$TMP/dnsmasq.out" "$TMP/dnsmasq.log"; return 1; }
+}
+# guest_dhcp ROOT: networkd as cloud images ship it: the primary matched by MAC with DHCP, and a
+# catch-all DHCP .network for en*/eth* (as some images have) that every new NIC gets until a file
+# that sorts first matches it.
+guest_dhcp() {
+    printf '%s\n' '# The primary ENI, matched by MAC, with DHCP (the VPC'"'"'s dnsmasq answers 10.0.1.10).' \
+        '[Match]' 'MACAddress=52:54:00:00:01:0a' '' '[Network]' 'DHCP=ipv4' >"$1/etc/systemd/network/10-primary.network" &&
+    printf '%s\n' '# Every other NIC: DHCP, as some cloud images configure it.' \
+        '[Match]' 'Name=en* eth*' '' '[Network]' 'DHCP=ipv4' >"$1/etc/systemd/network/99-catch-all.network"
+}
 # Can the client reach IP through the VPC? Up to three pings, any reply counts.
 client_ping() { ip netns exec "$CLI" ping -n -q -c 3 -i 0.3 -W 1 "$1" >/dev/null 2>&1; }
 reachable() { local ip; for ip in "$@"; do client_ping "$ip" || { echo "$ip does not answer the client"; return 1; }; done; }

@@ -24,6 +24,7 @@ LAST=$repo/.build-vm/last-run
 cleanup() {
     vm_stop
     [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    [ -n "${DNSMASQ_PID:-}" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
     vpc_destroy
     # The logs of the last run stay for diagnosis (console, QEMU, simulator, guest journal).
     rm -rf "$LAST" && mkdir -p "$LAST" && cp "$TMP"/*.log "$TMP"/*.out "$TMP"/*.txt "$LAST/" 2>/dev/null
@@ -51,6 +52,7 @@ timed "image (base root)" "$(since "$t")"
 t=$(now)
 guest_root "$BASE" "$TMP/root" "$DEB" || abort "image: the .deb installs in the guest root with apt"
 ok "image: the .deb installs in the guest root with apt"
+guest_dhcp "$TMP/root" || abort "image: networkd's DHCP files"
 guest_disk "$TMP/root" "$TMP/disk.raw" || abort "image: mkfs.ext4 -d"
 rm -rf "$TMP/root"
 timed "image (copy, apt install, mkfs)" "$(since "$t")"
@@ -58,6 +60,7 @@ timed "image (copy, apt install, mkfs)" "$(since "$t")"
 # --- The VPC, the metadata, boot with the primary and two secondary ENIs --------------------------
 vpc_create || abort "VPC namespaces"
 vpc_tap 1 2 3 || abort "VPC taps"
+vpc_dhcp || abort "VPC: dnsmasq answers DHCP"
 scenario "$CLOUD" 2 3 >"$TMP/scenario.json"
 sim_start "$SIM" "$CLOUD" "$TMP/scenario.json" || abort "metadata simulator at $(cloud_address "$CLOUD")" "$(cat "$TMP/sim.out")"
 t=$(now) T_BOOT=$(now)
@@ -96,6 +99,12 @@ fi
 for n in 2 3; do check "cold attach: ENI $n configured" eventually 60 configured $n; done
 check "cold attach: the primary ENI's secondary IP 10.0.1.11 assigned" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
 check "cold attach: every IP answers the client through the router" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
+# The image's catch-all DHCP file had the secondary ENIs until the agent's files (which sort first)
+# were read: networkd hands them over, and the main table keeps the primary's default route only.
+one_default() { gx "r=\$(ip -4 route show table main default); [ \$(echo \"\$r\" | grep -c .) = 1 ] && echo \"\$r\" | grep -q 'via 10.0.1.1 ' || { echo \"\$r\"; exit 1; }"; }
+networkd_has() { gx "i=\$(eni-vm-check iface $(mac "$1")); networkctl status \$i --no-pager | grep -q \"Network File: /etc/systemd/network/05-eni-agent-\$i.network\""; }
+for n in 2 3; do check "cold attach: networkd has ENI $n with the agent's file, not the catch-all DHCP one" eventually 20 networkd_has $n; done
+check "cold attach: one default route in the main table (the primary's)" eventually 20 one_default
 timed "1 cold attach (after the agent answered)" "$(since "$t")"
 # Scenario 8: the files in /etc, /usr and /var (path, mtime, size) before scenarios 2-7.
 FILES='find /etc /usr /var -xdev \( -path /var/log/journal -o -path /var/lib/systemd -o -path /var/tmp -o -path /var/cache \) -prune -o -printf "%p %T@ %s\n"'
@@ -107,6 +116,8 @@ sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7)"
 vm_plug 4 || abort "hot-plug: device_add eni4"
 check "hot-plug: ENI 4 configured" eventually 60 configured 4
 check "hot-plug: ENI 4's IPs answer the client" eventually 20 reachable 10.0.4.10 10.0.4.11
+check "hot-plug: networkd has ENI 4 with the agent's file at once (Reload over the bus), not DHCP" eventually 10 networkd_has 4
+check "hot-plug: one default route in the main table" eventually 10 one_default
 timed "2a hot-plug one NIC" "$(since "$t")"
 t=$(now)
 vm_plug 5 6 7 || abort "hot-plug: device_add eni5..7"
@@ -259,6 +270,11 @@ check "networkd restart: one copy of each rule and address" gx "eni-vm-check con
 gx "networkctl reload"
 configured_and_consistent() { all_configured && gx "eni-vm-check consistent"; }
 check "networkctl reload: every ENI still configured, one copy of each object" eventually 5 configured_and_consistent
+check "networkd restart: one default route in the main table" eventually 5 one_default
+primary=$(gx "eni-vm-check iface $(mac 1)")
+gx "networkctl renew $primary"
+check "DHCP renewal of the primary: every ENI configured, one copy of each object" eventually 10 configured_and_consistent
+check "DHCP renewal of the primary: its secondary IP kept or back" eventually 5 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
 timed "9 networkd restart: every ENI configured again" "$(since "$t")"
 
 # === 6. kill -9 during a hot-plug; stop during a pass ==============================================
