@@ -557,6 +557,37 @@ def daemon_resyncs(ctx, root, seconds):
             "metadata_requests_per_resync": round(reqs / max(started, 1), 1), "window_s": seconds}
 
 
+def restore(ctx, enis, root, runs):
+    """Another program deletes every rule of the agent's (`ip rule flush protocol 234`, one netlink
+    request per rule, as a networkd restart does): the time from the first deletion to the last
+    rule back, both as the harness's monitor saw them. The daemon puts them back from its last
+    description, without a metadata round trip."""
+    d = Daemon(ctx.bin, ctx.tmp, root)
+    d.start()
+    n_rules = sum(len(e.ips) for e in enis)
+    times, fetches = [], []
+    try:
+        for _ in range(runs):
+            ctx.sim.ctl("POST", "reset-stats")
+            mark = ctx.monitor.mark()
+            sh("ip", "rule", "flush", "protocol", "234")
+            first = ctx.monitor.wait_for(mark, lambda t, text: text.startswith("Deleted ") and "proto 234" in text, 10, "a rule deleted")
+            back = 0
+
+            def all_back(t, text):
+                nonlocal back
+                if not text.startswith("Deleted ") and "proto 234" in text and " from " in text:
+                    back += 1
+                return back == n_rules
+            last = ctx.monitor.wait_for(mark, all_back, 30, f"{n_rules} rules back")
+            times.append((last - first) * 1000)
+            fetches.append(ctx.sim.requests())
+            deadline_wait(lambda: len(eni_rules(enis)) == n_rules, 10, "the rules settled")
+    finally:
+        d.stop()
+    return {"rules": n_rules, "restore_ms": summary(times), "metadata_requests_before_back": max(fetches)}
+
+
 # --- 4. Footprint -----------------------------------------------------------------------------------
 
 def proc_memory(pid):
@@ -822,6 +853,8 @@ def main():
         results["noop"] = noop(ctx, enis, root, n_runs)
         step("no-op pass (the daemon's resync)")
         results["noop"]["daemon_resync"] = daemon_resyncs(ctx, root, resync_window)
+        step("restore after another program deleted the rules")
+        results["restore"] = restore(ctx, enis, root, min(n_runs, 10))
         step("footprint")
         results["footprint"] = footprint(ctx, enis, root, idle, ready_runs)
         subprocess.run(["ip", "-batch", "-"], text=True, input="".join(f"link del {e.name}\n" for e in enis))
@@ -899,6 +932,11 @@ def render_table(r):
     rows.append(("daemon resync (no-op pass), Tencent tree (ms)", f"p50 {dr['pass_ms']['p50']}, p99 {dr['pass_ms']['p99']} (n={dr['passes']})",
                  f"<= {GOALS['noop_ms']}"))
     rows.append(("metadata requests per resync, Tencent tree", f"{dr['metadata_requests_per_resync']}", ""))
+    if "restore" in r:
+        rs = r["restore"]
+        rows.append((f"restore: all {rs['rules']} rules deleted by another program -> all back (ms)",
+                     f"p50 {rs['restore_ms']['p50']}, p99 {rs['restore_ms']['p99']} (n={rs['restore_ms']['n']}), "
+                     f"metadata requests meanwhile: {rs['metadata_requests_before_back']}", ""))
     f = r["footprint"]
     for label, m in (("idle", f["idle"]), ("right after the start pass", f["after_start_pass"])):
         rows.append((f"RSS / PSS / private dirty, {label} (MB)",

@@ -194,7 +194,8 @@ public struct Agent {
         }
         guard touched else { return nil }
         do { try reloadNetworkd() } catch {
-            return "systemd-networkd was not told to read the new files (\(error)); it reads them when it restarts"
+            return "systemd-networkd's Reload after the agent changed its files answered an error (\(error)); "
+                + "networkd applies the files when it reloads or restarts"
         }
         return nil
     }

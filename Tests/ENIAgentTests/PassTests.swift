@@ -140,7 +140,7 @@ final class NetworkdReloadTests: FakeMachineTestCase {
         XCTAssertEqual(reloads, 1, "no .network file changed: no reload")
         agent.reloadNetworkd = { throw BusError.transport("connect /run/dbus/system_bus_socket: No such file or directory") }
         XCTAssertEqual(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])),
-                       "systemd-networkd was not told to read the new files (connect /run/dbus/system_bus_socket: No such file or directory); it reads them when it restarts")
+                       "systemd-networkd's Reload after the agent changed its files answered an error (connect /run/dbus/system_bus_socket: No such file or directory); networkd applies the files when it reloads or restarts")
         // Below another root (a test's, a chroot's) the files are not networkd's: never a reload.
         c.root = scratch.root
         agent = Agent(config: c, provider: FakeMetadata(instance([eni(1)])), kernel: { kernel })

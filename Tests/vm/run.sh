@@ -99,8 +99,8 @@ fi
 for n in 2 3; do check "cold attach: ENI $n configured" eventually 60 configured $n; done
 check "cold attach: the primary ENI's secondary IP 10.0.1.11 assigned" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
 check "cold attach: every IP answers the client through the router" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
-# The image's catch-all DHCP file had the secondary ENIs until the agent's files (which sort first)
-# were read: networkd hands them over, and the main table keeps the primary's default route only.
+# networkd has the secondary ENIs with the agent's files (which sort before any catch-all DHCP file
+# of the image, VM_CATCH_ALL=1), and the main table keeps the primary's default route only.
 one_default() { gx "r=\$(ip -4 route show table main default); [ \$(echo \"\$r\" | grep -c .) = 1 ] && echo \"\$r\" | grep -q 'via 10.0.1.1 ' || { echo \"\$r\"; exit 1; }"; }
 networkd_has() { gx "i=\$(eni-vm-check iface $(mac "$1")); networkctl status \$i --no-pager | grep -q \"Network File: /etc/systemd/network/05-eni-agent-\$i.network\""; }
 for n in 2 3; do check "cold attach: networkd has ENI $n with the agent's file, not the catch-all DHCP one" eventually 20 networkd_has $n; done
