@@ -576,7 +576,7 @@ def restore(ctx, enis, root, runs):
 
             def all_back(t, text):
                 nonlocal back
-                if not text.startswith("Deleted ") and "proto 234" in text and " from " in text:
+                if not text.startswith("Deleted ") and "proto 234" in text and "from " in text:
                     back += 1
                 return back == n_rules
             last = ctx.monitor.wait_for(mark, all_back, 30, f"{n_rules} rules back")
