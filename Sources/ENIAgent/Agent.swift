@@ -128,11 +128,11 @@ public struct Agent {
     /// metadata is polled again with backoff, up to `pendingTimeoutMilliseconds`; the same per-ENI
     /// state machine as the daemon's (`ENIWatches`) decides. What is still pending then is planned
     /// as pending (left as it is).
-    func describe(_ m: Machine, interfaces: Set<String>, waitingFor: Set<MACAddress>? = nil,
+    func describe(_ m: Machine, interfaces: Set<String>, waitingFor: ((_ links: [Link]) -> Set<MACAddress>)? = nil,
                   assumeSettled: Set<String> = []) throws -> (MetadataResult, Plan) {
         let provider = try provider()
         let links = try m.kernel.links()
-        let expected = waitingFor ?? Self.expectedMACs(links, interfaces: interfaces, exclusions: config.exclusions)
+        let expected = waitingFor?(links) ?? Self.expectedMACs(links, interfaces: interfaces, exclusions: config.exclusions)
         let names = Dictionary(links.compactMap { l in l.mac.map { ($0, l.name) } }, uniquingKeysWith: { a, _ in a })
         let started = ContinuousClock.now
         var watches = ENIWatches(deadline: .milliseconds(config.pendingTimeoutMilliseconds))
@@ -216,7 +216,8 @@ public struct Agent {
     public func status() throws -> (plan: Plan, links: [Link]) {
         let m = try machine()
         let links = try m.kernel.links()
-        return (try describe(m, interfaces: [], waitingFor: Self.candidateMACs(links, exclusions: config.exclusions)).1, links)
+        let exclusions = config.exclusions
+        return (try describe(m, interfaces: [], waitingFor: { Self.candidateMACs($0, exclusions: exclusions) }).1, links)
     }
 
     /// Plans and applies under the lock (`eni-agent reconfigure`). `udevWait`: how long to wait for
@@ -235,7 +236,7 @@ public struct Agent {
         let (metadata, plan) = if let given {
             (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces))
         } else {
-            try describe(m, interfaces: interfaces, waitingFor: try waitingFor.map { $0(try m.kernel.links()) }, assumeSettled: settled)
+            try describe(m, interfaces: interfaces, waitingFor: waitingFor, assumeSettled: settled)
         }
         let instance = metadata.instance
         let applied = m.apply(plan)
