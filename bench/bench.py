@@ -948,7 +948,7 @@ def render_table(r):
                  f"{f['ready_ms_nothing_to_do']['p50']} / {f['ready_ms_8x30_from_nothing']['p50']}", ""))
     w, u = f["wakeups_idle"], f["wakeups_unit_defaults"]
     rows.append((f"wakeups per minute, idle between resyncs ({w['seconds']} s)",
-                 f"{w['per_minute']}: {w['busiest_thread_per_minute']} on one thread (libdispatch's workqueue monitor), "
+                 f"{w['per_minute']}: {w['busiest_thread_per_minute']} on the busiest thread, "
                  f"{w['other_threads_per_minute']} on all others", "0"))
     rows.append((f"wakeups per minute, 30 s resync + 2 min watchdog ({u['seconds']} s)",
                  f"{u['per_minute']} ({u['watchdog_pings']} watchdog pings)", ""))
