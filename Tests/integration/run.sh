@@ -204,11 +204,22 @@ check "leftover temp file: reconfigure removes it" bash -c "[ $rc = 0 ] && [ ! -
 
 # --- Renderers: auto writes files only where something reads them; an unwritable one is one problem
 ip netns exec "$VM" "$BIN" diff --json --root "$TMP/bare" --metadata-file "$META" --config /dev/null >"$TMP/auto.json" 2>/dev/null
-check "renderer auto (the default) on a system without network-scripts: no file, and it says why" python3 -c "
+check "renderer auto (the default) on a system without networkd or network-scripts: no file, and it says why" python3 -c "
 import json; d = json.load(open('$TMP/auto.json'))
-assert d['renderer'] == 'none (auto: no /etc/sysconfig/network-scripts, so nothing on this system reads ifcfg files)', d['renderer']
+assert d['renderer'] == 'none (auto: systemd-networkd is not running and there is no /etc/sysconfig/network-scripts: nothing on this system reads the files the agent can write)', d['renderer']
 assert d['provider'].startswith('file '), d['provider']
 assert not [c for c in d['changes'] if c['op'].endswith('_file')], d['changes']"
+# systemd-networkd running (its state file below the root): networkd's files, the agent's rules
+# with networkd's protocol (static), and the next run finds nothing to do.
+mkdir -p "$TMP/nd/run/systemd/netif" && echo OPER_STATE=routable >"$TMP/nd/run/systemd/netif/state"
+ip netns exec "$VM" "$BIN" diff --json --root "$TMP/nd" --metadata-file "$META" --config /dev/null >"$TMP/nd.json" 2>/dev/null
+check "renderer auto where systemd-networkd runs: its .network files, and it says why" python3 -c "
+import json; d = json.load(open('$TMP/nd.json'))
+assert d['renderer'] == 'networkd (auto: systemd-networkd is running (/run/systemd/netif/state exists))', d['renderer']
+files = sorted(c['path'] for c in d['changes'] if c['op'] == 'write_file')
+assert '/etc/systemd/network/05-eni-agent-eth1.network' in files and not [f for f in files if 'network-scripts' in f], files
+rules = [c['command'] for c in d['changes'] if c['op'] == 'add_rule']
+assert rules and all(r.endswith(' protocol 4') for r in rules), rules"
 agent status >"$TMP/status.out" 2>&1
 check "status names the provider and the renderer in effect, with why" bash -c "head -2 $TMP/status.out | tr '\\n' ' ' | grep -q '^provider: file .* renderer: ifcfg (renderer = ifcfg) \$'"
 # /etc read-only, as ProtectSystem=strict makes it when the directory is not among ReadWritePaths=.
