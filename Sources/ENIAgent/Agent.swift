@@ -2,7 +2,6 @@ import ENIApply
 import ENIMetadata
 import ENIModel
 import ENIPlanner
-import ENIRender
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -25,9 +24,6 @@ public struct PassResult: Sendable {
     public var instance: Instance?
     /// Changes a fresh plan still wants after applying (empty when the pass converged).
     public var remaining: [Action] = []
-    /// The network manager could not be told to read the files again: why (it applies them at
-    /// its next start).
-    public var reloadFailure: String?
 
     public var outcomes: [Outcome] { applied.outcomes }
     public var failed: [Outcome] { applied.failed }
@@ -51,8 +47,6 @@ public struct Agent {
     public var udev = Udev()
     /// Opens the kernel for a pass: libnl's, or a fake in the unit tests.
     let openKernel: () throws -> any Kernel
-    /// `networkctl reload` over the system bus (a fake in the unit tests).
-    public var reloadNetworkd: () throws -> Void = { try Networkd.reload() }
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
@@ -178,28 +172,6 @@ public struct Agent {
 
     var fileRenderer: any FileRenderer { renderer.kind.renderer(nmControlled: config.nmControlled) }
 
-    /// Tells systemd-networkd to read its files again when the pass wrote or removed one of the
-    /// agent's `.network` files, so that a hot-plugged ENI is networkd's too at once (rather than
-    /// DHCP from an image's catch-all file) and a detached one's file is forgotten. Only on the
-    /// real system (root `/`, PID 1's network namespace): never a test's or another namespace's.
-    /// Returns why it could not.
-    func reloadManager(after applied: Applied) -> String? {
-        guard renderer.kind == .networkd, config.root == "/", Udev.sharesPID1NetworkNamespace else { return nil }
-        let touched = applied.outcomes.contains { o in
-            guard o.result == .done else { return false }
-            switch o.action.change {
-            case .writeFile(let path, _, _), .removeFile(let path, _): return path.hasPrefix(NetworkdRenderer.directory + "/")
-            default: return false
-            }
-        }
-        guard touched else { return nil }
-        do { try reloadNetworkd() } catch {
-            return "systemd-networkd's Reload after the agent changed its files answered an error (\(error)); "
-                + "networkd applies the files when it reloads or restarts"
-        }
-        return nil
-    }
-
     /// The protocol the network manager gives the rules the agent's files declare, where it is
     /// not the agent's own (networkd: static); the agent's rules carry it too.
     public var ruleProtocol: UInt8? { fileRenderer.ruleProtocol }
@@ -241,7 +213,6 @@ public struct Agent {
         let instance = metadata.instance
         let applied = m.apply(plan)
         var result = PassResult(plan: plan, applied: applied, metadataRequests: metadata.requests, instance: instance)
-        result.reloadFailure = reloadManager(after: applied)
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces).actions
         }

@@ -476,7 +476,6 @@ struct Loop {
             reported.once(level, message, in: \.conditions, logger)
         }
         for p in result.plan.problems { condition(.warning, "\(p)") }
-        if let f = result.reloadFailure { condition(.warning, f) }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.reason)") }
         let names = Dictionary(known.values.filter(isCandidate).map { ($0.mac!, $0.name) }, uniquingKeysWith: { a, _ in a })
         let (reports, quiet) = watches.passed(result.plan.enis, names: names, at: now) { ENIWatches.pollDelay($0) }

@@ -27,7 +27,6 @@ struct Reconfigure: ParsableCommand {
             print(PlanOutput.summary(result))
         }
         for p in result.plan.problems { warn("error: \(p)") }
-        if let f = result.reloadFailure { warn("warning: \(f)") }
         if !result.remaining.isEmpty, result.failed.isEmpty {
             warn("warning: \(result.remaining.count) changes still differ after applying; the next run retries them")
         }

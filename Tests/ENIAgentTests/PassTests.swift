@@ -118,38 +118,6 @@ final class PassTests: FakeMachineTestCase {
     }
 }
 
-/// networkd is told to read the files again after a pass that wrote or removed one of the agent's
-/// `.network` files, on the real system only (the reload itself is a fake here: nothing is sent).
-final class NetworkdReloadTests: FakeMachineTestCase {
-    func applied(_ paths: [String]) -> Applied {
-        let outcomes = paths.map { Outcome(action: Action(.writeFile(path: $0, old: nil, new: ""), interface: "eth1", reason: "t"), result: .done) }
-        return Applied(outcomes: outcomes, netlinkWrites: 0, fileWrites: paths.count, sysctlWrites: 0)
-    }
-
-    func testReloadAfterANetworkFileChangedOnTheRealSystemOnly() throws {
-        let kernel = FakeKernel(links: [eth0, eth1])
-        var c = AgentConfig()
-        c.renderer = .networkd
-        var reloads = 0
-        var agent = Agent(config: c, provider: FakeMetadata(instance([eni(1)])), kernel: { kernel })
-        guard agent.renderer.kind == .networkd else { throw XCTSkip("/etc/systemd/network cannot be written here: \(agent.renderer)") }
-        agent.reloadNetworkd = { reloads += 1 }
-        XCTAssertNil(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])))
-        XCTAssertEqual(reloads, 1)
-        XCTAssertNil(agent.reloadManager(after: applied(["/etc/sysctl.d/90-eni-agent.conf"])))
-        XCTAssertEqual(reloads, 1, "no .network file changed: no reload")
-        agent.reloadNetworkd = { throw BusError.transport("connect /run/dbus/system_bus_socket: No such file or directory") }
-        XCTAssertEqual(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])),
-                       "systemd-networkd's Reload after the agent changed its files answered an error (connect /run/dbus/system_bus_socket: No such file or directory); networkd applies the files when it reloads or restarts")
-        // Below another root (a test's, a chroot's) the files are not networkd's: never a reload.
-        c.root = scratch.root
-        agent = Agent(config: c, provider: FakeMetadata(instance([eni(1)])), kernel: { kernel })
-        agent.reloadNetworkd = { reloads += 1 }
-        XCTAssertNil(agent.reloadManager(after: applied(["/etc/systemd/network/05-eni-agent-eth1.network"])))
-        XCTAssertEqual(reloads, 1)
-    }
-}
-
 /// The daemon's loop, driven by a script of inputs.
 final class LoopTests: FakeMachineTestCase {
     /// Each `wait` runs the next step (a change to the fakes) and returns what it says arrived;

@@ -99,16 +99,32 @@ fi
 for n in 2 3; do check "cold attach: ENI $n configured" eventually 60 configured $n; done
 check "cold attach: the primary ENI's secondary IP 10.0.1.11 assigned" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
 check "cold attach: every IP answers the client through the router" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
-# networkd has the secondary ENIs with the agent's files (which sort before any catch-all DHCP file
-# of the image, VM_CATCH_ALL=1), and the main table keeps the primary's default route only.
+# The main table keeps the primary's default route only.
 one_default() { gx "r=\$(ip -4 route show table main default); [ \$(echo \"\$r\" | grep -c .) = 1 ] && echo \"\$r\" | grep -q 'via 10.0.1.1 ' || { echo \"\$r\"; exit 1; }"; }
-networkd_has() { gx "i=\$(eni-vm-check iface $(mac "$1")); networkctl status \$i --no-pager | grep -q \"Network File: /etc/systemd/network/05-eni-agent-\$i.network\""; }
-for n in 2 3; do check "cold attach: networkd has ENI $n with the agent's file, not the catch-all DHCP one" eventually 20 networkd_has $n; done
 check "cold attach: one default route in the main table (the primary's)" eventually 20 one_default
 timed "1 cold attach (after the agent answered)" "$(since "$t")"
 # Scenario 8: the files in /etc, /usr and /var (path, mtime, size) before scenarios 2-7.
 FILES='find /etc /usr /var -xdev \( -path /var/log/journal -o -path /var/lib/systemd -o -path /var/tmp -o -path /var/cache \) -prune -o -printf "%p %T@ %s\n"'
 gx "$FILES | sort >/run/eni-vm/files-before.txt"
+
+# === 1b. Another program's rules and routes ========================================================
+# Docker-like and the user's own, some in the agent's tables and at its priorities, one with
+# networkd's protocol (static) that no file of the agent's declares: none may be changed by the
+# agent through scenarios 2-8 (scenario 9 restarts networkd, which removes foreign rules itself).
+DEV2=$(gx "eni-vm-check iface $(mac 2)")
+FOREIGN_RULES=("from 172.17.0.0/16 lookup 100" "from 10.0.2.99 lookup 10001" "from 10.0.3.99 lookup 10002")
+gx "printf '%s\\n' 10.0.3.99 >/run/eni-vm/foreign-sources &&
+    ip rule add from 172.17.0.0/16 lookup 100 priority 100 &&
+    ip route add blackhole 172.17.0.0/16 table 100 &&
+    ip rule add from 10.0.2.99 lookup 10001 priority 10001 &&
+    ip rule add from 10.0.3.99 lookup 10002 priority 10002 protocol static &&
+    ip route add 192.0.2.0/24 dev $DEV2 table 10001" || not_ok "foreign objects: added in the guest"
+foreign_intact() {
+    local r
+    for r in "${FOREIGN_RULES[@]}"; do gx "ip -4 rule show | grep -q '$r'" || { echo "gone: $r"; return 1; }; done
+    gx "ip -4 route show table 100 | grep -q '^blackhole 172.17.0.0/16' && ip -4 route show table 10001 | grep -q '^192.0.2.0/24 dev $DEV2'"
+}
+check "foreign objects: in place" foreign_intact
 
 # === 2. Hot-plug: one NIC, then three at once =======================================================
 t=$(now)
@@ -116,7 +132,6 @@ sim_scenario "$(scenario "$CLOUD" 2 3 4 5 6 7)"
 vm_plug 4 || abort "hot-plug: device_add eni4"
 check "hot-plug: ENI 4 configured" eventually 60 configured 4
 check "hot-plug: ENI 4's IPs answer the client" eventually 20 reachable 10.0.4.10 10.0.4.11
-check "hot-plug: networkd has ENI 4 with the agent's file at once (Reload over the bus), not DHCP" eventually 10 networkd_has 4
 check "hot-plug: one default route in the main table" eventually 10 one_default
 timed "2a hot-plug one NIC" "$(since "$t")"
 t=$(now)
@@ -247,6 +262,8 @@ check "unit: nothing written outside its ReadWritePaths (/etc/sysctl.d, /etc/sys
     "! grep -Ev '^(/etc/sysctl\.d|/etc/sysconfig/network-scripts|/etc/systemd/network)(/|\$)' $TMP/written.txt"
 timed "8 live unit" "$(since "$t")"
 
+check "foreign objects: every one still there after scenarios 2-8 (hot-plugs, lag, IP changes, unplug, restart)" foreign_intact
+
 # === 9. systemd-networkd restarts beside the agent =================================================
 # The guest runs networkd, so `renderer = "auto"` writes one .network file per secondary ENI
 # (05-eni-agent-IF.network, matched by MAC): a restart of networkd applies them, networkd's copies of
@@ -256,9 +273,10 @@ timed "8 live unit" "$(since "$t")"
 t=$(now)
 check "networkd: status names the renderer auto chose" gx "eni-agent status | grep -q '^renderer: networkd (auto: systemd-networkd is running'"
 check "networkd: one .network file per secondary ENI" gx "[ \$(ls /etc/systemd/network/05-eni-agent-*.network | wc -l) = 6 ]"
-gx "ip -4 rule show | grep -Ec 'proto (234|static)'" >"$TMP/rules-before-networkd.txt"
+agents_rules() { gx "ip -4 rule show | grep -E 'proto (234|static)' | grep -vc 'from 10.0.3.99 '"; }
+agents_rules >"$TMP/rules-before-networkd.txt"
 gx "systemctl restart systemd-networkd && networkctl list --no-pager >/dev/null"
-gx "ip -4 rule show | grep -Ec 'proto (234|static)'" >"$TMP/rules-after-networkd.txt"
+agents_rules >"$TMP/rules-after-networkd.txt"
 echo "# rules of eni-agent: $(cat "$TMP/rules-before-networkd.txt") before the restart of systemd-networkd, $(cat "$TMP/rules-after-networkd.txt") right after"
 check "networkd restart: no rule of the agent's removed" test "$(cat "$TMP/rules-after-networkd.txt")" = "$(cat "$TMP/rules-before-networkd.txt")"
 all_configured() { local n; for n in 2 3 6 7 8; do configured $n || return 1; done; configured 4 10.0.4.12; }
