@@ -133,26 +133,22 @@ public struct Agent {
         for mac in expected { watches.appeared(mac, name: names[mac] ?? "\(mac)", at: started) }
         while true {
             var metadata = try provider.fetch(waitingFor: expected)
-            var plan = self.plan(metadata.instance, try m.observe(renderer: fileRenderer, assumeSettled: assumeSettled),
-                                 interfaces: interfaces, warnings: metadata.warnings)
+            let observed = try m.observe(renderer: fileRenderer, assumeSettled: assumeSettled)
+            let plan = self.plan(metadata.instance, observed, interfaces: interfaces, warnings: metadata.warnings)
             let now = ContinuousClock.now
             _ = watches.passed(plan.enis, names: names, at: now) { ENIWatches.pollDelay($0, base: config.pendingBackoffMilliseconds) }
             if let next = watches.attaching.compactMap(\.next).min() {
                 // One thread: the wait is a sleep until the next poll (rounded up to the millisecond).
                 let wait = now.duration(to: next)
-                _ = poll(nil, 0, Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000 + 1))
+                _ = poll(nil, 0, Int32(clamping: wait.milliseconds + 1))
                 continue
             }
-            // Waited, and still pending: say how long.
-            if config.pendingTimeoutMilliseconds > 0, case let waited = (ContinuousClock.now - started).components.seconds,
-               metadata.instance.unknown.values.contains(where: \.isPending) {
-                for (mac, why) in metadata.instance.unknown where why.isPending && expected.contains(mac) {
-                    metadata.instance.unknown[mac] = .pending("\(why.reason) (waited \(waited) s)")
-                }
-                plan = self.plan(metadata.instance, try m.observe(renderer: fileRenderer, assumeSettled: assumeSettled),
-                                 interfaces: interfaces, warnings: metadata.warnings)
-            }
-            return (metadata, plan)
+            // Waited, and still pending: say how long (the same observed state, planned again).
+            let waitedFor = metadata.instance.unknown.filter { $0.value.isPending && expected.contains($0.key) }
+            guard config.pendingTimeoutMilliseconds > 0, !waitedFor.isEmpty else { return (metadata, plan) }
+            let waited = (ContinuousClock.now - started).components.seconds
+            for (mac, why) in waitedFor { metadata.instance.unknown[mac] = .pending("\(why.reason) (waited \(waited) s)") }
+            return (metadata, self.plan(metadata.instance, observed, interfaces: interfaces, warnings: metadata.warnings))
         }
     }
 

@@ -264,7 +264,7 @@ struct Loop {
             return
         }
         if !done {
-            logger.warning("ready at the start deadline (\(settings.readyTimeout.seconds) s) though not every ENI present at start is configured: \(passStatus)")
+            logger.warning("ready at the start deadline (\(settings.readyTimeout.components.seconds) s) though not every ENI present at start is configured: \(passStatus)")
         }
         readyAt = nil
         lastStatus = passStatus
@@ -532,8 +532,3 @@ struct Loop {
     }
 }
 
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-    var seconds: Int64 { components.seconds }
-}

@@ -278,7 +278,3 @@ func sleep(for d: Duration) {
     while nanosleep(&ts, &rest) != 0, errno == EINTR { ts = rest }
 }
 
-extension Duration {
-    /// Whole milliseconds (negative when the duration is).
-    var milliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
-}

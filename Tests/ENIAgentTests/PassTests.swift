@@ -27,12 +27,14 @@ class FakeMachineTestCase: XCTestCase {
     override func setUpWithError() throws { scratch = try Scratch() }
     override func tearDown() { scratch = nil }
 
-    func agent(_ kernel: FakeKernel, _ metadata: FakeMetadata) throws -> Agent {
+    /// `pendingTimeout`: how long a one-shot run waits for what is pending (polls 1 ms apart).
+    func agent(_ kernel: FakeKernel, _ metadata: FakeMetadata, pendingTimeout: Int = 0) throws -> Agent {
         try scratch.sysctls(for: kernel.linkList.map(\.name) + ["eth2", "eth3"])
         var c = AgentConfig()
         c.root = scratch.root
         c.renderer = .ifcfg
-        c.pendingTimeoutMilliseconds = 0
+        c.pendingTimeoutMilliseconds = pendingTimeout
+        c.pendingBackoffMilliseconds = 1
         var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: metadata, kernel: { kernel })
         a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
         return a
@@ -70,15 +72,10 @@ final class PassTests: FakeMachineTestCase {
     /// An ENI whose link is there and that the metadata lists only at its third look: one
     /// `reconfigure` waits for it (the daemon's state machine decides) and configures it.
     func testAnENIListedLateIsWaitedForThenConfigured() throws {
-        var eth3 = eth2
-        eth3.kind = nil
-        let kernel = FakeKernel(links: [eth0, eth1, eth3])
+        let kernel = FakeKernel(links: [eth0, eth1, eth2])
         let metadata = FakeMetadata(instance([eni(1), eni(2), eni(3)]))
         metadata.later = [instance([eni(1), eni(2)]), instance([eni(1), eni(2)])]
-        var agent = try agent(kernel, metadata)
-        agent = Agent(config: { var c = agent.config; c.pendingTimeoutMilliseconds = 60_000; c.pendingBackoffMilliseconds = 1; return c }(),
-                      procSys: agent.procSys, provider: metadata, kernel: { kernel })
-        agent.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        let agent = try agent(kernel, metadata, pendingTimeout: 60_000)
         let r = try agent.reconfigure()
         XCTAssertEqual(metadata.fetches, 3, "two looks while eth2 was not listed, then the one that lists it")
         XCTAssertTrue(kernel.ruleSet.contains(rule(3, "10.0.3.10")), "eth2 configured")
@@ -87,17 +84,12 @@ final class PassTests: FakeMachineTestCase {
 
     /// Never listed: pending once the wait is over, with how long it waited; the others go ahead.
     func testAnENINeverListedIsPendingAfterTheWait() throws {
-        var eth3 = eth2
-        eth3.kind = nil
-        let kernel = FakeKernel(links: [eth0, eth1, eth3])
+        let kernel = FakeKernel(links: [eth0, eth1, eth2])
         let metadata = FakeMetadata(instance([eni(1), eni(2)]))
-        var agent = try agent(kernel, metadata)
-        agent = Agent(config: { var c = agent.config; c.pendingTimeoutMilliseconds = 30; c.pendingBackoffMilliseconds = 1; return c }(),
-                      procSys: agent.procSys, provider: metadata, kernel: { kernel })
-        agent.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        let agent = try agent(kernel, metadata, pendingTimeout: 30)
         let r = try agent.reconfigure()
         XCTAssertGreaterThan(metadata.fetches, 1, "looked again while it waited")
-        let state = r.plan.enis.first { $0.mac == eth3.mac! }?.state
+        let state = r.plan.enis.first { $0.mac == eth2.mac! }?.state
         guard case .unknown(.pending(let why))? = state else { return XCTFail("\(String(describing: state))") }
         XCTAssertEqual(why, "not listed yet (waited 0 s)")
         XCTAssertTrue(kernel.ruleSet.contains(rule(2, "10.0.2.10")), "eth1 configured all the same")
