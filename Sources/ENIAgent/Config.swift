@@ -72,16 +72,23 @@ public struct AgentConfig: Equatable, Sendable {
         case .none: return RendererChoice(kind: .none, reason: "renderer = none")
         case .ifcfg: choice = RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg")
         case .networkd: choice = RendererChoice(kind: .networkd, reason: "renderer = networkd")
+        case .networkmanager: choice = RendererChoice(kind: .networkmanager, reason: "renderer = networkmanager")
         case .auto:
+            // NetworkManager writes its pid file while it runs (removed when it stops). It comes
+            // first: where NetworkManager runs it manages the links (RHEL-family systems, Ubuntu
+            // desktops; netplan's NetworkManager renderer), whatever else is installed.
             // systemd-networkd writes its state file while it runs (its directories exist whether
             // it runs or not: systemd's tmpfiles make them).
+            let networkManager = NetworkManagerRenderer.runningMarker
             let networkd = NetworkdRenderer.runningMarker
-            if (try? FileStore.readFile(atPath: files.hostPath(networkd), limit: 1 << 16)) != nil {
+            if (try? FileStore.readFile(atPath: files.hostPath(networkManager), limit: 1 << 16)) != nil {
+                choice = RendererChoice(kind: .networkmanager, reason: "auto: NetworkManager is running (\(networkManager) exists)")
+            } else if (try? FileStore.readFile(atPath: files.hostPath(networkd), limit: 1 << 16)) != nil {
                 choice = RendererChoice(kind: .networkd, reason: "auto: systemd-networkd is running (\(networkd) exists)")
             } else if files.isDirectory(dir) {
                 choice = RendererChoice(kind: .ifcfg, reason: "auto: \(dir) exists (network-scripts or NetworkManager's ifcfg-rh reads it)")
             } else {
-                return RendererChoice(kind: .none, reason: "auto: systemd-networkd is not running and there is no \(dir): nothing on this system reads the files the agent can write")
+                return RendererChoice(kind: .none, reason: "auto: neither NetworkManager nor systemd-networkd is running and there is no \(dir): nothing on this system reads the files the agent can write")
             }
         }
         let r = choice.kind.renderer(nmControlled: nmControlled)

@@ -132,7 +132,7 @@ public struct FileStore: Sendable {
             guard fd >= 0 else { throw FileError("read", hostPath(path), errno: errno) }
             defer { close(fd) }
             let bytes = try Self.readAll(fd, path: hostPath(path), limit: 1 << 20)
-            return ObservedFile(.regular(content: String(decoding: bytes, as: UTF8.self)))
+            return ObservedFile(.regular(content: String(decoding: bytes, as: UTF8.self)), mode: UInt16(st.st_mode & 0o7777))
         default: return ObservedFile(.other)
         }
     }
@@ -178,9 +178,11 @@ public struct FileStore: Sendable {
         return names.sorted()
     }
 
-    /// Writes `content` to `path` atomically with mode 0644, creating parent directories (0755).
+    /// Writes `content` to `path` atomically with `mode` (0644 unless the renderer says otherwise:
+    /// NetworkManager's keyfiles are 0600), creating parent directories (0755). The file has its
+    /// mode from its creation on: a 0600 file is never readable by others, even for a moment.
     /// A symlink at `path` is replaced, never written through.
-    public func write(_ content: String, to path: String) throws(FileError) {
+    public func write(_ content: String, to path: String, mode: UInt16 = FileMarker.defaultMode) throws(FileError) {
         let (comps, name) = try split(path)
         guard let dir = try openDirectory(comps, create: true, for: path) else {
             throw FileError("write", hostPath(path), "parent directory missing")
@@ -188,13 +190,14 @@ public struct FileStore: Sendable {
         defer { close(dir) }
         let tmp = FileMarker.temporaryName(name)
         _ = unlinkat(dir, tmp, 0)  // a leftover of a run that died
-        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(mode & 0o777))
         guard fd >= 0 else { throw FileError("write", hostPath(path), errno: errno) }
         var ok = false
         defer { if !ok { _ = unlinkat(dir, tmp, 0) } }
         do {
             defer { close(fd) }
-            guard fchmod(fd, 0o644) == 0 else { throw FileError("chmod", hostPath(path), errno: errno) }
+            // The umask may have taken bits away at creation.
+            guard fchmod(fd, mode_t(mode)) == 0 else { throw FileError("chmod", hostPath(path), errno: errno) }
             do { _ = try FileDescriptor(rawValue: fd).writeAll(content.utf8) } catch {
                 throw FileError("write", hostPath(path), errno: (error as? Errno)?.rawValue ?? EIO)
             }

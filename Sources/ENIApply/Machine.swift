@@ -145,7 +145,7 @@ public struct Machine {
                 case .addRule(let x): try tolerate(.exists) { try nl.add(x) }
                 case .removeRule(let x): try tolerate(.notFound) { try nl.remove(x) }
                 case .setSysctl(let k, _, let v): sysctlWrites += 1; try procSys.write(k, v)
-                case .writeFile(let p, _, let c): fileWrites += 1; try files.write(c, to: p)
+                case .writeFile(let p, _, let c, let mode, _): fileWrites += 1; try files.write(c, to: p, mode: mode)
                 case .removeFile(let p, _): fileWrites += 1; try files.remove(p)
                 }
                 outcomes.append(Outcome(action: a, result: .done))

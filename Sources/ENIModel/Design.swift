@@ -13,18 +13,24 @@ public struct InterfaceDesign: Hashable, Sendable {
     /// Policy routing table and rule priority (secondary ENIs only).
     public var table: UInt32?
     public var priority: UInt32?
-    /// The protocol number carried by every route the agent creates, and by its rules unless
-    /// `ruleProto` says otherwise.
+    /// The agent's own protocol number (`route_protocol`): carried by its routes and rules unless
+    /// `routeProto` / `ruleProto` say otherwise.
     public var proto: UInt8
+    /// The protocol number of the agent's routes: `proto`, or the one the network manager gives the
+    /// routes the agent's files declare where a file cannot say it (NetworkManager: `static`), so
+    /// that its copy and the agent's are one object.
+    public var routeProto: UInt8
     /// The protocol number of the agent's rules: `proto`, or the one the network manager gives the
     /// rules the agent's files declare (networkd: `static`), so that its copy and the agent's are
     /// one object.
     public var ruleProto: UInt8
 
-    public init(name: String, role: Role, eni: ENI, table: UInt32?, priority: UInt32?, proto: UInt8, ruleProto: UInt8? = nil) {
+    public init(name: String, role: Role, eni: ENI, table: UInt32?, priority: UInt32?, proto: UInt8, ruleProto: UInt8? = nil,
+                routeProto: UInt8? = nil) {
         self.name = name; self.role = role; self.eni = eni
         self.table = table; self.priority = priority; self.proto = proto
         self.ruleProto = ruleProto ?? proto
+        self.routeProto = routeProto ?? proto
     }
 
     public var mac: MACAddress { eni.mac }
@@ -39,8 +45,8 @@ public struct InterfaceDesign: Hashable, Sendable {
     public var routes: [Route] {
         guard role == .secondary, let table else { return [] }
         return [
-            Route(table: table, destination: eni.subnet, device: name, scope: .link, proto: proto),
-            Route(table: table, destination: .any, gateway: eni.gateway, device: name, proto: proto),
+            Route(table: table, destination: eni.subnet, device: name, scope: .link, proto: routeProto),
+            Route(table: table, destination: .any, gateway: eni.gateway, device: name, proto: routeProto),
         ]
     }
 
@@ -106,6 +112,17 @@ public protocol FileRenderer: Sendable {
     /// in the kernel because the agent's file told it to. A section the renderer would not have
     /// written (a key it does not write, a value it would not write) declares nothing.
     func declaredRules(_ files: [String: ObservedFile]) -> [Rule]
+    /// The protocol number the network manager gives the routes this renderer's files declare,
+    /// where the file cannot say it (a NetworkManager keyfile route has no protocol attribute:
+    /// NetworkManager's routes are `static`, 4). nil where the files carry the agent's own protocol
+    /// (networkd's `Protocol=`, ifcfg's `route-IF` lines) or declare no route.
+    var routeProtocol: UInt8? { get }
+    /// The routes this renderer's own files declare, parsed back as `declaredRules` does, each with
+    /// `proto` = `routeProtocol` and the interface the file is named after as its device.
+    func declaredRoutes(_ files: [String: ObservedFile]) -> [Route]
+    /// The permission bits the file at `path` (one this renderer writes) must have: 0644 unless the
+    /// program reading it wants otherwise (NetworkManager ignores keyfiles readable by others: 0600).
+    func mode(ofPath path: String) -> UInt16
     /// The interface a path this renderer writes is named after (`ifcfg-eth1` -> `eth1`); nil
     /// for a path it does not write or one not named after an interface.
     func interface(ofPath path: String) -> String?
@@ -115,12 +132,23 @@ extension FileRenderer {
     public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] { [] }
     public var ruleProtocol: UInt8? { nil }
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { [] }
+    public var routeProtocol: UInt8? { nil }
+    public func declaredRoutes(_ files: [String: ObservedFile]) -> [Route] { [] }
+    public func mode(ofPath path: String) -> UInt16 { FileMarker.defaultMode }
     public func interface(ofPath path: String) -> String? { nil }
 }
 
 /// The first line of every file the agent writes. A file without it is never changed.
 public enum FileMarker {
     public static let prefix = "# Managed by eni-agent"
+    /// The permission bits of the agent's files unless their renderer says otherwise.
+    public static let defaultMode: UInt16 = 0o644
+
+    /// `0644`: a mode as `chmod` takes it, for messages.
+    public static func modeText(_ mode: UInt16) -> String {
+        let digits = String(mode, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
 
     /// The marker line, naming the ENI the file belongs to when it belongs to one.
     public static func line(owner: MACAddress?) -> String {

@@ -167,7 +167,9 @@ public struct Rule: Hashable, Comparable, Sendable, CustomStringConvertible {
 public struct ObservedFile: Hashable, Sendable {
     public enum Kind: Hashable, Sendable { case regular(content: String), symlink, other }
     public var kind: Kind
-    public init(_ kind: Kind) { self.kind = kind }
+    /// The permission bits (`st_mode & 07777`) of a regular file; nil where not known.
+    public var mode: UInt16?
+    public init(_ kind: Kind, mode: UInt16? = nil) { self.kind = kind; self.mode = mode }
 
     public var content: String? {
         if case .regular(let c) = kind { return c }

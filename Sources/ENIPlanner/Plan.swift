@@ -10,7 +10,8 @@ public enum Change: Hashable, Sendable {
     case addRule(Rule)
     case removeRule(Rule)
     case setSysctl(key: String, from: String?, to: String)
-    case writeFile(path: String, old: String?, new: String)
+    /// `mode`: the permission bits the file gets; `oldMode`: those it has, when the write changes them.
+    case writeFile(path: String, old: String?, new: String, mode: UInt16 = FileMarker.defaultMode, oldMode: UInt16? = nil)
     case removeFile(path: String, old: String)
 
     public var isFile: Bool {
@@ -32,15 +33,31 @@ public enum Change: Hashable, Sendable {
         case .addRule(let r): "+ ip rule add \(r)"
         case .removeRule(let r): "- ip rule del \(r)"
         case .setSysctl(let k, let from, let to): "+ sysctl -w \(k)=\(to)" + (from.map { "  # was \($0)" } ?? "")
-        case .writeFile(let path, let old, _): "+ write \(path)" + (old == nil ? " (new)" : "")
+        case .writeFile(let path, let old, _, let mode, let oldMode):
+            "+ write \(path)" + { notes in notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))" }(
+                (old == nil ? ["new"] : []) + Self.modeNotes(mode: mode, oldMode: oldMode))
         case .removeFile(let path, _): "- remove \(path)"
         }
+    }
+
+    /// A write's mode, where it is not the default or changes.
+    static func modeNotes(mode: UInt16, oldMode: UInt16?) -> [String] {
+        if let oldMode, oldMode != mode { return ["mode \(FileMarker.modeText(oldMode)) -> \(FileMarker.modeText(mode))"] }
+        return mode == FileMarker.defaultMode ? [] : ["mode \(FileMarker.modeText(mode))"]
+    }
+
+    /// git's extended header lines for a mode (`old mode`/`new mode`, `new file mode`), where the
+    /// write sets a mode that is not the default or changes it.
+    static func modeLines(new: Bool, mode: UInt16, oldMode: UInt16?) -> String {
+        if let oldMode, oldMode != mode { return "old mode \(FileMarker.modeText(oldMode))\nnew mode \(FileMarker.modeText(mode))\n" }
+        return new && mode != FileMarker.defaultMode ? "new file mode \(FileMarker.modeText(mode))\n" : ""
     }
 
     /// File changes as a unified diff; nil for kernel changes.
     public var unifiedDiff: String? {
         switch self {
-        case .writeFile(let path, let old, let new): UnifiedDiff.render(path: path, old: old, new: new)
+        case .writeFile(let path, let old, let new, let mode, let oldMode):
+            Self.modeLines(new: old == nil, mode: mode, oldMode: oldMode) + UnifiedDiff.render(path: path, old: old, new: new)
         case .removeFile(let path, let old): UnifiedDiff.render(path: path, old: old, new: nil)
         default: nil
         }

@@ -85,6 +85,11 @@ private struct Builder {
     /// Rules the agent's own files declare, with the network manager's protocol: the manager's
     /// copies of the agent's rules, which are the agent's to remove when no ENI wants them.
     let declaredRules: Set<Rule>
+    /// The protocol of the agent's routes (`FileRenderer.routeProtocol`, else its own).
+    let routeProto: UInt8
+    /// Routes the agent's own files declare, with the network manager's protocol: the manager's
+    /// copies of the agent's routes (NetworkManager's are `static`), the agent's as its own are.
+    let declaredRoutes: Set<Route>
 
     init(desired: Instance, observed: ObservedState, config: PlannerConfig, renderer: any FileRenderer) {
         self.desired = desired; self.observed = observed; self.config = config
@@ -93,12 +98,21 @@ private struct Builder {
         let managerProto = renderer.ruleProtocol ?? config.proto
         ruleProto = managerProto
         declaredRules = managerProto == config.proto ? [] : Set(renderer.declaredRules(observed.files).filter { $0.proto == managerProto })
+        let managerRouteProto = renderer.routeProtocol ?? config.proto
+        routeProto = managerRouteProto
+        declaredRoutes = managerRouteProto == config.proto ? []
+            : Set(renderer.declaredRoutes(observed.files).filter { $0.proto == managerRouteProto })
     }
 
     var ours: UInt8 { config.proto }
 
     /// A rule the agent made: its protocol, or the manager's copy of a rule its files declare.
     func isOurs(_ r: Rule) -> Bool { r.proto == ours || declaredRules.contains(r) }
+
+    /// A route the agent made: its protocol, or the manager's copy of a route its files declare.
+    /// Another program's route with the manager's protocol (`static`: `ip route add` without
+    /// `proto`) is never the agent's, even in its tables.
+    func isOurs(_ r: Route) -> Bool { r.proto == ours || declaredRoutes.contains(r) }
 
     // MARK: Matching
 
@@ -200,8 +214,8 @@ private struct Builder {
                 guard let d = eni.deviceNumber, d > 0 else { return nil }
                 return (eni.networkCard ?? 0) * 256 + d
             },
-            { [observed, config, ours] _, link in
-                observed.routes.first { $0.proto == ours && $0.device == link.name && $0.table > config.tableBase }
+            { [observed, config, self] _, link in
+                observed.routes.first { self.isOurs($0) && $0.device == link.name && $0.table > config.tableBase }
                     .map { Int($0.table - config.tableBase) }
             },
             { _, link in
@@ -242,7 +256,7 @@ private struct Builder {
                 continue
             }
             designs.append(InterfaceDesign(name: link.name, role: .secondary, eni: eni, table: table, priority: priority, proto: ours,
-                                           ruleProto: ruleProto))
+                                           ruleProto: ruleProto, routeProto: routeProto))
         }
         designs.sort { $0.name < $1.name }
         for d in designs { statuses.append(ENIStatus(mac: d.mac, state: .managed(d))) }
@@ -255,7 +269,7 @@ private struct Builder {
     }
 
     mutating func planInterfaces() {
-        let foreignRoutes = observed.routes.filter { $0.proto != ours }
+        let foreignRoutes = observed.routes.filter { !isOurs($0) }
         for d in designs {
             let link = observed.link(named: d.name)!
             // Addresses.
@@ -287,7 +301,7 @@ private struct Builder {
             // Routes in the ENI's table.
             let wantRoutes = d.routes
             let wantRouteSet = Set(wantRoutes)
-            for r in observed.routes.filter({ $0.proto == ours && $0.table == d.table && !wantRouteSet.contains($0) }).sorted() {
+            for r in observed.routes.filter({ isOurs($0) && $0.table == d.table && !wantRouteSet.contains($0) }).sorted() {
                 add(.removeRoute(r), d.name, "not part of \(d.mac)'s table")
             }
             for r in wantRoutes where !observedRoutes.contains(r) {
@@ -326,7 +340,7 @@ private struct Builder {
         for r in observed.rules.sorted() where isOurs(r) && !r.hasOtherSelectors && !wantRules.contains(r) && !held(r) {
             add(.removeRule(r), group(r.table), "no managed ENI holds \(r.source.map { "\($0.network)" } ?? "this rule")")
         }
-        for r in observed.routes.sorted() where r.proto == ours && !wantRoutes.contains(r)
+        for r in observed.routes.sorted() where isOurs(r) && !wantRoutes.contains(r)
             && !managedTables.contains(r.table) && !(r.device.map(protectedLinks.contains) ?? false) {
             add(.removeRoute(r), group(r.table), "no managed ENI uses table \(r.table)")
         }
@@ -380,19 +394,25 @@ private struct Builder {
         }
         for (path, content) in rendered.sorted(by: { $0.key < $1.key }) {
             let iface = owner(content)
+            let mode = renderer.mode(ofPath: path)
+            // The mode the file has, where it is known and not the one it must have.
+            let wrongMode = observed.files[path]?.mode.flatMap { $0 == mode ? nil : $0 }
             switch observed.files[path]?.kind {
             case nil:
-                add(.writeFile(path: path, old: nil, new: content), iface, "new file")
-            case .regular(let old) where old == content:
+                add(.writeFile(path: path, old: nil, new: content, mode: mode), iface, "new file")
+            case .regular(let old) where old == content && (wrongMode == nil || !FileMarker.isManaged(old)):
                 break
+            case .regular(let old) where old == content:
+                add(.writeFile(path: path, old: old, new: content, mode: mode, oldMode: wrongMode), iface,
+                    "mode \(FileMarker.modeText(wrongMode!)), not \(FileMarker.modeText(mode))")
             case .regular(let old) where FileMarker.isManaged(old) || config.force:
-                add(.writeFile(path: path, old: old, new: content), iface,
+                add(.writeFile(path: path, old: old, new: content, mode: mode, oldMode: wrongMode), iface,
                     FileMarker.isManaged(old) ? "out of date" : "overwritten with --force")
             case .regular:
                 problems.append(Problem(interface: iface, message:
                     "\(path) exists and is not managed by eni-agent (no marker line); not overwritten (use --force)"))
             case .symlink where config.force:
-                add(.writeFile(path: path, old: nil, new: content), iface, "symlink replaced with --force")
+                add(.writeFile(path: path, old: nil, new: content, mode: mode), iface, "symlink replaced with --force")
             case .symlink:
                 problems.append(Problem(interface: iface, message:
                     "\(path) is a symlink; not written through (use --force to replace the link)"))

@@ -2,14 +2,18 @@ import ENIModel
 
 /// Which files the agent writes.
 public enum RendererKind: String, CaseIterable, Sendable, Codable {
-    /// Files only where something reads them: `ifcfg` where `/etc/sysconfig/network-scripts`
-    /// exists (RHEL-family network-scripts, or NetworkManager's ifcfg-rh plugin), else `none`.
+    /// Files only where something reads them: `networkmanager` where NetworkManager runs, else
+    /// `networkd` where systemd-networkd runs, else `ifcfg` where `/etc/sysconfig/network-scripts`
+    /// exists (RHEL-family network-scripts), else `none`.
     /// Resolved against the system before use (`AgentConfig`'s renderer choice).
     case auto
     /// RHEL/CentOS network-scripts: `ifcfg-IF`, `route-IF`, `rule-IF`, plus the sysctl.d file.
     case ifcfg
     /// systemd-networkd: `05-eni-agent-IF.network` in `/etc/systemd/network`, plus the sysctl.d file.
     case networkd
+    /// NetworkManager: `eni-agent-IF.nmconnection` (0600) in `/etc/NetworkManager/system-connections`,
+    /// plus the sysctl.d file.
+    case networkmanager
     /// No files at all: runtime state only.
     case none
 
@@ -18,6 +22,7 @@ public enum RendererKind: String, CaseIterable, Sendable, Codable {
         switch self {
         case .ifcfg: Renderers([IfcfgRenderer(nmControlled: nmControlled), SysctlRenderer()])
         case .networkd: Renderers([NetworkdRenderer(), SysctlRenderer()])
+        case .networkmanager: Renderers([NetworkManagerRenderer(), SysctlRenderer()])
         case .none, .auto: Renderers([])
         }
     }
@@ -36,6 +41,13 @@ public struct Renderers: FileRenderer {
     /// The first part's that has one.
     public var ruleProtocol: UInt8? { parts.lazy.compactMap(\.ruleProtocol).first }
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { parts.flatMap { $0.declaredRules(files) } }
+    /// The first part's that has one.
+    public var routeProtocol: UInt8? { parts.lazy.compactMap(\.routeProtocol).first }
+    public func declaredRoutes(_ files: [String: ObservedFile]) -> [Route] { parts.flatMap { $0.declaredRoutes(files) } }
+    /// The first part's that is not the default.
+    public func mode(ofPath path: String) -> UInt16 {
+        parts.lazy.map { $0.mode(ofPath: path) }.first { $0 != FileMarker.defaultMode } ?? FileMarker.defaultMode
+    }
     public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
         var out: [String: String] = [:]
         for p in parts {

@@ -128,7 +128,7 @@ public enum PlanOutput {
         case .addRule: ("add_rule", nil)
         case .removeRule: ("remove_rule", nil)
         case .setSysctl: ("set_sysctl", nil)
-        case .writeFile(let p, _, _): ("write_file", p)
+        case .writeFile(let p, _, _, _, _): ("write_file", p)
         case .removeFile(let p, _): ("remove_file", p)
         }
     }

@@ -31,7 +31,7 @@ final class CLITests: XCTestCase {
 
     func testBadValuesNameTheFlagAndValue() throws {
         XCTAssertThrowsError(try Diff.parse(["--renderer", "netplan"]).options.resolve()) {
-            XCTAssertEqual("\($0)", "--renderer \"netplan\" is not one of auto, ifcfg, networkd, none")
+            XCTAssertEqual("\($0)", "--renderer \"netplan\" is not one of auto, ifcfg, networkd, networkmanager, none")
         }
         XCTAssertThrowsError(try Diff.parse(["--root", "relative"]).options.resolve()) {
             XCTAssertEqual("\($0)", "root \"relative\" must be an absolute path")

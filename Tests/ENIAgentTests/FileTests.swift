@@ -36,7 +36,7 @@ final class FileTests: XCTestCase {
         XCTAssertEqual(c.renderer, .auto)
         let fs = FileStore(root: root)
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .none,
-            reason: "auto: systemd-networkd is not running and there is no /etc/sysconfig/network-scripts: nothing on this system reads the files the agent can write"))
+            reason: "auto: neither NetworkManager nor systemd-networkd is running and there is no /etc/sysconfig/network-scripts: nothing on this system reads the files the agent can write"))
         c.renderer = .ifcfg
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .ifcfg, reason: "renderer = ifcfg"))
         // A root not made yet (the lock's directories create it) is writable where it would be made.
@@ -60,6 +60,61 @@ final class FileTests: XCTestCase {
         // Its directories alone (systemd's tmpfiles make them whether it runs or not) are not enough.
         try FileManager.default.removeItem(atPath: root + "/run/systemd/netif/state")
         XCTAssertEqual(c.rendererChoice(fs).kind, .none)
+    }
+
+    /// NetworkManager running (its pid file below the root) comes before systemd-networkd and
+    /// network-scripts' directory; `renderer = "networkmanager"` is taken as it is.
+    func testRendererAutoPrefersNetworkManager() throws {
+        var c = AgentConfig()
+        let fs = FileStore(root: root)
+        try FileManager.default.createDirectory(atPath: root + "/run/systemd/netif", withIntermediateDirectories: true)
+        try Data("OPER_STATE=routable\n".utf8).write(to: URL(filePath: root + "/run/systemd/netif/state"))
+        try FileManager.default.createDirectory(atPath: root + "/etc/sysconfig/network-scripts", withIntermediateDirectories: true)
+        XCTAssertEqual(c.rendererChoice(fs).kind, .networkd)
+        try FileManager.default.createDirectory(atPath: root + "/run/NetworkManager", withIntermediateDirectories: true)
+        try Data("812\n".utf8).write(to: URL(filePath: root + "/run/NetworkManager/NetworkManager.pid"))
+        XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .networkmanager,
+            reason: "auto: NetworkManager is running (/run/NetworkManager/NetworkManager.pid exists)"))
+        // Its directory alone is not enough: the pid file is there while it runs.
+        try FileManager.default.removeItem(atPath: root + "/run/NetworkManager/NetworkManager.pid")
+        XCTAssertEqual(c.rendererChoice(fs).kind, .networkd)
+        // Nor is a directory in the pid file's place.
+        try FileManager.default.createDirectory(atPath: root + "/run/NetworkManager/NetworkManager.pid", withIntermediateDirectories: true)
+        XCTAssertEqual(c.rendererChoice(fs).kind, .networkd)
+        c.renderer = .networkmanager
+        XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .networkmanager, reason: "renderer = networkmanager"))
+        // Its directory cannot be written: nothing is written, and the problem says why.
+        try FileManager.default.createDirectory(atPath: root + "/etc/NetworkManager/system-connections", withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: root + "/etc/NetworkManager/system-connections")
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root + "/etc/NetworkManager/system-connections") }
+        if getuid() != 0 {
+            let choice = c.rendererChoice(fs)
+            XCTAssertEqual(choice.kind, .none)
+            XCTAssertTrue(choice.problem?.hasPrefix("renderer networkmanager: /etc/NetworkManager/system-connections cannot be written") ?? false,
+                          choice.problem ?? "no problem")
+        }
+    }
+
+    /// A file gets the mode its renderer states from its creation on; the mode is observed, and a
+    /// write puts a changed mode back.
+    func testWriteModeAndObservedMode() throws {
+        let fs = FileStore(root: root)
+        let path = "/etc/NetworkManager/system-connections/eni-agent-eth1.nmconnection"
+        let old = umask(0o077)
+        defer { umask(old) }
+        try fs.write("a\n", to: path, mode: 0o600)
+        var attrs = try FileManager.default.attributesOfItem(atPath: root + path)
+        XCTAssertEqual((attrs[.posixPermissions] as! NSNumber).intValue, 0o600)
+        XCTAssertEqual(try fs.observe(directories: ["/etc/NetworkManager/system-connections"], files: [])[path],
+                       ObservedFile(.regular(content: "a\n"), mode: 0o600))
+        // The umask (077 here) takes nothing from the default mode either.
+        try fs.write("b\n", to: "/etc/x.conf")
+        XCTAssertEqual(try fs.observe(directories: [], files: ["/etc/x.conf"])["/etc/x.conf"]?.mode, 0o644)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: root + path)
+        XCTAssertEqual(try fs.observe(directories: [], files: [path])[path]?.mode, 0o644)
+        try fs.write("a\n", to: path, mode: 0o600)
+        attrs = try FileManager.default.attributesOfItem(atPath: root + path)
+        XCTAssertEqual((attrs[.posixPermissions] as! NSNumber).intValue, 0o600)
     }
 
     /// udev's database tells which links it has finished with; without its control socket, every
@@ -133,7 +188,7 @@ final class FileTests: XCTestCase {
         try fs.remove("/d/x")
         try fs.remove("/d/absent")
         XCTAssertEqual(try fs.observe(directories: ["/d", "/missing"], files: ["/d/y", "/nope/z"]),
-                       ["/d/y": ObservedFile(.regular(content: "b\n"))])
+                       ["/d/y": ObservedFile(.regular(content: "b\n"), mode: 0o644)])
     }
 
     /// Only regular files are read: a FIFO (which would block in open or read until a writer

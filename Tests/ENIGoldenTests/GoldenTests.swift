@@ -141,7 +141,7 @@ final class GoldenTests: XCTestCase {
         try assertConverges("networkd-eight-secondaries")
         let (plan, _, _, _) = try check("networkd-eight-secondaries")
         let written = plan.actions.compactMap { a -> String? in
-            if case .writeFile(let path, _, _) = a.change { path } else { nil }
+            if case .writeFile(let path, _, _, _, _) = a.change { path } else { nil }
         }
         XCTAssertEqual(written, (1...8).map { "/etc/systemd/network/05-eni-agent-eth\($0).network" } + [SysctlRenderer.path])
         XCTAssertFalse(plan.actions.contains { if case .removeFile = $0.change { true } else { false } })
@@ -162,6 +162,107 @@ final class GoldenTests: XCTestCase {
     func testNetworkdHostileInterfaceName() throws {
         let (plan, _, _, _) = try check("networkd-hostile-ifname")
         XCTAssertFalse(plan.actions.contains { $0.change.isFile })
+    }
+    /// The NetworkManager renderer: one 0600 keyfile per secondary ENI, none for the primary; the
+    /// image's own profile (cloud-init's for eth0) is left as it is. The agent's routes and rules
+    /// carry NetworkManager's protocol (static).
+    func testNetworkManagerEightSecondaries() throws {
+        try assertConverges("networkmanager-eight-secondaries")
+        let (plan, _, _, _) = try check("networkmanager-eight-secondaries")
+        let written = plan.actions.compactMap { a -> (String, UInt16)? in
+            if case .writeFile(let path, _, _, let mode, _) = a.change { (path, mode) } else { nil }
+        }
+        XCTAssertEqual(written.map(\.0), (1...8).map { "/etc/NetworkManager/system-connections/eni-agent-eth\($0).nmconnection" } + [SysctlRenderer.path])
+        XCTAssertEqual(written.map(\.1), Array(repeating: 0o600, count: 8) + [0o644])
+        XCTAssertFalse(plan.actions.contains { if case .removeFile = $0.change { true } else { false } })
+        for a in plan.actions {
+            switch a.change {
+            case .addRoute(let r): XCTAssertEqual(r.proto, 4, "\(r)")
+            case .addRule(let r): XCTAssertEqual(r.proto, 4, "\(r)")
+            default: break
+            }
+        }
+        XCTAssertEqual(plan.actions.filter { if case .addRoute = $0.change { true } else { false } }.count, 16)
+    }
+    /// A detached ENI's keyfile goes, with NetworkManager's copies of the rules it declared.
+    func testNetworkManagerENIDetached() throws {
+        try assertConverges("networkmanager-eni-detached")
+        let (plan, _, _, _) = try check("networkmanager-eni-detached")
+        XCTAssertEqual(plan.actions.compactMap { a -> String? in if case .removeFile(let p, _) = a.change { p } else { nil } },
+                       ["/etc/NetworkManager/system-connections/eni-agent-eth2.nmconnection"])
+        let removed = plan.actions.compactMap { a -> Rule? in if case .removeRule(let r) = a.change { r } else { nil } }
+        XCTAssertEqual(removed.map(\.description), ["from 10.0.3.10 lookup 10002 priority 10002 protocol 4",
+                                                    "from 10.0.3.11 lookup 10002 priority 10002 protocol 4"])
+    }
+    /// Routes and rules with NetworkManager's protocol (static) that no keyfile of the agent's
+    /// declares are another program's, even in the agent's tables and at its priorities: none is
+    /// removed, none is taken for the agent's table. Those its keyfiles declare are the agent's: a
+    /// rule of an IP gone and the default route of a gateway gone are removed, the keyfile rewritten.
+    func testNetworkManagerForeignStaticObjectsAreLeftAlone() throws {
+        try assertConverges("networkmanager-foreign-objects")
+        let (plan, observed, _, _) = try check("networkmanager-foreign-objects")
+        XCTAssertEqual(plan.problems, [])
+        // The previous plan (applied to make the machine configured) left them alone too.
+        let foreignRoutes = ["10.9.0.0/16 via 10.0.2.1 dev eth1 table 10001 proto 4",
+                             "10.0.2.0/24 dev eth1 scope link table 10001 proto 4 metric 100",
+                             "10.0.9.0/24 dev eth1 scope link table 10009 proto 4"]
+        let foreignRules = ["from 10.0.2.99 lookup 10001 priority 10001 protocol 4", "from 10.0.9.9 lookup 10009 priority 10009 protocol 4"]
+        XCTAssertEqual(Set(foreignRoutes).subtracting(observed.routes.map(\.description)), [])
+        XCTAssertEqual(Set(foreignRules).subtracting(observed.rules.map(\.description)), [])
+        let removedRules = plan.actions.compactMap { a -> Rule? in if case .removeRule(let r) = a.change { r } else { nil } }
+        XCTAssertEqual(removedRules.map(\.description), ["from 10.0.2.12 lookup 10001 priority 10001 protocol 4"])
+        let removedRoutes = plan.actions.compactMap { a -> Route? in if case .removeRoute(let r) = a.change { r } else { nil } }
+        XCTAssertEqual(removedRoutes.map(\.description), ["default via 10.0.2.1 dev eth1 table 10001 proto 4"])
+        let addedRoutes = plan.actions.compactMap { a -> Route? in if case .addRoute(let r) = a.change { r } else { nil } }
+        XCTAssertEqual(addedRoutes.map(\.description), ["default via 10.0.2.254 dev eth1 table 10001 proto 4"])
+        XCTAssertEqual(plan.design.interfaces.compactMap(\.table), [10001, 10002])
+    }
+    /// A link renamed to a name that cannot be written: nothing is written, and the keyfile written
+    /// under its former name stays (the ENI is left alone).
+    func testNetworkManagerHostileInterfaceName() throws {
+        let (plan, _, _, _) = try check("networkmanager-hostile-ifname")
+        XCTAssertFalse(plan.actions.contains { $0.change.isFile })
+    }
+    /// A keyfile with the right content but another mode (0644: NetworkManager would ignore it) is
+    /// written again with 0600, and `diff` says so; then nothing is left to do. A mode not known
+    /// (nil) is not a change; a networkd file's mode is 0644.
+    func testNetworkManagerKeyfileModeIsCorrected() throws {
+        let (plan, observed, instance, fixture) = try check("networkmanager-eight-secondaries")
+        var after = simulate(plan, on: observed)
+        let path = "/etc/NetworkManager/system-connections/eni-agent-eth3.nmconnection"
+        XCTAssertEqual(after.files[path]?.mode, 0o600)
+        XCTAssertEqual(after.files[SysctlRenderer.path]?.mode, 0o644)
+        after.files[path]?.mode = 0o644
+        let again = Planner.plan(desired: instance!, observed: after, config: fixture.plannerConfig(), renderer: fixture.renderer)
+        XCTAssertEqual(again.actions.count, 1)
+        let a = try XCTUnwrap(again.actions.first)
+        guard case .writeFile(let p, let old, let new, let mode, let oldMode) = a.change else { return XCTFail("\(a.change)") }
+        XCTAssertEqual([p, old], [path, new])
+        XCTAssertEqual(mode, 0o600)
+        XCTAssertEqual(oldMode, 0o644)
+        XCTAssertEqual(a.interface, "eth3")
+        XCTAssertEqual(a.reason, "mode 0644, not 0600")
+        XCTAssertEqual(a.change.command, "+ write \(path) (mode 0644 -> 0600)")
+        XCTAssertEqual(a.change.unifiedDiff, "old mode 0644\nnew mode 0600\n--- \(path)\n+++ \(path)\n")
+        let third = Planner.plan(desired: instance!, observed: simulate(again, on: after), config: fixture.plannerConfig(), renderer: fixture.renderer)
+        XCTAssertEqual(third.actions.map(\.change.command), [])
+        // Not known: not a change.
+        after.files[path]?.mode = nil
+        XCTAssertEqual(Planner.plan(desired: instance!, observed: after, config: fixture.plannerConfig(), renderer: fixture.renderer).actions.count, 0)
+        // A new keyfile says its mode.
+        let first = try XCTUnwrap(plan.actions.first { $0.change.command.contains("eni-agent-eth1.nmconnection") })
+        XCTAssertEqual(first.change.command, "+ write /etc/NetworkManager/system-connections/eni-agent-eth1.nmconnection (new, mode 0600)")
+        XCTAssertTrue(first.change.unifiedDiff!.hasPrefix("new file mode 0600\n--- /dev/null\n"))
+    }
+    /// networkd's files are 0644: one made 0600 by hand is put back, its diff says so.
+    func testNetworkdFileModeIsCorrected() throws {
+        let (plan, observed, instance, fixture) = try check("networkd-eight-secondaries")
+        var after = simulate(plan, on: observed)
+        let path = "/etc/systemd/network/05-eni-agent-eth1.network"
+        XCTAssertEqual(after.files[path]?.mode, 0o644)
+        after.files[path]?.mode = 0o600
+        let again = Planner.plan(desired: instance!, observed: after, config: fixture.plannerConfig(), renderer: fixture.renderer)
+        XCTAssertEqual(again.actions.map(\.change.command), ["+ write \(path) (mode 0600 -> 0644)"])
     }
     func testInterfaceFilter() throws {
         let (plan, _, _, _) = try check("interface-filter")

@@ -153,7 +153,7 @@ struct SafetyChecks {
         instance = try without(instance, eth3, unknown: "timeout")
         let plan = Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer)
         XCTAssertEqual(plan.actions.count, 1)
-        guard case .writeFile(let p, _, let new)? = plan.actions.first?.change else { return XCTFail("no file written") }
+        guard case .writeFile(let p, _, let new, _, _)? = plan.actions.first?.change else { return XCTFail("no file written") }
         XCTAssertEqual(p, path)
         XCTAssertTrue(new.contains(line(eth3)), new)
         XCTAssertEqual(new.components(separatedBy: setting).count - 1, 8)

@@ -28,7 +28,7 @@ func simulate(_ plan: Plan, on s: ObservedState) -> ObservedState {
         case .addRule(let r): s.rules.append(r)
         case .removeRule(let r): if let i = s.rules.firstIndex(of: r) { s.rules.remove(at: i) }
         case .setSysctl(let k, _, let v): s.sysctls[k] = v
-        case .writeFile(let p, _, let c): s.files[p] = ObservedFile(.regular(content: c))
+        case .writeFile(let p, _, let c, let mode, _): s.files[p] = ObservedFile(.regular(content: c), mode: mode)
         case .removeFile(let p, _): s.files[p] = nil
         }
     }

@@ -1,0 +1,203 @@
+import ENIModel
+
+/// NetworkManager keyfiles for each secondary ENI, so that NetworkManager brings the runtime state
+/// back at boot and, holding the same objects, keeps it when it restarts or reactivates the
+/// profile: `eni-agent-IF.nmconnection` in `/etc/NetworkManager/system-connections`, matched by
+/// MAC, with the ENI's addresses, the routes of its table and its rules. NetworkManager gives the
+/// routes and the rules of a profile the protocol `static` (a keyfile cannot say another), so the
+/// agent's own routes and rules carry `static` too under this renderer (`routeProtocol`,
+/// `ruleProtocol`): NetworkManager's copy and the agent's are one kernel object. The primary ENI
+/// gets no file. Files are 0600: NetworkManager ignores a keyfile others may read.
+public struct NetworkManagerRenderer: FileRenderer {
+    public static let directory = "/etc/NetworkManager/system-connections"
+    /// The file NetworkManager keeps while it runs (its pid file): `renderer = "auto"` picks this
+    /// renderer when it exists.
+    public static let runningMarker = "/run/NetworkManager/NetworkManager.pid"
+    static let namePrefix = "eni-agent-"
+    /// The keyfile plugin's own extension: files it writes have it, and files with it are read.
+    static let nameSuffix = ".nmconnection"
+    /// `RTPROT_STATIC`: what NetworkManager gives the routes of a profile (keyfile routes have no
+    /// protocol attribute; `nmp_utils_ip_config_source_coerce_to_rtprot`) and, since 1.42, its
+    /// routing rules (`nm_ip_routing_rule_to_platform`, src/core/NetworkManagerUtils.c; 0, unspec,
+    /// before).
+    public static let staticProtocol: UInt8 = 4
+    /// NetworkManager refuses (`nms_keyfile_utils_check_file_permissions`) a keyfile with any
+    /// group or other permission bit.
+    public static let fileMode: UInt16 = 0o600
+    /// The first 20 hex digits of every profile's UUID; the MAC's 12 digits complete it. A
+    /// version-4-shaped UUID (`4` and `8` at the version and variant positions), `enia` `ge` `Nt`
+    /// in ASCII: the same MAC always gives the same profile, whatever its interface is called.
+    static let uuidPrefix = "656e6961-6765-4e74-8000-"
+
+    public init() {}
+    public var directories: [String] { [Self.directory] }
+    public var files: [String] { [] }
+    public var ruleProtocol: UInt8? { Self.staticProtocol }
+    public var routeProtocol: UInt8? { Self.staticProtocol }
+
+    public static func path(_ interface: String) -> String { "\(directory)/\(namePrefix)\(interface)\(nameSuffix)" }
+
+    /// The interface of a path this renderer writes (`DIR/eni-agent-IF.nmconnection`, IF safe).
+    public func interface(ofPath path: String) -> String? { Self.interface(ofPath: path) }
+
+    static func interface(ofPath path: String) -> String? {
+        let prefix = directory + "/" + namePrefix
+        guard path.hasPrefix(prefix), path.hasSuffix(nameSuffix) else { return nil }
+        let name = String(path.dropFirst(prefix.count).dropLast(nameSuffix.count))
+        return Link.isSafeName(name) ? name : nil
+    }
+
+    /// 0600 for the keyfiles; the default for any other path.
+    public func mode(ofPath path: String) -> UInt16 {
+        Self.interface(ofPath: path) != nil ? Self.fileMode : FileMarker.defaultMode
+    }
+
+    /// The profile's UUID: the fixed prefix and the MAC's 12 hex digits.
+    public static func uuid(_ mac: MACAddress) -> String {
+        uuidPrefix + mac.bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    public func render(_ design: NetworkDesign) throws(ModelError) -> [String: String] {
+        var out: [String: String] = [:]
+        for d in design.interfaces where d.role == .secondary {
+            // The name goes into `id=` and the file name: only letters, digits, `_.-` (no newline,
+            // no `\`, no leading space, nothing GKeyFile would unescape or trim).
+            try validateInterfaceName(d.name)
+            let connection = [
+                "[connection]",
+                "id=\(Self.namePrefix)\(d.name)",
+                // Fixed per ENI: NetworkManager knows the profile again after a rewrite or a rename.
+                "uuid=\(Self.uuid(d.mac))",
+                "type=ethernet",
+                // Activated on any device with the MAC below, at boot and on hot-plug.
+                "autoconnect=true",
+                // Before other profiles that may match the device (the image's or cloud-init's,
+                // NetworkManager's own "Wired connection N" at 0): theirs would run DHCP on it.
+                "autoconnect-priority=100",
+            ]
+            // Matched by MAC only (no `interface-name=`): the profile follows the ENI whatever udev
+            // names its link. NetworkManager writes the MAC in upper case.
+            let ethernet = ["[ethernet]", "mac-address=\(d.mac.description.uppercased())"]
+            var ipv4 = [
+                "[ipv4]",
+                // The addresses are the metadata's, set statically: no DHCP client on the ENI.
+                "method=manual",
+            ]
+            for (i, a) in d.addresses.enumerated() { ipv4.append("address\(i + 1)=\(a.address)/\(a.prefixLength)") }
+            // No default route in the main table from this profile, whatever else it says: the
+            // ENI's default route is in its own table.
+            ipv4.append("never-default=true")
+            for (i, r) in d.routes.enumerated() {
+                ipv4 += try Self.routeLines(r, index: i + 1, device: d.name)
+            }
+            for (i, r) in d.rules.enumerated() {
+                ipv4.append("routing-rule\(i + 1)=\(try Self.ruleText(r))")
+            }
+            let ipv6 = [
+                "[ipv6]",
+                // No router advertisements (they would add a default route to the main table; IPv6
+                // is not managed yet), no DHCPv6; the link-local address the kernel gives anyway.
+                "method=link-local",
+            ]
+            out[Self.path(d.name)] = FileMarker.line(owner: d.mac) + "\n"
+                + [connection, ethernet, ipv4, ipv6].map { $0.joined(separator: "\n") + "\n" }.joined(separator: "\n")
+        }
+        return out
+    }
+
+    /// `routeN=DEST/LEN,GATEWAY,METRIC` and `routeN_options=table=T` for a route through the
+    /// profile's device. The gateway is written `0.0.0.0` where there is none (NetworkManager's own
+    /// writer does so whenever a metric follows); the metric is always written, as without it
+    /// NetworkManager would use the profile's (ethernet: 100), not the agent's 0. No `scope`
+    /// option: NetworkManager gives a route without gateway scope link and one with a gateway scope
+    /// universe, as the agent's routes have (`_ip_route_scope_inv_get_normalized`).
+    static func routeLines(_ r: Route, index: Int, device: String) throws(ModelError) -> [String] {
+        guard r.device == device, r.scope == (r.gateway == nil ? .link : .universe) else {
+            throw ModelError("route '\(r)' cannot be written to \(device)'s keyfile")
+        }
+        return ["route\(index)=\(routeText(r))", "route\(index)_options=\(routeOptions(r))"]
+    }
+
+    static func routeText(_ r: Route) -> String { "\(r.destination),\(r.gateway?.description ?? "0.0.0.0"),\(r.metric)" }
+    static func routeOptions(_ r: Route) -> String { "table=\(r.table)" }
+
+    /// A routing rule as NetworkManager writes it (`nm_ip_routing_rule_to_string`: a /32 source
+    /// without its length): exactly what `declaredRules` reads back.
+    static func ruleText(_ r: Rule) throws(ModelError) -> String {
+        guard let source = r.source, source.length == 32, !r.hasOtherSelectors else {
+            throw ModelError("rule '\(r)' cannot be written as a routing-rule")
+        }
+        return "priority \(r.priority) from \(source.network) table \(r.table)"
+    }
+
+    /// The `[ipv4]` keys of the agent's keyfiles (marked, at paths it writes), by key; nil for a
+    /// file GKeyFile might read otherwise than this renderer wrote it: a group or key twice, a
+    /// line that is not `[group]`, `key=value` or a comment.
+    static func ipv4Keys(_ files: [String: ObservedFile]) -> [(device: String, keys: [Substring: Substring])] {
+        files.sorted { $0.key < $1.key }.compactMap { path, file in
+            guard let device = interface(ofPath: path), let content = file.content, FileMarker.isManaged(content) else { return nil }
+            var groups = Set<Substring>()
+            var group: Substring?
+            var keys: [Substring: Substring] = [:]
+            for line in content.split(separator: "\n") where !line.hasPrefix("#") {
+                if line.hasPrefix("[") {
+                    guard line.hasSuffix("]"), groups.insert(line).inserted else { return nil }
+                    group = line
+                    continue
+                }
+                let kv = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard group != nil, kv.count == 2, !kv[0].isEmpty,
+                      kv[0].unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" })
+                else { return nil }
+                if group == "[ipv4]", keys.updateValue(kv[1], forKey: kv[0]) != nil { return nil }
+            }
+            return (device, keys)
+        }
+    }
+
+    /// The `routing-ruleN=` lines of the agent's keyfiles, each as this renderer writes it
+    /// (`ruleText`, byte for byte), with NetworkManager's protocol; any other value declares nothing.
+    public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] {
+        Self.ipv4Keys(files).flatMap { _, keys in
+            keys.filter { $0.key.hasPrefix("routing-rule") && Self.index($0.key.dropFirst("routing-rule".count)) != nil }
+                .sorted { $0.key < $1.key }
+                .compactMap { _, value in Self.rule(value) }
+        }
+    }
+
+    static func rule(_ text: Substring) -> Rule? {
+        let w = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard w.count == 6, w[0] == "priority", w[2] == "from", w[4] == "table",
+              let priority = UInt32(decimal: w[1]), let table = UInt32(decimal: w[5]),
+              let ip = try? IPv4Address(w[3]), let source = try? IPv4Prefix(containing: ip, length: 32) else { return nil }
+        let r = Rule(priority: priority, source: source, table: table, proto: staticProtocol)
+        return (try? ruleText(r)) == String(text) ? r : nil
+    }
+
+    /// The `routeN=` lines of the agent's keyfiles with their `routeN_options=`, each pair as this
+    /// renderer writes it (`routeText`, `routeOptions`, byte for byte), through the interface the
+    /// file is named after, with NetworkManager's protocol; any other pair declares nothing.
+    public func declaredRoutes(_ files: [String: ObservedFile]) -> [Route] {
+        Self.ipv4Keys(files).flatMap { device, keys in
+            keys.compactMap { key, value -> (Int, Route)? in
+                guard key.hasPrefix("route"), let n = Self.index(key.dropFirst("route".count)),
+                      let options = keys[Substring("\(key)_options")], let r = Self.route(value, options: options, device: device) else { return nil }
+                return (n, r)
+            }.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    static func route(_ text: Substring, options: Substring, device: String) -> Route? {
+        let f = text.split(separator: ",", omittingEmptySubsequences: false)
+        let o = options.split(separator: "=", omittingEmptySubsequences: false)
+        guard f.count == 3, o.count == 2, o[0] == "table", let table = UInt32(decimal: o[1]),
+              let destination = try? IPv4Prefix(f[0]), let gateway = try? IPv4Address(f[1]), let metric = UInt32(decimal: f[2]) else { return nil }
+        let via: IPv4Address? = gateway.value == 0 ? nil : gateway
+        let r = Route(table: table, destination: destination, gateway: via, device: device, scope: via == nil ? .link : .universe,
+                      proto: staticProtocol, metric: metric)
+        return routeText(r) == String(text) && routeOptions(r) == String(options) ? r : nil
+    }
+
+    /// `N` of `routeN` / `routing-ruleN`: a number as the renderer writes it, from 1.
+    static func index(_ s: Substring) -> Int? { Int(decimal: s).flatMap { $0 > 0 ? $0 : nil } }
+}
