@@ -159,9 +159,11 @@ public struct NetworkManagerRenderer: FileRenderer {
     /// (`ruleText`, byte for byte), with NetworkManager's protocol; any other value declares nothing.
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] {
         Self.ipv4Keys(files).flatMap { _, keys in
-            keys.filter { $0.key.hasPrefix("routing-rule") && Self.index($0.key.dropFirst("routing-rule".count)) != nil }
-                .sorted { $0.key < $1.key }
-                .compactMap { _, value in Self.rule(value) }
+            keys.compactMap { key, value -> (Int, Rule)? in
+                guard key.hasPrefix("routing-rule"), let n = Self.index(key.dropFirst("routing-rule".count)),
+                      let r = Self.rule(value) else { return nil }
+                return (n, r)
+            }.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 
