@@ -204,9 +204,9 @@ check "leftover temp file: reconfigure removes it" bash -c "[ $rc = 0 ] && [ ! -
 
 # --- Renderers: auto writes files only where something reads them; an unwritable one is one problem
 ip netns exec "$VM" "$BIN" diff --json --root "$TMP/bare" --metadata-file "$META" --config /dev/null >"$TMP/auto.json" 2>/dev/null
-check "renderer auto (the default) on a system without networkd or network-scripts: no file, and it says why" python3 -c "
+check "renderer auto (the default) on a system without NetworkManager, networkd or network-scripts: no file, and it says why" python3 -c "
 import json; d = json.load(open('$TMP/auto.json'))
-assert d['renderer'] == 'none (auto: systemd-networkd is not running and there is no /etc/sysconfig/network-scripts: nothing on this system reads the files the agent can write)', d['renderer']
+assert d['renderer'] == 'none (auto: neither NetworkManager nor systemd-networkd is running and there is no /etc/sysconfig/network-scripts: nothing on this system reads the files the agent can write)', d['renderer']
 assert d['provider'].startswith('file '), d['provider']
 assert not [c for c in d['changes'] if c['op'].endswith('_file')], d['changes']"
 # systemd-networkd running (its state file below the root): networkd's files, the agent's rules
@@ -239,6 +239,47 @@ check "invalid metadata changes nothing" bash -c "ip -n $VM rule | grep -q 'from
 printf 'lock_timeout = 0\n' >"$TMP/lock.toml"
 ( flock 9; ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$META" --config "$TMP/lock.toml" >"$TMP/lock.out" 2>&1; echo $? >"$TMP/lock.rc" ) 9>"$ROOT/run/eni-agent/lock"
 check "a held lock stops a second run, naming the lock" bash -c "[ \$(cat $TMP/lock.rc) = 1 ] && grep -q 'eni-agent/lock: another eni-agent run holds it' $TMP/lock.out"
+
+# --- NetworkManager running (its pid file below the root): renderer auto writes its keyfiles, 0600;
+# the agent's routes and rules take NetworkManager's protocol (static), so they are the ones its
+# keyfiles declare; the next run finds nothing to do. Last: it changes the protocol of the lab's
+# objects for good.
+NM=$TMP/nm
+mkdir -p "$NM/run/NetworkManager" && echo 4242 >"$NM/run/NetworkManager/NetworkManager.pid"
+nmagent() { ip netns exec "$VM" "$BIN" "$@" --root "$NM" --metadata-file "$META" --config /dev/null; }
+KEYFILE=$NM/etc/NetworkManager/system-connections/eni-agent-eth1.nmconnection
+nmagent diff --json >"$TMP/nm.json" 2>/dev/null
+check "renderer auto where NetworkManager runs: its keyfiles, 0600, and it says why" python3 -c "
+import json; d = json.load(open('$TMP/nm.json'))
+assert d['renderer'] == 'networkmanager (auto: NetworkManager is running (/run/NetworkManager/NetworkManager.pid exists))', d['renderer']
+writes = [c for c in d['changes'] if c['op'] == 'write_file']
+files = sorted(c['path'] for c in writes)
+assert files == ['/etc/NetworkManager/system-connections/eni-agent-eth1.nmconnection',
+                 '/etc/NetworkManager/system-connections/eni-agent-eth2.nmconnection', '/etc/sysctl.d/90-eni-agent.conf'], files
+assert all(c['command'].endswith('(new, mode 0600)') for c in writes if c['path'].endswith('.nmconnection')), writes
+rules = [c['command'] for c in d['changes'] if c['op'] == 'add_rule']
+assert rules and all(r.endswith(' protocol 4') for r in rules), rules
+routes = [c['command'] for c in d['changes'] if c['op'] == 'add_route']
+assert routes and all(r.endswith(' proto 4') for r in routes), routes"
+nmagent reconfigure >"$TMP/nm-reconf.out" 2>&1; rc=$?
+check "renderer networkmanager: reconfigure exits 0, the keyfile is 0600 root-owned and names the ENI by MAC" bash -c "[ $rc = 0 ] &&
+    [ \"\$(stat -c '%a %u' $KEYFILE)\" = '600 0' ] && grep -qx 'mac-address=52:54:00:00:02:0A' $KEYFILE &&
+    grep -qx 'routing-rule1=priority 10001 from 10.0.2.10 table 10001' $KEYFILE && grep -qx 'route2_options=table=10001' $KEYFILE"
+check "renderer networkmanager: the agent's rules and routes are static, the 234 ones gone" bash -c "
+    ip -n $VM -4 rule | grep -q '^10001:.*from 10.0.2.10 lookup 10001 proto static' && ! ip -n $VM -4 rule | grep -q 'proto 234' &&
+    ip -n $VM -4 route show table 10001 | grep -q '^default via 10.0.2.1 dev eth1 proto static' && ! ip -n $VM -4 route show table 10001 | grep -q 'proto 234'"
+check "renderer networkmanager: eth1 reachable" lab_ping 10.0.2.10
+nmagent diff --json >"$TMP/nm2.json" 2>/dev/null; rc=$?
+check "renderer networkmanager: the second run finds nothing to do" python3 -c "
+import json; d = json.load(open('$TMP/nm2.json'))
+assert $rc == 0 and d['pending'] == 0 and d['changes'] == [], ($rc, d['changes'])"
+chmod 0644 "$KEYFILE"
+nmagent diff >"$TMP/nm-mode.out" 2>&1; rc=$?
+check "renderer networkmanager: a keyfile made 0644 is a change diff shows" bash -c "[ $rc = 2 ] &&
+    grep -qx 'old mode 0644' $TMP/nm-mode.out && grep -qx 'new mode 0600' $TMP/nm-mode.out"
+nmagent reconfigure >/dev/null 2>&1; rc=$?
+check "renderer networkmanager: reconfigure puts 0600 back, then nothing is left" bash -c "[ $rc = 0 ] &&
+    [ \$(stat -c %a $KEYFILE) = 600 ] && ip netns exec $VM $BIN diff --root $NM --metadata-file $META --config /dev/null >/dev/null 2>&1"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
