@@ -23,8 +23,9 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath \
 # pkg-config (to find them), iproute2 and iputils-ping (test set-up and reachability checks),
 # util-linux (flock), python3 (JSON edits in the integration tests), curl (the tests' calls to the
 # metadata simulator's control endpoints; the agent itself uses libcurl), systemd (systemd-analyze
-# checks the unit file).
-APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl systemd
+# checks the unit file), dbus-daemon (a private bus for the D-Bus client's tests, with a fake
+# NetworkManager on it).
+APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl systemd dbus-daemon
 # The release build also needs g++ (libstdc++.a) and binutils (strip, readelf); building and
 # checking the packages dpkg-dev (dpkg-shlibdeps), rpm (rpmbuild), lintian, rpmlint, man-db
 # (lintian's man page check) and debootstrap (the install test's Debian root).

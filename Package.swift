@@ -50,10 +50,16 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // A D-Bus client of the agent's own (a Unix socket, SASL EXTERNAL, the wire format) and the
+        // part of NetworkManager's API the agent calls after writing its keyfiles.
+        .target(
+            name: "ENIDBus",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")]
+        ),
         // One reconcile pass: fetch -> observe -> plan -> apply; the config (TOML, keys, flags).
         .target(
             name: "ENIAgent",
-            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIApply", "ENIMetadata"]
+            dependencies: ["ENIModel", "ENIPlanner", "ENIRender", "ENIApply", "ENIMetadata", "ENIDBus"]
         ),
         // The service: one thread, one poll loop over netlink and signals; per-ENI waiting;
         // systemd notifications; the syslog-prefixed log.
@@ -88,7 +94,9 @@ let package = Package(
         ),
         // CNetlink, CCurl and CLinux are listed for tests only because testable builds need every
         // module the libraries import internally; no test imports them.
-        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIApply", "ENIDaemon", "ENIMetadata", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "CNetlink", "CCurl", "CLinux", "eni-agent"]),
+        .testTarget(name: "ENIAgentTests", dependencies: ["ENIAgent", "ENIApply", "ENIDaemon", "ENIMetadata", "ENIModel", "ENIPlanner", "ENIRender", "ENINetlink", "ENIDBus", "CNetlink", "CCurl", "CLinux", "eni-agent"]),
+        // The D-Bus client against a private dbus-daemon and a fake NetworkManager on it.
+        .testTarget(name: "ENIDBusTests", dependencies: ["ENIDBus"]),
         .testTarget(
             name: "ENIMetadataTests",
             dependencies: ["ENIMetadata", "ENIHTTP", "ENIModel", "CCurl", "MetadataSimulator"]),

@@ -1,4 +1,5 @@
 import ENIApply
+import ENIDBus
 import ENIMetadata
 import ENIModel
 import ENIPlanner
@@ -24,6 +25,9 @@ public struct PassResult: Sendable {
     public var instance: Instance?
     /// Changes a fresh plan still wants after applying (empty when the pass converged).
     public var remaining: [Action] = []
+    /// What NetworkManager could not be told of the keyfiles the pass wrote or removed, one line
+    /// per condition (a warning each; it reads the files at its next start).
+    public var managerProblems: [String] = []
 
     public var outcomes: [Outcome] { applied.outcomes }
     public var failed: [Outcome] { applied.failed }
@@ -47,6 +51,8 @@ public struct Agent {
     public var udev = Udev()
     /// Opens the kernel for a pass: libnl's, or a fake in the unit tests.
     let openKernel: () throws -> any Kernel
+    /// NetworkManager's API on the system bus, opened for one pass (a fake in the unit tests).
+    public var openNetworkManager: () throws(BusError) -> any NetworkManagerAPI = { () throws(BusError) in try NetworkManagerBus() }
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
@@ -168,6 +174,88 @@ public struct Agent {
 
     var fileRenderer: any FileRenderer { renderer.kind.renderer(nmControlled: config.nmControlled) }
 
+    /// Where NetworkManager reads keyfiles and the agent writes its own.
+    static let keyfileDirectory = "/etc/NetworkManager/system-connections"
+
+    /// The renderer writes NetworkManager keyfiles, on the real system (root `/`, PID 1's network
+    /// namespace), where the NetworkManager on the system bus is the one that reads them.
+    // TODO(after merging the networkmanager renderer): `renderer.kind == .networkmanager`, and
+    // its directory constant for `keyfileDirectory`.
+    var tellsNetworkManager: Bool {
+        renderer.kind.rawValue == "networkmanager" && config.root == "/" && Udev.sharesPID1NetworkNamespace
+    }
+
+    /// After a pass that wrote or removed keyfiles in NetworkManager's directory, tells it: it
+    /// loads them again (`LoadConnections`; a removed file's profile is unloaded), and each ENI
+    /// whose keyfile was written and whose link is in `links` (nil: not known, all) runs the
+    /// profile at once: reapplied when it runs it already, else activated in place of what it
+    /// runs (NetworkManager's automatic DHCP profile on a hot-plugged NIC). One connection and
+    /// one deadline for all the calls. Returns what failed, one line each.
+    func tellNetworkManager(after applied: Applied, links: Set<String>?) -> [String] {
+        let dir = Self.keyfileDirectory + "/"
+        var changed: [String] = []
+        var written: [(path: String, interface: String, content: String)] = []
+        for o in applied.outcomes where o.result == .done {
+            switch o.action.change {
+            case .writeFile(let path, _, let content) where path.hasPrefix(dir):
+                changed.append(path)
+                let name = path.dropFirst(dir.count)
+                if name.hasPrefix("eni-agent-"), name.hasSuffix(".nmconnection") {
+                    written.append((path, o.action.interface ?? String(name.dropFirst(10).dropLast(13)), content))
+                }
+            case .removeFile(let path, _) where path.hasPrefix(dir):
+                changed.append(path)
+            default:
+                break
+            }
+        }
+        guard !changed.isEmpty else { return [] }
+        let later = "; it reads them when it restarts"
+        let nm: any NetworkManagerAPI
+        do throws(BusError) { nm = try openNetworkManager() } catch {
+            return ["NetworkManager was not told of the agent's keyfiles (\(error))\(later)"]
+        }
+        let failures: [String]
+        do throws(BusError) { failures = try nm.loadConnections(changed) } catch {
+            return ["NetworkManager did not load \(changed.joined(separator: ", ")): LoadConnections: \(error)\(later)"]
+        }
+        var problems: [String] = []
+        if !failures.isEmpty {
+            problems.append("NetworkManager could not load \(failures.joined(separator: ", ")) (LoadConnections; its log says why)")
+        }
+        for w in written where links?.contains(w.interface) ?? true && !failures.contains(w.path) {
+            guard let uuid = Self.keyfileUUID(w.content) else {
+                problems.append("\(w.path) has no uuid in [connection]: not activated on \(w.interface)")
+                continue
+            }
+            do throws(BusError) { _ = try nm.activate(uuid: uuid, interface: w.interface) } catch {
+                problems.append("NetworkManager did not run \(w.path) on \(w.interface): \(error)")
+                // The connection is gone or out of time: the other calls would fail alike.
+                if case .transport = error { break }
+            }
+        }
+        return problems
+    }
+
+    /// The `uuid=` of a keyfile's `[connection]` section.
+    static func keyfileUUID(_ keyfile: String) -> String? {
+        func trim(_ s: Substring) -> Substring {
+            var s = s
+            while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+            while let l = s.last, l.isWhitespace { s = s.dropLast() }
+            return s
+        }
+        var section: Substring = ""
+        for raw in keyfile.split(separator: "\n") {
+            let line = trim(raw)
+            if line.hasPrefix("["), line.hasSuffix("]") { section = line.dropFirst().dropLast(); continue }
+            guard section == "connection", line.hasPrefix("uuid=") else { continue }
+            let uuid = trim(line.dropFirst(5))
+            return uuid.isEmpty ? nil : String(uuid)
+        }
+        return nil
+    }
+
     /// The protocol the network manager gives the rules the agent's files declare, where it is
     /// not the agent's own (networkd: static); the agent's rules carry it too.
     public var ruleProtocol: UInt8? { fileRenderer.ruleProtocol }
@@ -209,6 +297,9 @@ public struct Agent {
         let instance = metadata.instance
         let applied = m.apply(plan)
         var result = PassResult(plan: plan, applied: applied, metadataRequests: metadata.requests, instance: instance)
+        if tellsNetworkManager {
+            result.managerProblems = tellNetworkManager(after: applied, links: (try? m.kernel.links()).map { Set($0.map(\.name)) })
+        }
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces).actions
         }

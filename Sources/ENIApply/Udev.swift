@@ -23,8 +23,8 @@ public struct Udev: Sendable {
     }
 
     /// This process is in PID 1's network namespace (or it cannot tell: without `CAP_SYS_PTRACE`
-    /// PID 1's namespace link may not be readable), where the system's daemons (udevd, networkd)
-    /// manage the links.
+    /// PID 1's namespace link may not be readable), where the system's daemons (udevd, the network
+    /// manager on the system bus) manage the links.
     public static var sharesPID1NetworkNamespace: Bool {
         let mine = namespace("/proc/self/ns/net"), pid1 = namespace("/proc/1/ns/net")
         return mine == nil || pid1 == nil || mine == pid1

@@ -1,10 +1,12 @@
 @testable import ENIAgent
 @testable import ENIDaemon
 @testable import ENIApply
+import ENIDBus
 import ENIMetadata
 import ENIModel
 import ENINetlink
 import ENIPlanner
+import ENIRender
 import Foundation
 import XCTest
 
@@ -107,6 +109,157 @@ final class PassTests: FakeMachineTestCase {
         XCTAssertEqual(applied.failed.map(\.reason), [])
         XCTAssertTrue(applied.outcomes.filter { $0.action.interface == "eth1" }.allSatisfy { if case .skipped = $0.result { true } else { false } })
         XCTAssertTrue(kernel.ruleSet.contains(rule(3, "10.0.3.10")), "eth2 configured all the same")
+    }
+}
+
+/// NetworkManager as the agent sees it (nothing is sent): what it was asked, and what it answers.
+final class RecordingNetworkManager: NetworkManagerAPI {
+    var opened = 0
+    var loaded: [[String]] = []
+    var activated: [(uuid: String, interface: String)] = []
+    var failures: [String] = []
+    var loadError: BusError?
+    var activateError: [String: BusError] = [:]
+
+    func loadConnections(_ paths: [String]) throws(BusError) -> [String] {
+        loaded.append(paths)
+        if let loadError { throw loadError }
+        return failures
+    }
+
+    func activate(uuid: String, interface: String) throws(BusError) -> NMActivation {
+        activated.append((uuid, interface))
+        if let e = activateError[interface] { throw e }
+        return .activated("/org/freedesktop/NetworkManager/ActiveConnection/1")
+    }
+}
+
+/// After a pass that wrote or removed keyfiles in NetworkManager's directory, NetworkManager is
+/// told: it loads them, and each written one's ENI runs its profile; failures are one line each.
+final class NetworkManagerNoticeTests: FakeMachineTestCase {
+    let dir = "/etc/NetworkManager/system-connections"
+    func keyfile(_ uuid: String) -> String {
+        "[connection]\nid=eni-agent-x\nuuid=\(uuid)\ntype=ethernet\n\n[ethernet]\nmac-address=52:54:00:00:02:0A\n"
+    }
+
+    func outcome(_ change: Change, _ interface: String?, _ result: Outcome.Result = .done) -> Outcome {
+        Outcome(action: Action(change, interface: interface, reason: "t"), result: result)
+    }
+
+    func applied(_ outcomes: [Outcome]) -> Applied {
+        Applied(outcomes: outcomes, netlinkWrites: 0, fileWrites: outcomes.count, sysctlWrites: 0)
+    }
+
+    /// An agent whose NetworkManager is `nm`.
+    func agent(_ nm: RecordingNetworkManager, renderer: RendererKind = .ifcfg, root: String? = nil) throws -> Agent {
+        var a = try agent(FakeKernel(links: [eth0, eth1]), FakeMetadata(instance([eni(1), eni(2)])))
+        if root != nil || renderer != .ifcfg {
+            var c = a.config
+            c.renderer = renderer
+            if let root { c.root = root }
+            a = Agent(config: c, procSys: a.procSys, provider: FakeMetadata(instance([eni(1), eni(2)])), kernel: { FakeKernel(links: []) })
+        }
+        a.openNetworkManager = { () throws(BusError) in nm.opened += 1; return nm }
+        return a
+    }
+
+    func testChangedKeyfilesAreLoadedAndTheWrittenOnesRun() throws {
+        let nm = RecordingNetworkManager()
+        let a = try agent(nm)
+        let p1 = dir + "/eni-agent-eth1.nmconnection", p2 = dir + "/eni-agent-eth2.nmconnection"
+        let p3 = dir + "/eni-agent-eth3.nmconnection", p4 = dir + "/eni-agent-eth4.nmconnection"
+        let problems = a.tellNetworkManager(after: applied([
+            outcome(.writeFile(path: p1, old: nil, new: keyfile("uuid-1")), "eth1"),
+            outcome(.removeFile(path: p2, old: keyfile("uuid-2")), "eth2"),
+            outcome(.writeFile(path: p3, old: nil, new: keyfile("uuid-3")), "eth3", .failed("EACCES")),
+            outcome(.writeFile(path: p4, old: keyfile("old"), new: keyfile("uuid-4")), "eth4"),
+            outcome(.writeFile(path: "/etc/sysctl.d/90-eni-agent.conf", old: nil, new: ""), nil),
+            outcome(.linkUp(device: "eth1"), "eth1"),
+        ]), links: ["eth0", "eth1", "eth2"])
+        XCTAssertEqual(problems, [])
+        XCTAssertEqual(nm.opened, 1, "one connection for the pass")
+        XCTAssertEqual(nm.loaded, [[p1, p2, p4]], "the files written or removed (a failed write changed nothing)")
+        XCTAssertEqual(nm.activated.map { "\($0.uuid) \($0.interface)" }, ["uuid-1 eth1"],
+                       "eth2's file was removed; eth4 has no link (NetworkManager picks the loaded profile when it appears)")
+    }
+
+    func testNoKeyfileChangedNothingIsSent() throws {
+        let nm = RecordingNetworkManager()
+        let a = try agent(nm)
+        XCTAssertEqual(a.tellNetworkManager(after: applied([]), links: nil), [])
+        XCTAssertEqual(a.tellNetworkManager(after: applied([
+            outcome(.writeFile(path: "/etc/systemd/network/05-eni-agent-eth1.network", old: nil, new: ""), "eth1"),
+            outcome(.removeFile(path: "/etc/NetworkManager/NetworkManager.conf.d-eth1", old: ""), "eth1"),
+        ]), links: nil), [])
+        XCTAssertEqual(nm.opened, 0)
+        // A whole pass that changes nothing in that directory (ifcfg files below a test's root).
+        var a2 = try agent(FakeKernel(links: [eth0, eth1]), FakeMetadata(instance([eni(1), eni(2)])))
+        a2.openNetworkManager = { () throws(BusError) in nm.opened += 1; return nm }
+        let r = try a2.reconfigure()
+        XCTAssertFalse(r.outcomes.isEmpty)
+        XCTAssertEqual(try a2.reconfigure().outcomes.count, 0, "a no-op pass")
+        XCTAssertEqual(r.managerProblems, [])
+        XCTAssertEqual(nm.opened, 0)
+    }
+
+    func testOnlyTheNetworkManagerRendererOnTheRealSystemTellsIt() throws {
+        let nm = RecordingNetworkManager()
+        XCTAssertFalse(try agent(nm, renderer: .ifcfg, root: "/").tellsNetworkManager)
+        XCTAssertFalse(try agent(nm, renderer: .networkd, root: "/").tellsNetworkManager)
+        XCTAssertFalse(try agent(nm, renderer: .none, root: "/").tellsNetworkManager)
+        // TODO(after merging the networkmanager renderer): `.networkmanager` directly.
+        guard let kind = RendererKind(rawValue: "networkmanager") else {
+            throw XCTSkip("RendererKind.networkmanager is not in this build yet: only the other renderers were checked")
+        }
+        XCTAssertFalse(try agent(nm, renderer: kind, root: scratch.root).tellsNetworkManager, "below another root: never")
+        let real = try agent(nm, renderer: kind, root: "/")
+        guard real.renderer.kind == kind else { throw XCTSkip("the keyfile directory cannot be written here: \(real.renderer)") }
+        XCTAssertEqual(real.tellsNetworkManager, Udev.sharesPID1NetworkNamespace)
+    }
+
+    func testFailuresAreOneLineEach() throws {
+        let nm = RecordingNetworkManager()
+        var a = try agent(nm)
+        let p1 = dir + "/eni-agent-eth1.nmconnection", p2 = dir + "/eni-agent-eth2.nmconnection"
+        let both = applied([outcome(.writeFile(path: p1, old: nil, new: keyfile("uuid-1")), "eth1"),
+                            outcome(.writeFile(path: p2, old: nil, new: keyfile("uuid-2")), "eth2")])
+        // A file NetworkManager could not load is named, and not activated.
+        nm.failures = [p2]
+        XCTAssertEqual(a.tellNetworkManager(after: both, links: nil),
+                       ["NetworkManager could not load \(p2) (LoadConnections; its log says why)"])
+        XCTAssertEqual(nm.activated.map(\.interface), ["eth1"])
+        // An activation that fails names the file, the interface and the error; the others go on.
+        nm.failures = []
+        nm.activated = []
+        nm.activateError["eth1"] = .remote(name: "org.freedesktop.NetworkManager.Device.NotActive", message: "Reapply: Device is not activated")
+        XCTAssertEqual(a.tellNetworkManager(after: both, links: nil),
+                       ["NetworkManager did not run \(p1) on eth1: org.freedesktop.NetworkManager.Device.NotActive: Reapply: Device is not activated"])
+        XCTAssertEqual(nm.activated.map(\.interface), ["eth1", "eth2"])
+        // A transport error ends the sequence: the connection is gone or out of time.
+        nm.activated = []
+        nm.activateError["eth1"] = .transport("GetDeviceByIpIface: /run/dbus/system_bus_socket: no answer in time (receive)")
+        XCTAssertEqual(a.tellNetworkManager(after: both, links: nil).count, 1)
+        XCTAssertEqual(nm.activated.map(\.interface), ["eth1"])
+        // LoadConnections failing, or no bus: one line, nothing activated.
+        nm.activated = []
+        nm.loadError = .remote(name: "org.freedesktop.DBus.Error.ServiceUnknown", message: "LoadConnections: The name is not activatable")
+        XCTAssertEqual(a.tellNetworkManager(after: both, links: nil),
+                       ["NetworkManager did not load \(p1), \(p2): LoadConnections: org.freedesktop.DBus.Error.ServiceUnknown: LoadConnections: The name is not activatable; it reads them when it restarts"])
+        XCTAssertEqual(nm.activated.count, 0)
+        a.openNetworkManager = { () throws(BusError) in throw .transport("connect /run/dbus/system_bus_socket: No such file or directory") }
+        XCTAssertEqual(a.tellNetworkManager(after: both, links: nil),
+                       ["NetworkManager was not told of the agent's keyfiles (connect /run/dbus/system_bus_socket: No such file or directory); it reads them when it restarts"])
+        // A keyfile without a uuid cannot be activated.
+        nm.loadError = nil
+        a = try agent(nm)
+        XCTAssertEqual(a.tellNetworkManager(after: applied([outcome(.writeFile(path: p1, old: nil, new: "[connection]\nid=x\n"), "eth1")]), links: nil),
+                       ["\(p1) has no uuid in [connection]: not activated on eth1"])
+    }
+
+    func testTheUUIDIsTheConnectionSections() {
+        XCTAssertEqual(Agent.keyfileUUID("[ethernet]\nuuid=no\n[connection]\nid=a\n  uuid = \n"), nil)
+        XCTAssertEqual(Agent.keyfileUUID("[ethernet]\nuuid=no\n[connection]\nid=a\nuuid=0c2d9a4e-5b7f\n[ipv4]\nuuid=no\n"), "0c2d9a4e-5b7f")
+        XCTAssertEqual(Agent.keyfileUUID("[ipv4]\nuuid=no\n"), nil)
     }
 }
 
