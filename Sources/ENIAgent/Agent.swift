@@ -3,6 +3,7 @@ import ENIDBus
 import ENIMetadata
 import ENIModel
 import ENIPlanner
+import ENIRender
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -175,14 +176,12 @@ public struct Agent {
     var fileRenderer: any FileRenderer { renderer.kind.renderer(nmControlled: config.nmControlled) }
 
     /// Where NetworkManager reads keyfiles and the agent writes its own.
-    static let keyfileDirectory = "/etc/NetworkManager/system-connections"
+    static let keyfileDirectory = NetworkManagerRenderer.directory
 
     /// The renderer writes NetworkManager keyfiles, on the real system (root `/`, PID 1's network
     /// namespace), where the NetworkManager on the system bus is the one that reads them.
-    // TODO(after merging the networkmanager renderer): `renderer.kind == .networkmanager`, and
-    // its directory constant for `keyfileDirectory`.
     var tellsNetworkManager: Bool {
-        renderer.kind.rawValue == "networkmanager" && config.root == "/" && Udev.sharesPID1NetworkNamespace
+        renderer.kind == .networkmanager && config.root == "/" && Udev.sharesPID1NetworkNamespace
     }
 
     /// After a pass that wrote or removed keyfiles in NetworkManager's directory, tells it: it
@@ -197,7 +196,7 @@ public struct Agent {
         var written: [(path: String, interface: String, content: String)] = []
         for o in applied.outcomes where o.result == .done {
             switch o.action.change {
-            case .writeFile(let path, _, let content) where path.hasPrefix(dir):
+            case .writeFile(let path, _, let content, _, _) where path.hasPrefix(dir):
                 changed.append(path)
                 let name = path.dropFirst(dir.count)
                 if name.hasPrefix("eni-agent-"), name.hasSuffix(".nmconnection") {
@@ -259,6 +258,10 @@ public struct Agent {
     /// The protocol the network manager gives the rules the agent's files declare, where it is
     /// not the agent's own (networkd: static); the agent's rules carry it too.
     public var ruleProtocol: UInt8? { fileRenderer.ruleProtocol }
+
+    /// The protocol the network manager gives the routes the agent's files declare, where it is
+    /// not the agent's own (NetworkManager: static); the agent's routes carry it too.
+    public var routeProtocol: UInt8? { fileRenderer.routeProtocol }
 
     /// The metadata source and the renderer in effect, and why: `status`, `diff --json`.
     public var about: About { About(provider: (try? provider().name) ?? config.provider.rawValue, renderer: renderer.description) }

@@ -380,26 +380,29 @@ struct Loop {
     }
 
     /// Says which address, route and rule notifications call for a restore: an address removed
-    /// from a link that may be an ENI, a route or rule of the agent's (its protocol number)
-    /// removed, unless the last pass removed it itself; and a route of another program added in
-    /// the agent's tables (a conflict to report). Its own additions never do.
+    /// from a link that may be an ENI, a route or rule of the agent's (its protocol number, or in
+    /// its tables the network manager's copies' protocol) removed, unless the last pass removed it
+    /// itself; and a route of another program added in the agent's tables (a conflict to report).
+    /// Its own additions and the network manager's copies of its routes never do.
     mutating func handleObjects(_ objects: [LinkEvents.ObjectEvent]) -> [String] {
         let c = daemon.agent.config
         let ours = c.routeProtocol
         // The network manager's copies of the rules the agent's files declare (networkd: static).
         let managerRules = daemon.agent.ruleProtocol ?? ours
+        // The network manager's copies of the routes they declare (NetworkManager: static).
+        let managerRoutes = daemon.agent.routeProtocol ?? ours
         let tables = (c.tableBase + 1)...(c.tableBase + UInt32(Planner.maxSlot))
         var why: [String] = []
         for o in objects {
             switch (o.kind, o.change) {
             case (.deleted, .rule(let r)) where r.proto == ours || (r.proto == managerRules && tables.contains(r.table)):
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("rule \(r) removed") }
-            case (.deleted, .route(let r, _)) where r.proto == ours:
+            case (.deleted, .route(let r, _)) where r.proto == ours || (r.proto == managerRoutes && tables.contains(r.table)):
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("route in table \(r.table) removed") }
             case (.deleted, .address(let a, let index)):
                 guard let l = known[index], isCandidate(l) else { continue }
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("\(a.address)/\(a.prefixLength) removed from \(l.name)") }
-            case (.new, .route(let r, _)) where r.proto != ours && tables.contains(r.table):
+            case (.new, .route(let r, _)) where r.proto != ours && r.proto != managerRoutes && tables.contains(r.table):
                 why.append("a route of another program in table \(r.table)")
             default:
                 continue

@@ -207,10 +207,7 @@ final class NetworkManagerNoticeTests: FakeMachineTestCase {
         XCTAssertFalse(try agent(nm, renderer: .ifcfg, root: "/").tellsNetworkManager)
         XCTAssertFalse(try agent(nm, renderer: .networkd, root: "/").tellsNetworkManager)
         XCTAssertFalse(try agent(nm, renderer: .none, root: "/").tellsNetworkManager)
-        // TODO(after merging the networkmanager renderer): `.networkmanager` directly.
-        guard let kind = RendererKind(rawValue: "networkmanager") else {
-            throw XCTSkip("RendererKind.networkmanager is not in this build yet: only the other renderers were checked")
-        }
+        let kind = RendererKind.networkmanager
         XCTAssertFalse(try agent(nm, renderer: kind, root: scratch.root).tellsNetworkManager, "below another root: never")
         let real = try agent(nm, renderer: kind, root: "/")
         guard real.renderer.kind == kind else { throw XCTSkip("the keyfile directory cannot be written here: \(real.renderer)") }
