@@ -95,6 +95,7 @@ vm-test: package build
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(VM_APT_PACKAGES)"
 	timeout --foreground 1200 bash Tests/vm/run.sh $(DEB) $(SIM_DEBUG)
 	timeout --foreground 900 bash Tests/vm/clouds.sh $(DEB) $(SIM_DEBUG)
+	timeout --foreground 900 bash Tests/vm/nm.sh $(DEB) $(SIM_DEBUG)
 
 test: unit-test integration-test
 

@@ -227,7 +227,11 @@ public struct Agent {
                 problems.append("\(w.path) has no uuid in [connection]: not activated on \(w.interface)")
                 continue
             }
-            do throws(BusError) { _ = try nm.activate(uuid: uuid, interface: w.interface) } catch {
+            do throws(BusError) {
+                if try nm.activate(uuid: uuid, interface: w.interface) == .unmanaged {
+                    problems.append("NetworkManager does not manage \(w.interface): \(w.path) is not run on it; the agent alone holds its configuration")
+                }
+            } catch {
                 problems.append("NetworkManager did not run \(w.path) on \(w.interface): \(error)")
                 // The connection is gone or out of time: the other calls would fail alike.
                 if case .transport = error { break }

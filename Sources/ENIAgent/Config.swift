@@ -81,7 +81,7 @@ public struct AgentConfig: Equatable, Sendable {
             // it runs or not: systemd's tmpfiles make them).
             let networkManager = NetworkManagerRenderer.runningMarker
             let networkd = NetworkdRenderer.runningMarker
-            if (try? FileStore.readFile(atPath: files.hostPath(networkManager), limit: 1 << 16)) != nil {
+            if files.isDirectory(networkManager) {
                 choice = RendererChoice(kind: .networkmanager, reason: "auto: NetworkManager is running (\(networkManager) exists)")
             } else if (try? FileStore.readFile(atPath: files.hostPath(networkd), limit: 1 << 16)) != nil {
                 choice = RendererChoice(kind: .networkd, reason: "auto: systemd-networkd is running (\(networkd) exists)")

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// What `NetworkManagerAPI.activate` did on the device.
 public enum NMActivation: Equatable, Sendable {
     /// The device already ran the profile: its settings as now loaded were applied to it
@@ -9,6 +15,9 @@ public enum NMActivation: Equatable, Sendable {
     /// NetworkManager has no device of that name (not yet, or never): nothing was done. It picks
     /// a loaded profile itself when it manages the device.
     case noDevice
+    /// NetworkManager kept the device unmanaged for the whole wait (`NetworkManagerBus.managedWait`):
+    /// not yet taken over from udev, or unmanaged by its configuration. Nothing was done.
+    case unmanaged
 }
 
 /// The part of NetworkManager's D-Bus API the agent uses after writing or removing keyfiles.
@@ -34,12 +43,24 @@ public final class NetworkManagerBus: NetworkManagerAPI {
     static let activeInterface = "org.freedesktop.NetworkManager.Connection.Active"
     static let propertiesInterface = "org.freedesktop.DBus.Properties"
 
+    /// `NM_DEVICE_STATE_UNMANAGED`, the `State` of a device NetworkManager does not manage.
+    static let unmanagedState: UInt32 = 10
+
     let bus: BusConnection
+    /// How long `activate` waits for a device NetworkManager does not manage yet. A hot-plugged
+    /// NIC is unmanaged until NetworkManager has taken it over from udev, a few hundred
+    /// milliseconds after udev finished with it (when the agent configures it): activated in that
+    /// window, the profile "is not available on device … because device is strictly unmanaged".
+    let managedWait: Duration
+    /// Between two reads of a device's `State` while waiting.
+    static let managedPoll: Duration = .milliseconds(50)
 
     /// Connects to the bus; every call made through this value must be answered within `timeout`
     /// of now.
-    public init(socketPath: String = BusConnection.systemSocket, timeout: Duration = .seconds(5)) throws(BusError) {
+    public init(socketPath: String = BusConnection.systemSocket, timeout: Duration = .seconds(5),
+                managedWait: Duration = .seconds(3)) throws(BusError) {
         bus = try BusConnection(socketPath: socketPath, deadline: .now + timeout)
+        self.managedWait = managedWait
     }
 
     public func loadConnections(_ paths: [String]) throws(BusError) -> [String] {
@@ -57,6 +78,7 @@ public final class NetworkManagerBus: NetworkManagerAPI {
         } catch where error.remoteName == Self.service + ".UnknownDevice" {
             return .noDevice
         }
+        guard try waitManaged(device) else { return .unmanaged }
         let connection = try objectPath("GetConnectionByUuid",
                                          call(Self.settingsPath, Self.settingsInterface, "GetConnectionByUuid", [.string(uuid)]))
         let active = try property(device, Self.deviceInterface, "ActiveConnection")
@@ -74,6 +96,21 @@ public final class NetworkManagerBus: NetworkManagerAPI {
         let reply = try objectPath("ActivateConnection", call(Self.managerPath, Self.service, "ActivateConnection",
                                                               [.objectPath(connection), .objectPath(device), .objectPath("/")]))
         return .activated(reply)
+    }
+
+    /// Polls the device's `State` until NetworkManager manages it (true) or `managedWait` has
+    /// passed (false).
+    private func waitManaged(_ device: String) throws(BusError) -> Bool {
+        let end = ContinuousClock.now + managedWait
+        while true {
+            let reply = try call(device, Self.propertiesInterface, "Get", [.string(Self.deviceInterface), .string("State")])
+            guard reply.count == 1, case .variant(.uint32(let state)) = reply[0] else { throw unexpected("Get State", reply, "v(u)") }
+            if state != Self.unmanagedState { return true }
+            guard ContinuousClock.now + Self.managedPoll < end else { return false }
+            let ns = Self.managedPoll.components.attoseconds / 1_000_000_000
+            var ts = timespec(tv_sec: 0, tv_nsec: Int(ns)), left = timespec()
+            while nanosleep(&ts, &left) != 0, errno == EINTR { ts = left }
+        }
     }
 
     /// A call whose error names the method (an operator reads which step failed).

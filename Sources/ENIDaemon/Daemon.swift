@@ -479,7 +479,9 @@ struct Loop {
             reported.once(level, message, in: \.conditions, logger)
         }
         for p in result.plan.problems { condition(.warning, "\(p)") }
-        for p in result.managerProblems { condition(.warning, p) }
+        // What NetworkManager was not told follows the files that pass wrote: an event of that pass,
+        // not a condition that a later pass (which writes nothing) could call resolved.
+        for p in result.managerProblems { logger.warning("\(p)") }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.reason)") }
         let names = Dictionary(known.values.filter(isCandidate).map { ($0.mac!, $0.name) }, uniquingKeysWith: { a, _ in a })
         let (reports, quiet) = watches.passed(result.plan.enis, names: names, at: now) { ENIWatches.pollDelay($0) }

@@ -10,9 +10,10 @@ import ENIModel
 /// gets no file. Files are 0600: NetworkManager ignores a keyfile others may read.
 public struct NetworkManagerRenderer: FileRenderer {
     public static let directory = "/etc/NetworkManager/system-connections"
-    /// The file NetworkManager keeps while it runs (its pid file): `renderer = "auto"` picks this
-    /// renderer when it exists.
-    public static let runningMarker = "/run/NetworkManager/NetworkManager.pid"
+    /// The directory where NetworkManager keeps each device's state while it runs (it makes it at
+    /// start; nothing else does, and under systemd it has no pid file): `renderer = "auto"` picks
+    /// this renderer when it exists.
+    public static let runningMarker = "/run/NetworkManager/devices"
     static let namePrefix = "eni-agent-"
     /// The keyfile plugin's own extension: files it writes have it, and files with it are read.
     static let nameSuffix = ".nmconnection"

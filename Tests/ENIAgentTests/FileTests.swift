@@ -71,15 +71,14 @@ final class FileTests: XCTestCase {
         try Data("OPER_STATE=routable\n".utf8).write(to: URL(filePath: root + "/run/systemd/netif/state"))
         try FileManager.default.createDirectory(atPath: root + "/etc/sysconfig/network-scripts", withIntermediateDirectories: true)
         XCTAssertEqual(c.rendererChoice(fs).kind, .networkd)
-        try FileManager.default.createDirectory(atPath: root + "/run/NetworkManager", withIntermediateDirectories: true)
-        try Data("812\n".utf8).write(to: URL(filePath: root + "/run/NetworkManager/NetworkManager.pid"))
+        try FileManager.default.createDirectory(atPath: root + "/run/NetworkManager/devices", withIntermediateDirectories: true)
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .networkmanager,
-            reason: "auto: NetworkManager is running (/run/NetworkManager/NetworkManager.pid exists)"))
-        // Its directory alone is not enough: the pid file is there while it runs.
-        try FileManager.default.removeItem(atPath: root + "/run/NetworkManager/NetworkManager.pid")
+            reason: "auto: NetworkManager is running (/run/NetworkManager/devices exists)"))
+        // Its run directory alone is not enough: the devices' state is there while it runs.
+        try FileManager.default.removeItem(atPath: root + "/run/NetworkManager/devices")
         XCTAssertEqual(c.rendererChoice(fs).kind, .networkd)
-        // Nor is a directory in the pid file's place.
-        try FileManager.default.createDirectory(atPath: root + "/run/NetworkManager/NetworkManager.pid", withIntermediateDirectories: true)
+        // Nor is a file in the directory's place.
+        try Data("1\n".utf8).write(to: URL(filePath: root + "/run/NetworkManager/devices"))
         XCTAssertEqual(c.rendererChoice(fs).kind, .networkd)
         c.renderer = .networkmanager
         XCTAssertEqual(c.rendererChoice(fs), RendererChoice(kind: .networkmanager, reason: "renderer = networkmanager"))

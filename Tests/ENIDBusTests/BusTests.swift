@@ -1,5 +1,6 @@
 @testable import ENIDBus
 import Foundation
+import Synchronization
 import XCTest
 
 /// A private `dbus-daemon` (session configuration, its socket in a temp directory; nothing of the
@@ -142,11 +143,16 @@ final class BusTests: XCTestCase {
 
     /// NetworkManager whose device `eth1` runs the profile at `runs` ("/" for none), as the
     /// methods' introspection declares their replies.
-    func fakeNetworkManager(runs: String?, reapply: FakeNetworkManager.Answer = .values([])) throws -> FakeNetworkManager {
+    /// `states`: the device's `State` at each read, the last one repeated (10: unmanaged, 100:
+    /// activated).
+    func fakeNetworkManager(runs: String?, reapply: FakeNetworkManager.Answer = .values([]), states: [UInt32] = [100]) throws -> FakeNetworkManager {
         let (device, ours, activated, uuid) = (device, ours, activated, uuid)
         let running = self.running
+        let states = Mutex(states)
         let f = try FakeNetworkManager(socket: bus.socket) { call in
             switch (call.interface, call.member, call.arguments) {
+            case ("org.freedesktop.DBus.Properties", "Get", [.string("org.freedesktop.NetworkManager.Device"), .string("State")]):
+                .values([.variant(.uint32(states.withLock { $0.count > 1 ? $0.removeFirst() : $0[0] }))])
             case ("org.freedesktop.NetworkManager", "GetDeviceByIpIface", [.string("eth1")]): .values([.objectPath(device)])
             case ("org.freedesktop.NetworkManager", "GetDeviceByIpIface", _):
                 .error("org.freedesktop.NetworkManager.UnknownDevice", "No device found for the requested iface.")
@@ -179,6 +185,7 @@ final class BusTests: XCTestCase {
     }
     var lookups: [FakeNetworkManager.Call] {
         [call("org.freedesktop.NetworkManager", "GetDeviceByIpIface", on: "/org/freedesktop/NetworkManager", [.string("eth1")]),
+         get(device, "org.freedesktop.NetworkManager.Device", "State"),
          call("org.freedesktop.NetworkManager.Settings", "GetConnectionByUuid", on: "/org/freedesktop/NetworkManager/Settings", [.string(uuid)]),
          get(device, "org.freedesktop.NetworkManager.Device", "ActiveConnection")]
     }
@@ -210,7 +217,23 @@ final class BusTests: XCTestCase {
     func testADeviceRunningNoProfileIsActivated() throws {
         let fake = try fakeNetworkManager(runs: nil)
         XCTAssertEqual(try NetworkManagerBus(socketPath: bus.socket).activate(uuid: uuid, interface: "eth1"), .activated(activated))
-        XCTAssertEqual(fake.calls.map(\.member), ["GetDeviceByIpIface", "GetConnectionByUuid", "Get", "ActivateConnection"])
+        XCTAssertEqual(fake.calls.map(\.member), ["GetDeviceByIpIface", "Get", "GetConnectionByUuid", "Get", "ActivateConnection"])
+    }
+
+    /// A hot-plugged NIC is unmanaged until NetworkManager has taken it over from udev: the profile
+    /// is activated once it manages the device, not before (NetworkManager would refuse it).
+    func testADeviceNotManagedYetIsActivatedOnceItIs() throws {
+        let fake = try fakeNetworkManager(runs: nil, states: [10, 10, 30])
+        XCTAssertEqual(try NetworkManagerBus(socketPath: bus.socket).activate(uuid: uuid, interface: "eth1"), .activated(activated))
+        XCTAssertEqual(fake.calls.map(\.member), ["GetDeviceByIpIface", "Get", "Get", "Get", "GetConnectionByUuid", "Get", "ActivateConnection"])
+    }
+
+    func testADeviceThatStaysUnmanagedIsLeftAlone() throws {
+        let fake = try fakeNetworkManager(runs: nil, states: [10])
+        let nm = try NetworkManagerBus(socketPath: bus.socket, managedWait: .milliseconds(200))
+        XCTAssertEqual(try nm.activate(uuid: uuid, interface: "eth1"), .unmanaged)
+        XCTAssertEqual(Set(fake.calls.dropFirst().map(\.member)), ["Get"], "only its State read, nothing activated")
+        XCTAssertGreaterThan(fake.calls.count, 2, "read more than once")
     }
 
     func testADeviceRunningOursIsReappliedWithTheLoadedSettings() throws {

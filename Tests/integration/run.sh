@@ -245,13 +245,13 @@ check "a held lock stops a second run, naming the lock" bash -c "[ \$(cat $TMP/l
 # keyfiles declare; the next run finds nothing to do. Last: it changes the protocol of the lab's
 # objects for good.
 NM=$TMP/nm
-mkdir -p "$NM/run/NetworkManager" && echo 4242 >"$NM/run/NetworkManager/NetworkManager.pid"
+mkdir -p "$NM/run/NetworkManager/devices"
 nmagent() { ip netns exec "$VM" "$BIN" "$@" --root "$NM" --metadata-file "$META" --config /dev/null; }
 KEYFILE=$NM/etc/NetworkManager/system-connections/eni-agent-eth1.nmconnection
 nmagent diff --json >"$TMP/nm.json" 2>/dev/null
 check "renderer auto where NetworkManager runs: its keyfiles, 0600, and it says why" python3 -c "
 import json; d = json.load(open('$TMP/nm.json'))
-assert d['renderer'] == 'networkmanager (auto: NetworkManager is running (/run/NetworkManager/NetworkManager.pid exists))', d['renderer']
+assert d['renderer'] == 'networkmanager (auto: NetworkManager is running (/run/NetworkManager/devices exists))', d['renderer']
 writes = [c for c in d['changes'] if c['op'] == 'write_file']
 files = sorted(c['path'] for c in writes)
 assert '/etc/NetworkManager/system-connections/eni-agent-eth1.nmconnection' in files and '/etc/sysctl.d/90-eni-agent.conf' in files, files

@@ -37,8 +37,6 @@ timed() { TIMES+=("$1: $2 s"); echo "# time: $1: $2 s"; }
 
 BASE=$(bash "$here/image.sh" "$repo/.build-vm" "${VM_VARIANT:-networkd}") || { not_ok "image: base root"; echo "$pass passed, $fail failed"; exit 1; }
 
-configured() { local n=$1; shift; gx "eni-vm-check configured $(mac "$n") 10.0.$n.10 10.0.$n.11 $*"; }
-
 # guest CLOUD: boots a guest of CLOUD with ENIs 1 and 2 ($GUEST_CONFIG appended to the agent's
 # config; $GUEST_SETUP run in its root before the disk is made; $BOOT_FAULTS set in the simulator
 # before QEMU starts), in a scratch directory of its own.

@@ -5,8 +5,10 @@
 #
 # Usage: Tests/vm/image.sh CACHE_DIR [VARIANT]
 #   VARIANT: networkd (default): systemd-networkd manages the primary NIC (52:54:00:00:01:0a) with
-#   a static 10.0.1.10/24, gateway 10.0.1.1. Another variant (NetworkManager, DHCP) is another
-#   case in configure_variant below and another cache key.
+#   a static 10.0.1.10/24, gateway 10.0.1.1.
+#   nm: NetworkManager with Debian's default configuration (no networkd): every NIC without a
+#   profile gets an automatic DHCP profile ("Wired connection N"), the primary NIC too, as RHEL 9,
+#   Rocky, TencentOS 4 and Alibaba Cloud Linux 3 images run it.
 # Needs root (debootstrap, chroot). Nothing is mounted: configuration is file edits and
 # `systemctl --root`.
 set -euo pipefail
@@ -19,8 +21,13 @@ SUITE=bookworm
 # and the eni-agent .deb's Depends (installed later, offline, with apt as an operator would).
 PACKAGES=linux-image-amd64,systemd,systemd-sysv,udev,dbus,iproute2,iputils-ping,kmod,qemu-guest-agent,libnl-3-200,libnl-route-3-200,libcurl4
 
+# nm: network-manager, and libpam-systemd for the logind that its polkitd depends on.
+case "$VARIANT" in nm) PACKAGES=$PACKAGES,network-manager,libpam-systemd ;; esac
+
 key=$( { cat "$0"; echo "$SUITE $VARIANT $PACKAGES"; } | sha256sum | cut -c1-16)
-BASE=$(cd "$CACHE" 2>/dev/null && pwd || { mkdir -p "$CACHE" && cd "$CACHE" && pwd; })/base-$VARIANT-$key
+# Absolute, so that the stale bases found below compare with $BASE and $WORK.
+CACHE=$(mkdir -p "$CACHE" && cd "$CACHE" && pwd)
+BASE=$CACHE/base-$VARIANT-$key
 if [ -e "$BASE/.complete" ]; then
     echo "# image: cached base $BASE" >&2
     echo "$BASE"
@@ -81,6 +88,12 @@ Address=10.0.1.10/24
 Gateway=10.0.1.1
 EOF
         systemctl --root="$R" enable systemd-networkd.service systemd-networkd-wait-online.service >/dev/null 2>&1
+        ;;
+    nm)
+        # Debian's own NetworkManager.conf (plugins=ifupdown,keyfile; ifupdown unmanaged, and there
+        # is no /etc/network/interfaces): NetworkManager manages every NIC. Its DHCP client is its
+        # internal one. networkd stays disabled.
+        systemctl --root="$R" enable NetworkManager.service NetworkManager-wait-online.service >/dev/null 2>&1
         ;;
     *) echo "image: unknown variant $VARIANT" >&2; return 1 ;;
     esac

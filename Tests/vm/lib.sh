@@ -68,10 +68,11 @@ vpc_tap() {
 }
 # vpc_dhcp: DHCP in the VPC as the clouds run it: dnsmasq (from dnsmasq-base: no system service)
 # on every tap, now and hot-plugged later, answering each ENI's MAC with its primary IP 10.0.N.10
-# and the router 10.0.N.1, for ENIs 1 to 16.
+# and the router 10.0.N.1, for ENIs 1 to 16. Leases last VPC_LEASE (default 10m; dnsmasq's least
+# is 2m, renewed after half of it).
 vpc_dhcp() {
     local n args=()
-    for n in $(seq 1 16); do args+=(--dhcp-range="10.0.$n.0,static,255.255.255.0,10m" --dhcp-host="$(mac "$n"),10.0.$n.10"); done
+    for n in $(seq 1 16); do args+=(--dhcp-range="10.0.$n.0,static,255.255.255.0,${VPC_LEASE:-10m}" --dhcp-host="$(mac "$n"),10.0.$n.10"); done
     ip netns exec "$VPC" dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 --bind-dynamic --interface='tap*' \
         --dhcp-authoritative --leasefile-ro --no-hosts --no-resolv --user=root --group=root \
         --pid-file="$TMP/dnsmasq.pid" --log-facility="$TMP/dnsmasq.log" \
@@ -211,3 +212,14 @@ vm_unplug() {
 }
 # gx SCRIPT: /bin/sh -c SCRIPT in the guest, through the guest agent.
 gx() { $VMCTL --qga "$TMP/qga.sock" --timeout "${GX_TIMEOUT:-60}" sh "$@"; }
+
+# --- Checks in the guest ---------------------------------------------------------------------------
+# configured N [EXTRA-IP...]: ENI N holds 10.0.N.10, 10.0.N.11 and the extra IPs, with rules and table.
+configured() { local n=$1; shift; gx "eni-vm-check configured $(mac "$n") 10.0.$n.10 10.0.$n.11 $*"; }
+journal() { gx "journalctl -b -u eni-agent -o cat --no-pager $*"; }
+# cursor: the journal's position now; warnings_since CURSOR: the unit's lines at warning or above since.
+cursor() { gx "journalctl -n 1 --show-cursor --no-pager -q" | sed -n 's/^-- cursor: //p'; }
+# (A cursor that could not be read is an error, not an empty journal.)
+warnings_since() { [ -n "$1" ] || { echo "no journal cursor"; return 1; }; gx "journalctl -u eni-agent -p warning -o cat --no-pager --after-cursor='$1'"; }
+# The main table keeps the primary's default route only.
+one_default() { gx "r=\$(ip -4 route show table main default); [ \$(echo \"\$r\" | grep -c .) = 1 ] && echo \"\$r\" | grep -q 'via 10.0.1.1 ' || { echo \"\$r\"; exit 1; }"; }
