@@ -140,7 +140,7 @@ public struct Agent {
         for mac in expected { watches.appeared(mac, name: names[mac] ?? "\(mac)", at: started) }
         while true {
             var metadata = try provider.fetch(waitingFor: expected)
-            let observed = try m.observe(renderer: fileRenderer, assumeSettled: assumeSettled)
+            let observed = try m.observe(renderer: observedPaths, assumeSettled: assumeSettled)
             let plan = self.plan(metadata.instance, observed, interfaces: interfaces, warnings: metadata.warnings)
             let now = ContinuousClock.now
             _ = watches.passed(plan.enis, names: names, at: now) { ENIWatches.pollDelay($0, base: config.pendingBackoffMilliseconds) }
@@ -168,12 +168,26 @@ public struct Agent {
     public func plan(_ instance: Instance, _ observed: ObservedState, interfaces: Set<String>, warnings: [String] = []) -> Plan {
         var pc = config.plannerConfig
         pc.interfaces = interfaces
-        var plan = Planner.plan(desired: instance, observed: observed, config: pc, renderer: fileRenderer)
+        var plan = Planner.plan(desired: instance, observed: observed, config: pc, renderer: fileRenderer, retired: retiredRenderers)
         plan.problems += (warnings + [renderer.problem].compactMap { $0 }).map { Problem(interface: nil, message: $0) }
         return plan
     }
 
     var fileRenderer: any FileRenderer { renderer.kind.renderer(nmControlled: config.nmControlled) }
+
+    /// The renderers not in effect: the agent's own files at their paths are removed (after a
+    /// change of renderer, or of what `auto` finds), so that no network manager reads a second,
+    /// stale profile of an ENI. None while the renderer in effect cannot write its files: then
+    /// every file stays as it is.
+    var retiredRenderers: [any FileRenderer] {
+        guard renderer.problem == nil else { return [] }
+        return RendererKind.allCases.filter { $0 != renderer.kind && $0 != .auto && $0 != .none }
+            .map { $0.renderer(nmControlled: config.nmControlled) }
+    }
+
+    /// What a pass reads of the files: the paths of every renderer, the one in effect and the
+    /// retired ones.
+    var observedPaths: any FileRenderer { Renderers([fileRenderer] + retiredRenderers) }
 
     /// Where NetworkManager reads keyfiles and the agent writes its own.
     static let keyfileDirectory = NetworkManagerRenderer.directory
@@ -190,8 +204,14 @@ public struct Agent {
     /// profile at once: reapplied when it runs it already, else activated in place of what it
     /// runs (NetworkManager's automatic DHCP profile on a hot-plugged NIC). One connection and
     /// one deadline for all the calls. Returns what failed, one line each.
+    ///
+    /// The agent's `ifcfg-IF` files removed in that pass (a change of renderer from `ifcfg`) are
+    /// loaded too: NetworkManager's ifcfg-rh plugin, where it runs, unloads their profiles.
+    /// Where it does not, NetworkManager cannot load them, and that is not a problem.
     func tellNetworkManager(after applied: Applied, links: Set<String>?) -> [String] {
         let dir = Self.keyfileDirectory + "/"
+        let ifcfg = IfcfgRenderer.directory + "/ifcfg-"
+        var formerIfcfg = Set<String>()
         var changed: [String] = []
         var written: [(path: String, interface: String, content: String)] = []
         for o in applied.outcomes where o.result == .done {
@@ -204,6 +224,9 @@ public struct Agent {
                 }
             case .removeFile(let path, _) where path.hasPrefix(dir):
                 changed.append(path)
+            case .removeFile(let path, _) where path.hasPrefix(ifcfg):
+                changed.append(path)
+                formerIfcfg.insert(path)
             default:
                 break
             }
@@ -215,7 +238,7 @@ public struct Agent {
             return ["NetworkManager was not told of the agent's keyfiles (\(error))\(later)"]
         }
         let failures: [String]
-        do throws(BusError) { failures = try nm.loadConnections(changed) } catch {
+        do throws(BusError) { failures = try nm.loadConnections(changed).filter { !formerIfcfg.contains($0) } } catch {
             return ["NetworkManager did not load \(changed.joined(separator: ", ")): LoadConnections: \(error)\(later)"]
         }
         var problems: [String] = []
@@ -297,7 +320,7 @@ public struct Agent {
         let m = try machine()
         let settled = assumeSettled.union(try m.waitForUdev(udevWait))
         let (metadata, plan) = if let given {
-            (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces))
+            (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces))
         } else {
             try describe(m, interfaces: interfaces, waitingFor: waitingFor, assumeSettled: settled)
         }
@@ -308,7 +331,7 @@ public struct Agent {
             result.managerProblems = tellNetworkManager(after: applied, links: (try? m.kernel.links()).map { Set($0.map(\.name)) })
         }
         if !plan.isEmpty {
-            result.remaining = self.plan(instance, try m.observe(renderer: fileRenderer, assumeSettled: settled), interfaces: interfaces).actions
+            result.remaining = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces).actions
         }
         return result
     }

@@ -49,6 +49,8 @@ public struct FileStore: Sendable {
     /// Returns nil when it does not exist and `create` is false.
     private func openDirectory(_ components: [String], create: Bool, for path: String) throws(FileError) -> Int32? {
         var fd = Glibc.open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        // A root that does not exist holds nothing to read (a test's runtime-only root).
+        if fd < 0, errno == ENOENT, !create { return nil }
         guard fd >= 0 else { throw FileError("open", root, errno: errno) }
         for c in components {
             var next = openat(fd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

@@ -129,6 +129,11 @@ public protocol FileRenderer: Sendable {
 }
 
 extension FileRenderer {
+    /// The path is one this renderer writes: in one of its directories, or one of its files.
+    public func owns(_ path: String) -> Bool {
+        files.contains(path) || directories.contains { path.hasPrefix($0 + "/") && !path.dropFirst($0.count + 1).contains("/") }
+    }
+
     public func persistedSettings(_ files: [String: ObservedFile]) -> [SysctlSetting] { [] }
     public var ruleProtocol: UInt8? { nil }
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] { [] }

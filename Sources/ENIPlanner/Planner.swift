@@ -44,9 +44,13 @@ public enum Planner {
     /// The kernel's rule for the main table; ours must come before it.
     public static let mainRulePriority: UInt32 = 32766
 
+    /// `retired`: the renderers not in effect. The agent's marked files at their paths are
+    /// removed (but an ENI left alone keeps its own), and the rules and routes those files
+    /// declare are the agent's, as its files' are: after a change of renderer, nothing the former
+    /// one wrote stays behind, and the network manager that read it holds no second profile.
     public static func plan(desired: Instance, observed: ObservedState, config: PlannerConfig,
-                            renderer: any FileRenderer) -> Plan {
-        var b = Builder(desired: desired, observed: observed, config: config, renderer: renderer)
+                            renderer: any FileRenderer, retired: [any FileRenderer] = []) -> Plan {
+        var b = Builder(desired: desired, observed: observed, config: config, renderer: renderer, retired: retired)
         b.matchLinks()
         b.allocateSlots()
         b.planInterfaces()
@@ -91,17 +95,23 @@ private struct Builder {
     /// copies of the agent's routes (NetworkManager's are `static`), the agent's as its own are.
     let declaredRoutes: Set<Route>
 
-    init(desired: Instance, observed: ObservedState, config: PlannerConfig, renderer: any FileRenderer) {
-        self.desired = desired; self.observed = observed; self.config = config
+    /// The renderers not in effect (`Planner.plan`).
+    let retired: [any FileRenderer]
+
+    init(desired: Instance, observed: ObservedState, config: PlannerConfig, renderer: any FileRenderer, retired: [any FileRenderer]) {
+        self.desired = desired; self.observed = observed; self.config = config; self.retired = retired
         observedRoutes = Set(observed.routes)
         observedRules = Set(observed.rules)
-        let managerProto = renderer.ruleProtocol ?? config.proto
-        ruleProto = managerProto
-        declaredRules = managerProto == config.proto ? [] : Set(renderer.declaredRules(observed.files).filter { $0.proto == managerProto })
-        let managerRouteProto = renderer.routeProtocol ?? config.proto
-        routeProto = managerRouteProto
-        declaredRoutes = managerRouteProto == config.proto ? []
-            : Set(renderer.declaredRoutes(observed.files).filter { $0.proto == managerRouteProto })
+        ruleProto = renderer.ruleProtocol ?? config.proto
+        routeProto = renderer.routeProtocol ?? config.proto
+        // What each renderer's files declare, with the protocol its network manager gives them.
+        var rules = Set<Rule>(), routes = Set<Route>()
+        for r in [renderer] + retired {
+            if let p = r.ruleProtocol, p != config.proto { rules.formUnion(r.declaredRules(observed.files).filter { $0.proto == p }) }
+            if let p = r.routeProtocol, p != config.proto { routes.formUnion(r.declaredRoutes(observed.files).filter { $0.proto == p }) }
+        }
+        declaredRules = rules
+        declaredRoutes = routes
     }
 
     var ours: UInt8 { config.proto }
@@ -429,8 +439,12 @@ private struct Builder {
             guard let old = file.content, FileMarker.isManaged(old) else { continue }
             let mac = FileMarker.owner(of: old)
             if let mac, protectedOwners.contains(mac) { continue }
-            let iface = mac.flatMap { m in observed.link(mac: m)?.name } ?? renderer.interface(ofPath: path)
-            add(.removeFile(path: path, old: old), mac == nil ? nil : iface, mac.map { "ENI \($0) is no longer attached" } ?? "no longer needed")
+            let formerRenderer = retired.contains { $0.owns(path) } && !renderer.owns(path)
+            let iface = mac.flatMap { m in observed.link(mac: m)?.name }
+                ?? ([renderer] + retired).lazy.compactMap { $0.interface(ofPath: path) }.first
+            let why = formerRenderer ? "written for another renderer than the one in effect"
+                : mac.map { "ENI \($0) is no longer attached" } ?? "no longer needed"
+            add(.removeFile(path: path, old: old), mac == nil ? nil : iface, why)
         }
     }
 

@@ -240,7 +240,7 @@ printf 'lock_timeout = 0\n' >"$TMP/lock.toml"
 ( flock 9; ip netns exec "$VM" "$BIN" reconfigure --root "$ROOT" --metadata-file "$META" --config "$TMP/lock.toml" >"$TMP/lock.out" 2>&1; echo $? >"$TMP/lock.rc" ) 9>"$ROOT/run/eni-agent/lock"
 check "a held lock stops a second run, naming the lock" bash -c "[ \$(cat $TMP/lock.rc) = 1 ] && grep -q 'eni-agent/lock: another eni-agent run holds it' $TMP/lock.out"
 
-# --- NetworkManager running (its pid file below the root): renderer auto writes its keyfiles, 0600;
+# --- NetworkManager running (its devices' state directory below the root): renderer auto writes its keyfiles, 0600;
 # the agent's routes and rules take NetworkManager's protocol (static), so they are the ones its
 # keyfiles declare; the next run finds nothing to do. Last: it changes the protocol of the lab's
 # objects for good.
@@ -280,6 +280,20 @@ check "renderer networkmanager: a keyfile made 0644 is a change diff shows" bash
 nmagent reconfigure >/dev/null 2>&1; rc=$?
 check "renderer networkmanager: reconfigure puts 0600 back, then nothing is left" bash -c "[ $rc = 0 ] &&
     [ \$(stat -c %a $KEYFILE) = 600 ] && ip netns exec $VM $BIN diff --root $NM --metadata-file $META --config /dev/null >/dev/null 2>&1"
+
+# NetworkManager gives way to systemd-networkd (a change of what auto finds): the .network files
+# written, the keyfiles removed, networkd's copies of the rules (static) are the keyfiles' ones.
+rm -r "$NM/run/NetworkManager"
+mkdir -p "$NM/run/systemd/netif" && echo 'OPER_STATE=routable' >"$NM/run/systemd/netif/state"
+nmagent reconfigure >"$TMP/switch.out" 2>&1; rc=$?
+check "renderer switch (networkmanager to networkd): the keyfiles removed, the .network files written" bash -c "[ $rc = 0 ] &&
+    ! ls $NM/etc/NetworkManager/system-connections/eni-agent-* 2>/dev/null &&
+    test -f $NM/etc/systemd/network/05-eni-agent-eth1.network || { cat $TMP/switch.out; exit 1; }"
+check "renderer switch: one rule per IP (static), the routes the agent's own protocol, then nothing to do" bash -c "
+    [ \$(ip -n $VM -4 rule | grep -c 'from 10.0.2.10 lookup') = 1 ] && ip -n $VM -4 rule | grep -q 'from 10.0.2.10 lookup 10001 proto static' &&
+    ip -n $VM -4 route show table 10001 | grep -q '^default via 10.0.2.1 dev eth1 proto 234' &&
+    ip netns exec $VM $BIN diff --root $NM --metadata-file $META --config /dev/null >/dev/null 2>&1"
+check "renderer switch: eth1 reachable" lab_ping 10.0.2.10
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
