@@ -29,6 +29,8 @@ public struct PassResult: Sendable {
     /// What NetworkManager could not be told of the keyfiles the pass wrote or removed, one line
     /// per condition (a warning each; it reads the files at its next start).
     public var managerProblems: [String] = []
+    /// What the network manager was told, beyond the files (one line each, for the log at info).
+    public var managerNotes: [String] = []
 
     public var outcomes: [Outcome] { applied.outcomes }
     public var failed: [Outcome] { applied.failed }
@@ -54,6 +56,8 @@ public struct Agent {
     let openKernel: () throws -> any Kernel
     /// NetworkManager's API on the system bus, opened for one pass (a fake in the unit tests).
     public var openNetworkManager: () throws(BusError) -> any NetworkManagerAPI = { () throws(BusError) in try NetworkManagerBus() }
+    /// `networkctl reload` over the system bus (a fake in the unit tests).
+    public var reloadNetworkd: () throws(BusError) -> Void = { () throws(BusError) in try NetworkdBus.reload() }
     /// Built once: the HTTP providers keep caches across passes.
     private let source: Result<any MetadataProvider, AgentError>
 
@@ -263,6 +267,48 @@ public struct Agent {
         return problems
     }
 
+    /// The renderer writes systemd-networkd files, on the real system (root `/`, PID 1's network
+    /// namespace), where the networkd on the system bus is the one that reads them.
+    var tellsNetworkd: Bool {
+        renderer.kind == .networkd && config.root == "/" && Udev.sharesPID1NetworkNamespace
+            && access(NetworkdRenderer.runningMarker, F_OK) == 0
+    }
+
+    /// What networkd says of the link with that index (a fake in the unit tests).
+    public var networkdLink: (Int32) -> NetworkdLinkState? = { NetworkdLinkState.read(index: $0) }
+    /// The links (index and the file networkd ran on it) networkd was told to reload for: once
+    /// each, so that a file networkd will not take cannot make every pass reload it.
+    let networkdReloads = ReloadMemory()
+
+    /// After each pass (not only those that wrote a file: networkd takes a hot-plugged NIC
+    /// seconds after the agent configured it, under emulation), where networkd runs another file
+    /// than the agent's on the link of an ENI the agent has a `.network` file for (an image's
+    /// catch-all DHCP file, `Name=en* eth*`: DHCP on the ENI, a second default route in the main
+    /// table), tells networkd to read its files again (`Reload`), once: the link then runs the
+    /// agent's file (05- sorts first). Never for a link networkd does not manage: each link it
+    /// (re)configures makes it drop every routing policy rule it does not know (its default
+    /// `ManageForeignRoutingPolicyRules=yes`), so a reload for it would remove another program's
+    /// rules; a link it runs a file on was configured, and such rules dropped, by networkd itself.
+    /// Returns what it did (one line, info) and what failed (one line).
+    func tellNetworkd(links: [Link]) -> (notes: [String], problems: [String]) {
+        var taken: [String] = [], keys: [String] = []
+        for l in links.sorted(by: { $0.index < $1.index }) where l.mayBeENI && Link.isSafeName(l.name) {
+            let ours = NetworkdRenderer.path(l.name)
+            guard let running = networkdLink(l.index)?.networkFile, running != ours,
+                  files.isRegularFile(ours) else { continue }
+            let key = "\(l.index) \(running)"
+            guard !networkdReloads.contains(key) else { continue }
+            taken.append("\(l.name) (\(running))")
+            keys.append(key)
+        }
+        guard !taken.isEmpty else { return ([], []) }
+        keys.forEach(networkdReloads.insert)
+        do throws(BusError) { try reloadNetworkd() } catch {
+            return ([], ["systemd-networkd was not told to read the agent's files for \(taken.joined(separator: ", ")) (\(error)); it reads them when it restarts"])
+        }
+        return (["systemd-networkd told to read the agent's files (networkctl reload): it ran another file on \(taken.joined(separator: ", "))"], [])
+    }
+
     /// The `uuid=` of a keyfile's `[connection]` section.
     static func keyfileUUID(_ keyfile: String) -> String? {
         func trim(_ s: Substring) -> Substring {
@@ -330,9 +376,20 @@ public struct Agent {
         if tellsNetworkManager {
             result.managerProblems = tellNetworkManager(after: applied, links: (try? m.kernel.links()).map { Set($0.map(\.name)) })
         }
+        if tellsNetworkd {
+            (result.managerNotes, result.managerProblems) = tellNetworkd(links: (try? m.kernel.links()) ?? [])
+        }
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces).actions
         }
         return result
     }
+}
+
+/// What the agent remembers across passes of the reloads it asked for (a reference: the daemon's
+/// agent is one value for its whole run).
+final class ReloadMemory: @unchecked Sendable {
+    private var keys = Set<String>()
+    func contains(_ key: String) -> Bool { keys.contains(key) }
+    func insert(_ key: String) { keys.insert(key) }
 }

@@ -210,6 +210,14 @@ public struct FileStore: Sendable {
         guard fsync(dir) == 0 else { throw FileError("fsync directory of", hostPath(path), errno: errno) }
     }
 
+    /// A regular file at `path` below the root (no symlink followed, on the way or at the end).
+    public func isRegularFile(_ path: String) -> Bool {
+        guard let (comps, name) = try? split(path), let fd = try? openDirectory(comps, create: false, for: path) else { return false }
+        defer { close(fd) }
+        var st = stat()
+        return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFREG
+    }
+
     /// A directory at `path` below the root (no symlink followed on the way).
     public func isDirectory(_ path: String) -> Bool {
         guard let (comps, last) = try? split(path), let fd = try? openDirectory(comps + [last], create: false, for: path) else {

@@ -141,3 +141,21 @@ public final class NetworkManagerBus: NetworkManagerAPI {
         .transport("\(member) replied with signature '\(reply.map(\.signature).joined())', not '\(expected)'")
     }
 }
+
+/// systemd-networkd over the system bus.
+public enum NetworkdBus {
+    /// `networkctl reload`: networkd reads its `.network` files again and reconfigures the links
+    /// whose file changed. Allowed to root.
+    public static func reload(socketPath: String = BusConnection.systemSocket, timeout: Duration = .seconds(5)) throws(BusError) {
+        let bus = try BusConnection(socketPath: socketPath, deadline: .now + timeout)
+        do throws(BusError) {
+            _ = try bus.call(destination: "org.freedesktop.network1", path: "/org/freedesktop/network1",
+                             interface: "org.freedesktop.network1.Manager", member: "Reload", [])
+        } catch {
+            switch error {
+            case .remote(let name, let message): throw .remote(name: name, message: message.isEmpty ? "Reload" : "Reload: \(message)")
+            case .transport(let why): throw .transport("Reload: \(why)")
+            }
+        }
+    }
+}

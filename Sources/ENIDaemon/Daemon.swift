@@ -404,12 +404,20 @@ struct Loop {
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("\(a.address)/\(a.prefixLength) removed from \(l.name)") }
             case (.new, .route(let r, _)) where r.proto != ours && r.proto != managerRoutes && tables.contains(r.table):
                 why.append("a route of another program in table \(r.table)")
+            case (.new, .route(let r, let index?)) where r.table == Self.mainTable && r.destination.length == 0 && r.proto != ours:
+                // A second default route in the main table through an ENI (a DHCP client the image
+                // runs on it): a pass, in which the network manager may be told of the agent's file.
+                guard let l = known[index], isCandidate(l), l.mac != lastInstance?.primaryMAC else { continue }
+                why.append("a default route in the main table through \(l.name)")
             default:
                 continue
             }
         }
         return why
     }
+
+    /// `RT_TABLE_MAIN`.
+    static let mainTable: UInt32 = 254
 
     /// What identifies an address, route or rule in the kernel's notifications.
     static func key(_ c: LinkEvents.Change) -> String {
@@ -481,6 +489,7 @@ struct Loop {
         for p in result.plan.problems { condition(.warning, "\(p)") }
         // What NetworkManager was not told follows the files that pass wrote: an event of that pass,
         // not a condition that a later pass (which writes nothing) could call resolved.
+        for n in result.managerNotes { logger.info("\(n)") }
         for p in result.managerProblems { logger.warning("\(p)") }
         for o in result.failed { condition(.error, "\(o.action.interface ?? "machine-wide"): \(o.action.change.command) failed: \(o.reason)") }
         let names = Dictionary(known.values.filter(isCandidate).map { ($0.mac!, $0.name) }, uniquingKeysWith: { a, _ in a })

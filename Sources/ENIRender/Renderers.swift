@@ -161,7 +161,7 @@ public struct NetworkdRenderer: FileRenderer {
     /// The interface of a path this renderer writes (`DIR/05-eni-agent-IF.network`, IF safe).
     public func interface(ofPath path: String) -> String? { Self.interface(ofPath: path) }
 
-    static func interface(ofPath path: String) -> String? {
+    public static func interface(ofPath path: String) -> String? {
         let prefix = directory + "/" + namePrefix
         guard path.hasPrefix(prefix), path.hasSuffix(nameSuffix) else { return nil }
         let name = String(path.dropFirst(prefix.count).dropLast(nameSuffix.count))

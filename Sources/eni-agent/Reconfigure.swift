@@ -27,6 +27,7 @@ struct Reconfigure: ParsableCommand {
             print(PlanOutput.summary(result))
         }
         for p in result.plan.problems { warn("error: \(p)") }
+        for n in result.managerNotes { warn("note: \(n)") }
         for p in result.managerProblems { warn("warning: \(p)") }
         if !result.remaining.isEmpty, result.failed.isEmpty {
             warn("warning: \(result.remaining.count) changes still differ after applying; the next run retries them")

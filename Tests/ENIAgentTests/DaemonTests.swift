@@ -232,6 +232,17 @@ final class LinkEventTests: XCTestCase {
         var inTable = route
         inTable.proto = 4
         XCTAssertEqual(l.handleObjects([ev(.new, .route(inTable, link: 3))]), ["a route of another program in table 10001"])
+        // A default route in the main table through an ENI (DHCP on it): a pass. Not through the
+        // primary ENI, nor a link that cannot be an ENI, nor the agent's own.
+        let eth0 = Link(index: 2, name: "eth0", mac: mac("52:54:00:00:01:0a"), isUp: true)
+        l = loop([eth0, eth1, br])
+        l.lastInstance = try Instance(primaryMAC: mac("52:54:00:00:01:0a"), enis: [], unknown: [mac("52:54:00:00:01:0a"): .pending("t")])
+        var dhcpDefault = Route(table: 254, destination: .any, gateway: try IPv4Address("10.0.2.1"), device: nil, proto: 16)
+        XCTAssertEqual(l.handleObjects([ev(.new, .route(dhcpDefault, link: 3))]), ["a default route in the main table through eth1"])
+        XCTAssertEqual(l.handleObjects([ev(.new, .route(dhcpDefault, link: 2)), ev(.new, .route(dhcpDefault, link: 4)),
+                                        ev(.deleted, .route(dhcpDefault, link: 3))]), [])
+        dhcpDefault.proto = 234
+        XCTAssertEqual(l.handleObjects([ev(.new, .route(dhcpDefault, link: 3))]), [])
     }
 
     /// A condition is logged once while it lasts, whatever the milliseconds in its text (curl's

@@ -341,3 +341,67 @@ final class LoopTests: FakeMachineTestCase {
         XCTAssertNil(loop.retryAt, "no retry pending after success")
     }
 }
+
+/// networkd is told to read the agent's files only when it runs another file (an image's
+/// catch-all DHCP file) on an ENI's link that has the agent's `.network` file: never for a link it
+/// does not manage (a reload would make it configure the link and drop every foreign rule), and
+/// once for each link and file.
+final class NetworkdNoticeTests: FakeMachineTestCase {
+    let catchAll = "/etc/systemd/network/99-catch-all.network"
+
+    /// The agent, networkd running `running` (by link index), the agent's files for `files`, and
+    /// how many times networkd was reloaded.
+    func agent(_ running: [Int32: String], files: [String], fails: BusError? = nil) throws -> (Agent, () -> Int) {
+        var a = try agent(FakeKernel(links: [eth0, eth1, eth2]), FakeMetadata(instance([eni(1), eni(2), eni(3)])))
+        for f in files { try a.files.write("# Managed by eni-agent\n", to: NetworkdRenderer.path(f)) }
+        final class Count: @unchecked Sendable { var n = 0 }
+        let count = Count()
+        a.reloadNetworkd = { () throws(BusError) in
+            count.n += 1
+            if let fails { throw fails }
+        }
+        a.networkdLink = { running[$0].map { NetworkdLinkState(adminState: "configuring", networkFile: $0) } ?? NetworkdLinkState(adminState: "unmanaged", networkFile: nil) }
+        return (a, { count.n })
+    }
+
+    func testACatchAllFileOnAnENIsLinkIsReplacedByOneReload() throws {
+        let (a, reloads) = try agent([eth1.index: catchAll, eth2.index: "/run/systemd/network/10-netplan-all.network"], files: ["eth1", "eth2"])
+        let r = a.tellNetworkd(links: [eth0, eth1, eth2])
+        XCTAssertEqual(reloads(), 1, "once for the pass")
+        XCTAssertEqual(r.notes, ["systemd-networkd told to read the agent's files (networkctl reload): it ran another file on "
+                                 + "eth1 (\(catchAll)), eth2 (/run/systemd/network/10-netplan-all.network)"])
+        XCTAssertEqual(r.problems, [])
+        // networkd did not take the agent's file: the next passes do not reload it again.
+        XCTAssertEqual(a.tellNetworkd(links: [eth0, eth1, eth2]).notes, [])
+        XCTAssertEqual(reloads(), 1)
+    }
+
+    func testNoReloadWithoutTheAgentsFileOrForALinkNetworkdDoesNotManageOrRunsTheAgentsFile() throws {
+        let (a, reloads) = try agent([eth0.index: "/etc/systemd/network/10-primary.network", eth1.index: NetworkdRenderer.path("eth1")],
+                                     files: ["eth1", "eth2"])
+        XCTAssertEqual(a.tellNetworkd(links: [eth0, eth1, eth2]).notes, [])
+        XCTAssertEqual(reloads(), 0, "eth0 has no file of the agent's, eth1 runs it, networkd does not manage eth2")
+    }
+
+    func testAFailedReloadIsOneProblem() throws {
+        let (a, _) = try agent([eth1.index: catchAll], files: ["eth1"],
+                               fails: .remote(name: "org.freedesktop.DBus.Error.AccessDenied", message: "Reload: denied"))
+        let r = a.tellNetworkd(links: [eth0, eth1])
+        XCTAssertEqual(r.problems, ["systemd-networkd was not told to read the agent's files for eth1 (\(catchAll)) "
+                                    + "(org.freedesktop.DBus.Error.AccessDenied: Reload: denied); it reads them when it restarts"])
+    }
+
+    func testTheStateFile() {
+        XCTAssertEqual(NetworkdLinkState(parsing: "# This is private data. Do not parse.\nADMIN_STATE=configured\nOPER_STATE=routable\nNETWORK_FILE=/etc/systemd/network/10-primary.network\n"),
+                       NetworkdLinkState(adminState: "configured", networkFile: "/etc/systemd/network/10-primary.network"))
+        XCTAssertEqual(NetworkdLinkState(parsing: "ADMIN_STATE=unmanaged\nNETWORK_FILE=\n"), NetworkdLinkState(adminState: "unmanaged", networkFile: nil))
+    }
+
+    func testOnlyTheNetworkdRendererOnTheRealSystemTellsIt() throws {
+        let a = try agent([:], files: []).0
+        var c = a.config
+        c.renderer = .networkd
+        c.root = scratch.root
+        XCTAssertFalse(Agent(config: c, procSys: a.procSys, provider: FakeMetadata(instance([eni(1)])), kernel: { FakeKernel(links: []) }).tellsNetworkd)
+    }
+}

@@ -39,15 +39,21 @@ BASE=$(bash "$here/image.sh" "$repo/.build-vm" "${VM_VARIANT:-networkd}") || { n
 
 # guest CLOUD: boots a guest of CLOUD with ENIs 1 and 2 ($GUEST_CONFIG appended to the agent's
 # config; $GUEST_SETUP run in its root before the disk is made; $BOOT_FAULTS set in the simulator
-# before QEMU starts), in a scratch directory of its own.
+# before QEMU starts; with CATCH_ALL=1 the image's catch-all DHCP .network and the VPC's DHCP), in a
+# scratch directory of its own.
 guest() {
     local cloud=$1
     TMP=$TOP/$cloud
     mkdir -p "$TMP"
     guest_root "$BASE" "$TMP/root" "$DEB" || return 1
     if [ -n "${GUEST_SETUP:-}" ]; then (cd "$TMP/root" && sh -c "$GUEST_SETUP") || return 1; fi
+    if [ -n "${CATCH_ALL:-}" ]; then
+        printf '%s\n' '# Every other NIC: DHCP, as some cloud images configure it.' \
+            '[Match]' 'Name=en* eth*' '' '[Network]' 'DHCP=ipv4' >"$TMP/root/etc/systemd/network/99-catch-all.network" || return 1
+    fi
     guest_disk "$TMP/root" "$TMP/disk.raw" && rm -rf "$TMP/root" || return 1
     vpc_create && vpc_tap 1 2 || return 1
+    [ -z "${CATCH_ALL:-}" ] || vpc_dhcp || return 1
     scenario "$cloud" 2 >"$TMP/scenario.json"
     sim_start "$SIM" "$cloud" "$TMP/scenario.json" || return 1
     [ -z "${BOOT_FAULTS:-}" ] || sim_faults "$BOOT_FAULTS" || return 1
@@ -58,16 +64,19 @@ guest() {
 done_with_guest() {
     vm_stop
     [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-    SIM_PID=
+    [ -n "${DNSMASQ_PID:-}" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
+    SIM_PID= DNSMASQ_PID=
     vpc_destroy
 }
 
-for cloud in aws aliyun tencent; do
+for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
     t=$(now)
     address=$(cloud_address "$cloud")
-    GUEST_CONFIG= GUEST_SETUP= BOOT_FAULTS=
+    GUEST_CONFIG= GUEST_SETUP= BOOT_FAULTS= CATCH_ALL=
     case "$cloud" in
-    aws) GUEST_CONFIG="metadata_url = \"http://$address\"" ;;
+    # AWS's guest is an image with a catch-all DHCP .network (Name=en* eth*): networkd runs DHCP on
+    # every ENI until it reads the agent's file.
+    aws) GUEST_CONFIG="metadata_url = \"http://$address\"" CATCH_ALL=1 ;;
     aliyun) BOOT_FAULTS='[{"path": "/network/interfaces/macs/$", "status": 404, "times": 4}]' ;;
     tencent) GUEST_SETUP="sed -i '/metadata.tencentyun.com/d' etc/hosts" ;;
     esac
@@ -100,6 +109,16 @@ for cloud in aws aliyun tencent; do
     vpc_tap 3 && $VMCTL --qmp "$TMP/qmp.sock" plug eni3 tap3 "$(mac 3)" || not_ok "$cloud: device_add eni3"
     check "$cloud: hot-plugged ENI 3 configured" eventually 60 configured 3
     check "$cloud: every IP answers the client" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
+    if [ -n "$CATCH_ALL" ]; then
+        # The image's catch-all ran DHCP on ENIs 2 and 3: networkd was told to read the agent's files.
+        for n in 2 3; do
+            check "$cloud (catch-all DHCP): networkd runs the agent's file on ENI $n, not the catch-all" eventually 20 gx \
+                "i=\$(eni-vm-check iface $(mac "$n")); networkctl status \$i --no-pager | grep -q \"Network File: /etc/systemd/network/05-eni-agent-\$i.network\""
+        done
+        clean() { one_default && configured 2 && configured 3; }
+        check "$cloud (catch-all DHCP): one default route in the main table, no DHCP address left" eventually 20 clean
+        gx "networkctl list --no-pager" | sed 's/^/#   /'
+    fi
     gx "journalctl -b -u eni-agent -o cat --no-pager" >"$TMP/journal.txt"
     gx "journalctl -b -u eni-agent -p warning -o cat --no-pager" >"$TMP/warnings.txt"
     if [ "$cloud" = aliyun ]; then
