@@ -47,10 +47,7 @@ guest() {
     mkdir -p "$TMP"
     guest_root "$BASE" "$TMP/root" "$DEB" || return 1
     if [ -n "${GUEST_SETUP:-}" ]; then (cd "$TMP/root" && sh -c "$GUEST_SETUP") || return 1; fi
-    if [ -n "${CATCH_ALL:-}" ]; then
-        printf '%s\n' '# Every other NIC: DHCP, as some cloud images configure it.' \
-            '[Match]' 'Name=en* eth*' '' '[Network]' 'DHCP=ipv4' >"$TMP/root/etc/systemd/network/99-catch-all.network" || return 1
-    fi
+    [ -z "${CATCH_ALL:-}" ] || catch_all_network "$TMP/root" || return 1
     guest_disk "$TMP/root" "$TMP/disk.raw" && rm -rf "$TMP/root" || return 1
     vpc_create && vpc_tap 1 2 || return 1
     [ -z "${CATCH_ALL:-}" ] || vpc_dhcp || return 1

@@ -81,14 +81,15 @@ vpc_dhcp() {
     eventually 10 grep -q "static leases only on 10.0.16.0" "$TMP/dnsmasq.log" 2>/dev/null || { cat "$TMP/dnsmasq.out" "$TMP/dnsmasq.log"; return 1; }
 }
 # guest_dhcp ROOT: networkd as cloud images ship it: the primary matched by MAC with DHCP; with
-# VM_CATCH_ALL=1 also a catch-all DHCP .network for en*/eth* (as some images have) that every new
-# NIC gets until a file that sorts first matches it. (Off by default: systemd 252 fails with ERANGE
-# configuring the address when the agent's file takes an ENI over from that DHCP file; see
-# Tests/vm/README.md.)
+# VM_CATCH_ALL=1 also the catch-all (catch_all_network).
 guest_dhcp() {
     printf '%s\n' '# The primary ENI, matched by MAC, with DHCP (the VPC'"'"'s dnsmasq answers 10.0.1.10).' \
         '[Match]' 'MACAddress=52:54:00:00:01:0a' '' '[Network]' 'DHCP=ipv4' >"$1/etc/systemd/network/10-primary.network" || return 1
-    [ -n "${VM_CATCH_ALL:-}" ] || return 0
+    [ -z "${VM_CATCH_ALL:-}" ] || catch_all_network "$1"
+}
+# catch_all_network ROOT: a catch-all DHCP .network for en*/eth*, as some images have: every new NIC
+# gets it until networkd reads a file that sorts first and matches it (the agent has it reload).
+catch_all_network() {
     printf '%s\n' '# Every other NIC: DHCP, as some cloud images configure it.' \
         '[Match]' 'Name=en* eth*' '' '[Network]' 'DHCP=ipv4' >"$1/etc/systemd/network/99-catch-all.network"
 }
