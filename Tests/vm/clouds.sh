@@ -70,6 +70,7 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
     t=$(now)
     address=$(cloud_address "$cloud")
     GUEST_CONFIG= GUEST_SETUP= BOOT_FAULTS= CATCH_ALL=
+    NIC_ADDR=()
     case "$cloud" in
     # AWS's guest is an image with a catch-all DHCP .network (Name=en* eth*): networkd runs DHCP on
     # every ENI until it reads the agent's file.
@@ -115,6 +116,24 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         clean() { one_default && configured 2 && configured 3; }
         check "$cloud (catch-all DHCP): one default route in the main table, no DHCP address left" eventually 20 clean
         gx "networkctl list --no-pager" | sed 's/^/#   /'
+        # ... and stays so through what networkd, the agent and a reboot do.
+        settled() { configured 2 && configured 3 && one_default && gx "eni-vm-check consistent"; }
+        gx "systemctl restart systemd-networkd"
+        check "$cloud (catch-all DHCP): systemd-networkd restart: ENIs 2 and 3 as they were, one default route" eventually 10 settled
+        gx "networkctl reload"
+        check "$cloud (catch-all DHCP): networkctl reload: likewise" eventually 10 settled
+        gx "systemctl restart eni-agent"
+        check "$cloud (catch-all DHCP): agent restart: likewise" eventually 20 settled
+        pin_slots 1 2 3 >"$TMP/slots.txt" || not_ok "$cloud: the PCI slots of the NICs" "$(cat "$TMP/slots.txt")"
+        gx "systemctl disable --now eni-agent 2>/dev/null && sync"
+        vm_stop
+        vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$cloud" 1 2 3 && $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping ||
+            not_ok "$cloud: the guest boots again" "$(tail -20 "$TMP/console.log")"
+        check "$cloud (catch-all DHCP): reboot with the agent disabled: ENIs 2 and 3 from the agent's files alone, no DHCP, one default route" \
+            eventually 60 settled
+        check "$cloud (catch-all DHCP): reboot: networkd runs the agent's files, not the catch-all" gx \
+            "[ \$(grep -l '^NETWORK_FILE=/etc/systemd/network/05-eni-agent-' /run/systemd/netif/links/* | wc -l) = 2 ] && ! grep -q '^NETWORK_FILE=.*99-catch-all' /run/systemd/netif/links/*"
+        gx "systemctl enable --now eni-agent 2>/dev/null"
     fi
     gx "journalctl -b -u eni-agent -o cat --no-pager" >"$TMP/journal.txt"
     gx "journalctl -b -u eni-agent -p warning -o cat --no-pager" >"$TMP/warnings.txt"

@@ -193,6 +193,17 @@ vm_start() {
     QEMU_PID=$!
     eventually 10 test -S "$TMP/qga.sock"
 }
+# pin_slots N...: NIC_ADDR[N] = the PCI slot ENI N's NIC has now, so that the next boot gives it the
+# same one (udev names a NIC by its slot: ens7 stays ens7).
+pin_slots() {
+    local n slot
+    for n in "$@"; do
+        # The NIC's device is a virtio device (virtioN); its parent is the PCI function (0000:00:07.0).
+        slot=$(gx "basename \$(dirname \$(readlink -f /sys/class/net/\$(eni-vm-check iface $(mac "$n"))/device))")
+        [[ $slot =~ ^0000:00:([0-9a-f]{2})\.0$ ]] || { echo "the PCI slot of ENI $n's NIC: $slot"; return 1; }
+        NIC_ADDR[$n]=0x${BASH_REMATCH[1]}
+    done
+}
 vm_stop() {
     [ -n "$QEMU_PID" ] || return 0
     $VMCTL --qmp "$TMP/qmp.sock" --timeout 5 quit >/dev/null 2>&1 || kill "$QEMU_PID" 2>/dev/null

@@ -180,12 +180,8 @@ gx "journalctl -b --no-pager" >"$TMP/guest-journal.txt" 2>&1
 
 # === 7. A reboot with the agent stopped and disabled ================================================
 t=$(now)
-for n in 1 2 3; do
-    slot=$(gx "basename \$(dirname \$(readlink -f /sys/class/net/\$(eni-vm-check iface $(mac "$n"))/device))")
-    [[ $slot =~ ^0000:00:([0-9a-f]{2})\.0$ ]] || abort "reboot: the PCI slot of ENI $n's NIC" "$slot"
-    NIC_ADDR[$n]=0x${BASH_REMATCH[1]}
-done
-gx "systemctl disable --now eni-agent && sync"
+pin_slots 1 2 3 >"$TMP/slots.txt" || abort "reboot: the PCI slots of the NICs" "$(cat "$TMP/slots.txt")"
+gx "systemctl disable --now eni-agent 2>/dev/null && sync"
 vm_stop
 vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$CLOUD" 1 2 3 || abort "reboot: QEMU starts" "$(cat "$TMP/qemu.out")"
 $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping || abort "reboot: the guest agent answers" "$(tail -30 "$TMP/console.log")"
@@ -197,7 +193,7 @@ gx "cat /run/eni-vm/diff.txt" >"$TMP/reboot-diff.txt"
 sed 's/^/#   diff: /' "$TMP/reboot-diff.txt"
 check "reboot: eni-agent diff wants nothing for a secondary ENI (only the primary's secondary IP)" bash -c \
     "! awk '/^# /{ h=\$0; next } /^[-+] /{ print h }' $TMP/reboot-diff.txt | grep -v ', primary\$'"
-gx "systemctl enable --now eni-agent"
+gx "systemctl enable --now eni-agent 2>/dev/null"
 check "reboot: the agent started again puts the primary's secondary IP back" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
 check "reboot: and changes nothing else" enis_ok 2 3
 timed "7 reboot with the agent disabled" "$(since "$t")"

@@ -321,14 +321,9 @@ gx "journalctl -b --no-pager" >"$TMP/guest-journal.txt" 2>&1
 t=$(now)
 all_ips() { local n; for n in 2 3 6 7; do configured $n 10.0.$n.13 || return 1; done; configured 4 10.0.4.12 && configured 8 && configured 9 && configured 10; }
 check "reboot: every ENI configured before" all_ips
-for n in 1 2 3 4 6 7 8 9 10; do
-    # The NIC's device is a virtio device (virtioN); its parent is the PCI function (0000:00:07.0).
-    slot=$(gx "basename \$(dirname \$(readlink -f /sys/class/net/\$(eni-vm-check iface $(mac "$n"))/device))")
-    [[ $slot =~ ^0000:00:([0-9a-f]{2})\.0$ ]] || abort "reboot: the PCI slot of ENI $n's NIC" "$slot"
-    NIC_ADDR[$n]=0x${BASH_REMATCH[1]}
-done
+pin_slots 1 2 3 4 6 7 8 9 10 >"$TMP/slots.txt" || abort "reboot: the PCI slots of the NICs" "$(cat "$TMP/slots.txt")"
 echo "# PCI slots: $(for n in "${!NIC_ADDR[@]}"; do printf 'eni%s=%s ' "$n" "${NIC_ADDR[$n]}"; done)"
-gx "systemctl disable --now eni-agent && sync"
+gx "systemctl disable --now eni-agent 2>/dev/null && sync"
 vm_stop
 vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$CLOUD" 1 2 3 4 6 7 8 9 10 || abort "reboot: QEMU starts" "$(cat "$TMP/qemu.out")"
 $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping || abort "reboot: the guest agent answers" "$(tail -30 "$TMP/console.log")"
@@ -343,7 +338,7 @@ gx "cat /run/eni-vm/diff.txt" >"$TMP/reboot-diff.txt"
 sed 's/^/#   diff: /' "$TMP/reboot-diff.txt"
 check "reboot: eni-agent diff wants nothing for a secondary ENI (only the primary's secondary IP)" bash -c \
     "! awk '/^# /{ h=\$0; next } /^[-+] /{ print h }' $TMP/reboot-diff.txt | grep -v ', primary\$'"
-gx "systemctl enable --now eni-agent"
+gx "systemctl enable --now eni-agent 2>/dev/null"
 check "reboot: the agent started again puts the primary's secondary IP back" eventually 30 gx "ip -4 -o addr | grep -q ' 10.0.1.11/24'"
 ips_and_consistent() { all_ips && gx "eni-vm-check consistent"; }
 check "reboot: and changes nothing else" ips_and_consistent
