@@ -1,0 +1,152 @@
+import ENIApply
+import ENIDBus
+import ENIModel
+import ENIRender
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What the agent tells the network manager after a pass, beyond the files it wrote: NetworkManager
+/// loads and runs the agent's keyfiles; systemd-networkd reloads where it runs another file on an
+/// ENI. Only on the real system; the calls are injectable (`Agent.openNetworkManager`,
+/// `Agent.reloadNetworkd`, `Agent.networkdLink`).
+extension Agent {
+    /// Where NetworkManager reads keyfiles and the agent writes its own.
+    static let keyfileDirectory = NetworkManagerRenderer.directory
+
+    /// The renderer writes NetworkManager keyfiles, on the real system (root `/`, PID 1's network
+    /// namespace), where the NetworkManager on the system bus is the one that reads them.
+    var tellsNetworkManager: Bool {
+        renderer.kind == .networkmanager && config.root == "/" && Udev.sharesPID1NetworkNamespace
+    }
+
+    /// After a pass that wrote or removed keyfiles in NetworkManager's directory, tells it: it
+    /// loads them again (`LoadConnections`; a removed file's profile is unloaded), and each ENI
+    /// whose keyfile was written and whose link is in `links` (nil: not known, all) runs the
+    /// profile at once: reapplied when it runs it already, else activated in place of what it
+    /// runs (NetworkManager's automatic DHCP profile on a hot-plugged NIC). One connection and
+    /// one deadline for all the calls. Returns what failed, one line each.
+    ///
+    /// The agent's `ifcfg-IF` files removed in that pass (a change of renderer from `ifcfg`) are
+    /// loaded too: NetworkManager's ifcfg-rh plugin, where it runs, unloads their profiles.
+    /// Where it does not, NetworkManager cannot load them, and that is not a problem.
+    func tellNetworkManager(after applied: Applied, links: Set<String>?) -> [String] {
+        let dir = Self.keyfileDirectory + "/"
+        let ifcfg = IfcfgRenderer.directory + "/ifcfg-"
+        var formerIfcfg = Set<String>()
+        var changed: [String] = []
+        var written: [(path: String, interface: String, content: String)] = []
+        for o in applied.outcomes where o.result == .done {
+            switch o.action.change {
+            case .writeFile(let path, _, let content, _, _) where path.hasPrefix(dir):
+                changed.append(path)
+                let name = path.dropFirst(dir.count)
+                if name.hasPrefix("eni-agent-"), name.hasSuffix(".nmconnection") {
+                    written.append((path, o.action.interface ?? String(name.dropFirst(10).dropLast(13)), content))
+                }
+            case .removeFile(let path, _) where path.hasPrefix(dir):
+                changed.append(path)
+            case .removeFile(let path, _) where path.hasPrefix(ifcfg):
+                changed.append(path)
+                formerIfcfg.insert(path)
+            default:
+                break
+            }
+        }
+        guard !changed.isEmpty else { return [] }
+        let later = "; it reads them when it restarts"
+        let nm: any NetworkManagerAPI
+        do throws(BusError) { nm = try openNetworkManager() } catch {
+            return ["NetworkManager was not told of the agent's keyfiles (\(error))\(later)"]
+        }
+        let failures: [String]
+        do throws(BusError) { failures = try nm.loadConnections(changed).filter { !formerIfcfg.contains($0) } } catch {
+            return ["NetworkManager did not load \(changed.joined(separator: ", ")): LoadConnections: \(error)\(later)"]
+        }
+        var problems: [String] = []
+        if !failures.isEmpty {
+            problems.append("NetworkManager could not load \(failures.joined(separator: ", ")) (LoadConnections; its log says why)")
+        }
+        for w in written where links?.contains(w.interface) ?? true && !failures.contains(w.path) {
+            guard let uuid = Self.keyfileUUID(w.content) else {
+                problems.append("\(w.path) has no uuid in [connection]: not activated on \(w.interface)")
+                continue
+            }
+            do throws(BusError) {
+                if try nm.activate(uuid: uuid, interface: w.interface) == .unmanaged {
+                    problems.append("NetworkManager does not manage \(w.interface): \(w.path) is not run on it; the agent alone holds its configuration")
+                }
+            } catch {
+                problems.append("NetworkManager did not run \(w.path) on \(w.interface): \(error)")
+                // The connection is gone or out of time: the other calls would fail alike.
+                if case .transport = error { break }
+            }
+        }
+        return problems
+    }
+
+    /// The renderer writes systemd-networkd files, on the real system (root `/`, PID 1's network
+    /// namespace), where the networkd on the system bus is the one that reads them.
+    var tellsNetworkd: Bool {
+        renderer.kind == .networkd && config.root == "/" && Udev.sharesPID1NetworkNamespace
+            && access(NetworkdRenderer.runningMarker, F_OK) == 0
+    }
+
+    /// After each pass (not only those that wrote a file: networkd takes a hot-plugged NIC
+    /// seconds after the agent configured it, under emulation), where networkd runs another file
+    /// than the agent's on the link of an ENI the agent has a `.network` file for (an image's
+    /// catch-all DHCP file, `Name=en* eth*`: DHCP on the ENI, a second default route in the main
+    /// table), tells networkd to read its files again (`Reload`), once: the link then runs the
+    /// agent's file (05- sorts first). Never for a link networkd does not manage: each link it
+    /// (re)configures makes it drop every routing policy rule it does not know (its default
+    /// `ManageForeignRoutingPolicyRules=yes`), so a reload for it would remove another program's
+    /// rules; a link it runs a file on was configured, and such rules dropped, by networkd itself.
+    /// Returns what it did (one line, info) and what failed (one line).
+    func tellNetworkd(links: [Link]) -> (notes: [String], problems: [String]) {
+        var taken: [String] = [], keys: [String] = []
+        for l in links.sorted(by: { $0.index < $1.index }) where l.mayBeENI && Link.isSafeName(l.name) {
+            let ours = NetworkdRenderer.path(l.name)
+            guard let running = networkdLink(l.index)?.networkFile, running != ours,
+                  files.isRegularFile(ours) else { continue }
+            let key = "\(l.index) \(running)"
+            guard !networkdReloads.contains(key) else { continue }
+            taken.append("\(l.name) (\(running))")
+            keys.append(key)
+        }
+        guard !taken.isEmpty else { return ([], []) }
+        keys.forEach(networkdReloads.insert)
+        do throws(BusError) { try reloadNetworkd() } catch {
+            return ([], ["systemd-networkd was not told to read the agent's files for \(taken.joined(separator: ", ")) (\(error)); it reads them when it restarts"])
+        }
+        return (["systemd-networkd told to read the agent's files (networkctl reload): it ran another file on \(taken.joined(separator: ", "))"], [])
+    }
+
+    /// The `uuid=` of a keyfile's `[connection]` section.
+    static func keyfileUUID(_ keyfile: String) -> String? {
+        func trim(_ s: Substring) -> Substring {
+            var s = s
+            while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+            while let l = s.last, l.isWhitespace { s = s.dropLast() }
+            return s
+        }
+        var section: Substring = ""
+        for raw in keyfile.split(separator: "\n") {
+            let line = trim(raw)
+            if line.hasPrefix("["), line.hasSuffix("]") { section = line.dropFirst().dropLast(); continue }
+            guard section == "connection", line.hasPrefix("uuid=") else { continue }
+            let uuid = trim(line.dropFirst(5))
+            return uuid.isEmpty ? nil : String(uuid)
+        }
+        return nil
+    }
+}
+
+/// What the agent remembers across passes of the reloads it asked for (a reference: the daemon's
+/// agent is one value for its whole run).
+final class ReloadMemory: @unchecked Sendable {
+    private var keys = Set<String>()
+    func contains(_ key: String) -> Bool { keys.contains(key) }
+    func insert(_ key: String) { keys.insert(key) }
+}
