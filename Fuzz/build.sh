@@ -14,7 +14,7 @@ SWIFTC=${SWIFTC:-swiftc}
 # lld: gold warns about every ASan check symbol it cannot export.
 FLAGS=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -use-ld=lld -I "$MOD")
 
-ALL_TARGETS=(toml config json metadata-file addresses metadata-answers aliyun-ips metadata-base)
+ALL_TARGETS=(toml config json metadata-file addresses metadata-answers aliyun-ips metadata-base dbus-message)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
 
@@ -47,6 +47,8 @@ module ENIMetadata Sources/ENIMetadata/Provider.swift Sources/ENIMetadata/Answer
 module ENIApply Fuzz/shims/FileStore.swift
 # ENIAgent's parser: the config (TOML, keys). The metadata file's JSON is ENIModel's (InstanceJSON).
 module ENIAgent Sources/ENIAgent/Config.swift Sources/ENIAgent/ConfigKeys.swift Sources/ENIAgent/TOML.swift
+# ENIDBus's wire format and messages, without the connection (sockets).
+module ENIDBus Sources/ENIDBus/Wire.swift Sources/ENIDBus/Message.swift
 
 for t in "${targets[@]}"; do
     [ -f "Fuzz/$t.swift" ] || { echo "fuzz: no target $t (Fuzz/$t.swift)" >&2; exit 1; }

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:?usage: Fuzz/run.sh RUNS [target...]}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(toml config json metadata-file addresses metadata-answers aliyun-ips metadata-base)
+[ ${#targets[@]} -gt 0 ] || targets=(toml config json metadata-file addresses metadata-answers aliyun-ips metadata-base dbus-message)
 Fuzz/build.sh "${targets[@]}"
 OUT=.build-fuzz
 # The Swift runtime's backtracer reads memory that ASan then reports; libFuzzer's own report suffices.
