@@ -123,7 +123,10 @@ public struct ENIWatches {
                 w.next = nil
                 watches[mac] = w
                 if within { quiet.insert(mac) }
-            case (.detaching, .waiting?) where within:
+            case (.detaching, .waiting?) where within, (.detaching, .unknown?) where within && pending:
+                // Still listed, or caught while the metadata drops it (listed, its leaves already
+                // 404): polled again soon, until it is gone from the listing.
+                if pending { quiet.insert(mac) }
                 w.polls += 1
                 w.next = now + backoff(w.polls)
                 watches[mac] = w

@@ -345,6 +345,19 @@ final class ENIWatchTests: XCTestCase {
         XCTAssertNil(w[mac], "no longer listed: done")
     }
 
+    /// The metadata caught dropping the detached ENI (listed, its leaves 404: pending): polled
+    /// again soon, quietly, not left to the resync (seen in the VM lab: the files went 30 s late).
+    func testADetachCaughtWhileTheMetadataDropsItIsPolledAgain() {
+        var w = ENIWatches(deadline: .seconds(60))
+        w.departed(mac, name: "eth1", at: t0)
+        let r = w.passed(status(.unknown(.pending("404"))), names: [mac: "eth1"], at: t0, backoff: step)
+        XCTAssertEqual(r.quiet, [mac])
+        XCTAssertEqual(w[mac]?.phase, .detaching)
+        XCTAssertNotNil(w.nextPoll)
+        _ = w.passed([], names: [:], at: t0 + .seconds(1), backoff: step)
+        XCTAssertNil(w[mac], "no longer listed: done")
+    }
+
     func testAPresentENIThatTurnsPendingIsQuietUntilTheDeadline() {
         var w = ENIWatches(deadline: .seconds(60))
         var r = w.passed(status(.unknown(.pending("404"))), names: [mac: "eth1"], at: t0, backoff: step)
