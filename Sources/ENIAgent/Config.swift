@@ -74,8 +74,8 @@ public struct AgentConfig: Equatable, Sendable {
         case .networkd: choice = RendererChoice(kind: .networkd, reason: "renderer = networkd")
         case .networkmanager: choice = RendererChoice(kind: .networkmanager, reason: "renderer = networkmanager")
         case .auto:
-            // NetworkManager writes its pid file while it runs (removed when it stops). It comes
-            // first: where NetworkManager runs it manages the links (RHEL-family systems, Ubuntu
+            // NetworkManager keeps its devices' state in /run/NetworkManager/devices while it runs
+            // (under systemd it writes no pid file). It comes first: where NetworkManager runs it manages the links (RHEL-family systems, Ubuntu
             // desktops; netplan's NetworkManager renderer), whatever else is installed.
             // systemd-networkd writes its state file while it runs (its directories exist whether
             // it runs or not: systemd's tmpfiles make them).

@@ -2,20 +2,12 @@ import ENIApply
 import ENIDBus
 import ENIModel
 import ENIRender
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// What the agent tells the network manager after a pass, beyond the files it wrote: NetworkManager
 /// loads and runs the agent's keyfiles; systemd-networkd reloads where it runs another file on an
 /// ENI. Only on the real system; the calls are injectable (`Agent.openNetworkManager`,
 /// `Agent.reloadNetworkd`, `Agent.networkdLink`).
 extension Agent {
-    /// Where NetworkManager reads keyfiles and the agent writes its own.
-    static let keyfileDirectory = NetworkManagerRenderer.directory
-
     /// The renderer writes NetworkManager keyfiles, on the real system (root `/`, PID 1's network
     /// namespace), where the NetworkManager on the system bus is the one that reads them.
     var tellsNetworkManager: Bool {
@@ -33,7 +25,7 @@ extension Agent {
     /// loaded too: NetworkManager's ifcfg-rh plugin, where it runs, unloads their profiles.
     /// Where it does not, NetworkManager cannot load them, and that is not a problem.
     func tellNetworkManager(after applied: Applied, links: Set<String>?) -> [String] {
-        let dir = Self.keyfileDirectory + "/"
+        let dir = NetworkManagerRenderer.directory + "/"
         let ifcfg = IfcfgRenderer.directory + "/ifcfg-"
         var formerIfcfg = Set<String>()
         var changed: [String] = []
@@ -42,10 +34,7 @@ extension Agent {
             switch o.action.change {
             case .writeFile(let path, _, let content, _, _) where path.hasPrefix(dir):
                 changed.append(path)
-                let name = path.dropFirst(dir.count)
-                if name.hasPrefix("eni-agent-"), name.hasSuffix(".nmconnection") {
-                    written.append((path, o.action.interface ?? String(name.dropFirst(10).dropLast(13)), content))
-                }
+                if let name = NetworkManagerRenderer.interface(ofPath: path) { written.append((path, o.action.interface ?? name, content)) }
             case .removeFile(let path, _) where path.hasPrefix(dir):
                 changed.append(path)
             case .removeFile(let path, _) where path.hasPrefix(ifcfg):
@@ -91,7 +80,7 @@ extension Agent {
     /// namespace), where the networkd on the system bus is the one that reads them.
     var tellsNetworkd: Bool {
         renderer.kind == .networkd && config.root == "/" && Udev.sharesPID1NetworkNamespace
-            && access(NetworkdRenderer.runningMarker, F_OK) == 0
+            && files.isRegularFile(NetworkdRenderer.runningMarker)
     }
 
     /// After each pass (not only those that wrote a file: networkd takes a hot-plugged NIC

@@ -19,6 +19,15 @@ public enum BusError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The same error, its text starting with the method that failed (an operator reads which
+    /// step failed).
+    public func naming(_ member: String) -> BusError {
+        switch self {
+        case .remote(let name, let message): .remote(name: name, message: message.isEmpty ? member : "\(member): \(message)")
+        case .transport(let why): .transport("\(member): \(why)")
+        }
+    }
+
     /// The error name of a remote error.
     public var remoteName: String? {
         if case .remote(let name, _) = self { name } else { nil }

@@ -52,8 +52,8 @@ public final class NetworkManagerBus: NetworkManagerAPI {
     /// milliseconds after udev finished with it (when the agent configures it): activated in that
     /// window, the profile "is not available on device … because device is strictly unmanaged".
     let managedWait: Duration
-    /// Between two reads of a device's `State` while waiting.
-    static let managedPoll: Duration = .milliseconds(50)
+    /// Milliseconds between two reads of a device's `State` while waiting.
+    static let managedPollMilliseconds: Int32 = 50
 
     /// Connects to the bus; every call made through this value must be answered within `timeout`
     /// of now.
@@ -106,10 +106,8 @@ public final class NetworkManagerBus: NetworkManagerAPI {
             let reply = try call(device, Self.propertiesInterface, "Get", [.string(Self.deviceInterface), .string("State")])
             guard reply.count == 1, case .variant(.uint32(let state)) = reply[0] else { throw unexpected("Get State", reply, "v(u)") }
             if state != Self.unmanagedState { return true }
-            guard ContinuousClock.now + Self.managedPoll < end else { return false }
-            let ns = Self.managedPoll.components.attoseconds / 1_000_000_000
-            var ts = timespec(tv_sec: 0, tv_nsec: Int(ns)), left = timespec()
-            while nanosleep(&ts, &left) != 0, errno == EINTR { ts = left }
+            guard ContinuousClock.now + .milliseconds(Self.managedPollMilliseconds) < end else { return false }
+            _ = poll(nil, 0, Self.managedPollMilliseconds)
         }
     }
 
@@ -117,12 +115,7 @@ public final class NetworkManagerBus: NetworkManagerAPI {
     private func call(_ path: String, _ interface: String, _ member: String, _ arguments: [DBusValue]) throws(BusError) -> [DBusValue] {
         do throws(BusError) {
             return try bus.call(destination: Self.service, path: path, interface: interface, member: member, arguments)
-        } catch {
-            switch error {
-            case .remote(let name, let message): throw .remote(name: name, message: message.isEmpty ? member : "\(member): \(message)")
-            case .transport(let why): throw .transport("\(member): \(why)")
-            }
-        }
+        } catch { throw error.naming(member) }
     }
 
     /// An object path property (`Properties.Get`, a variant holding `o`).
@@ -151,11 +144,6 @@ public enum NetworkdBus {
         do throws(BusError) {
             _ = try bus.call(destination: "org.freedesktop.network1", path: "/org/freedesktop/network1",
                              interface: "org.freedesktop.network1.Manager", member: "Reload", [])
-        } catch {
-            switch error {
-            case .remote(let name, let message): throw .remote(name: name, message: message.isEmpty ? "Reload" : "Reload: \(message)")
-            case .transport(let why): throw .transport("Reload: \(why)")
-            }
-        }
+        } catch { throw error.naming("Reload") }
     }
 }

@@ -41,7 +41,7 @@ public struct NetworkManagerRenderer: FileRenderer {
     /// The interface of a path this renderer writes (`DIR/eni-agent-IF.nmconnection`, IF safe).
     public func interface(ofPath path: String) -> String? { Self.interface(ofPath: path) }
 
-    static func interface(ofPath path: String) -> String? {
+    public static func interface(ofPath path: String) -> String? {
         let prefix = directory + "/" + namePrefix
         guard path.hasPrefix(prefix), path.hasSuffix(nameSuffix) else { return nil }
         let name = String(path.dropFirst(prefix.count).dropLast(nameSuffix.count))

@@ -360,7 +360,7 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
             count.n += 1
             if let fails { throw fails }
         }
-        a.networkdLink = { running[$0].map { NetworkdLinkState(adminState: "configuring", networkFile: $0) } ?? NetworkdLinkState(adminState: "unmanaged", networkFile: nil) }
+        a.networkdLink = { running[$0].map { NetworkdLinkState(networkFile: $0) } ?? NetworkdLinkState(networkFile: nil) }
         return (a, { count.n })
     }
 
@@ -393,12 +393,15 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
 
     func testTheStateFile() {
         XCTAssertEqual(NetworkdLinkState(parsing: "# This is private data. Do not parse.\nADMIN_STATE=configured\nOPER_STATE=routable\nNETWORK_FILE=/etc/systemd/network/10-primary.network\n"),
-                       NetworkdLinkState(adminState: "configured", networkFile: "/etc/systemd/network/10-primary.network"))
-        XCTAssertEqual(NetworkdLinkState(parsing: "ADMIN_STATE=unmanaged\nNETWORK_FILE=\n"), NetworkdLinkState(adminState: "unmanaged", networkFile: nil))
+                       NetworkdLinkState(networkFile: "/etc/systemd/network/10-primary.network"))
+        XCTAssertEqual(NetworkdLinkState(parsing: "ADMIN_STATE=unmanaged\nNETWORK_FILE=\n"), NetworkdLinkState(networkFile: nil))
     }
 
+    /// networkd runs (its state file below the root), the renderer is networkd: below another root
+    /// than `/`, never.
     func testOnlyTheNetworkdRendererOnTheRealSystemTellsIt() throws {
         let a = try agent([:], files: []).0
+        try a.files.write("OPER_STATE=routable\n", to: NetworkdRenderer.runningMarker)
         var c = a.config
         c.renderer = .networkd
         c.root = scratch.root

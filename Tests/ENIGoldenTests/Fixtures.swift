@@ -1,6 +1,7 @@
 import ENIModel
 import ENIPlanner
 import ENIRender
+@testable import ENIPlannerTests
 import Foundation
 
 /// Observed state in a readable test format: kernel objects in `ip` syntax.
@@ -134,4 +135,23 @@ func goldenText(_ plan: Plan) -> String {
         if let d = a.change.unifiedDiff { out += d }
     }
     return out
+}
+
+/// What the renderers' tests start from.
+enum RendererFixtures {
+    /// The design of the eight-secondaries machine (8 × 30 IPs), as the planner decides it.
+    static func eightSecondaries(_ renderer: any FileRenderer) throws -> NetworkDesign {
+        let (instance, state) = try SafetyChecks.eightSecondaries()
+        return Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer).design
+    }
+
+    static func observed(_ files: [String: String]) -> [String: ObservedFile] { files.mapValues { ObservedFile(.regular(content: $0)) } }
+
+    /// ENI 52:54:00:00:02:0a (10.0.2.10, .11) as a secondary at `table` (its rule priority too).
+    static func oneSecondary(name: String, table: UInt32, ruleProto: UInt8? = nil, routeProto: UInt8? = nil) throws -> InterfaceDesign {
+        let eni = try ENI(mac: MACAddress("52:54:00:00:02:0a"), primaryIP: IPv4Address("10.0.2.10"),
+                          secondaryIPs: [IPv4Address("10.0.2.11")], subnet: IPv4Prefix("10.0.2.0/24"), gateway: IPv4Address("10.0.2.1"))
+        return InterfaceDesign(name: name, role: .secondary, eni: eni, table: table, priority: table, proto: 234,
+                               ruleProto: ruleProto, routeProto: routeProto)
+    }
 }

@@ -10,18 +10,10 @@ final class NetworkManagerRendererTests: XCTestCase {
     let renderer = RendererKind.networkmanager.renderer(nmControlled: false)
     let path = NetworkManagerRenderer.path("eth1")
 
-    /// The design of the eight-secondaries machine (8 × 30 IPs), as the planner decides it.
-    func eightSecondaries() throws -> NetworkDesign {
-        let (instance, state) = try SafetyChecks.eightSecondaries()
-        return Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer).design
-    }
-
-    func observed(_ files: [String: String]) -> [String: ObservedFile] { files.mapValues { ObservedFile(.regular(content: $0)) } }
-
+    func eightSecondaries() throws -> NetworkDesign { try RendererFixtures.eightSecondaries(renderer) }
+    func observed(_ files: [String: String]) -> [String: ObservedFile] { RendererFixtures.observed(files) }
     func oneSecondary(name: String = "eth1") throws -> InterfaceDesign {
-        let eni = try ENI(mac: MACAddress("52:54:00:00:02:0a"), primaryIP: IPv4Address("10.0.2.10"),
-                          secondaryIPs: [IPv4Address("10.0.2.11")], subnet: IPv4Prefix("10.0.2.0/24"), gateway: IPv4Address("10.0.2.1"))
-        return InterfaceDesign(name: name, role: .secondary, eni: eni, table: 10002, priority: 10002, proto: 234, ruleProto: 4, routeProto: 4)
+        try RendererFixtures.oneSecondary(name: name, table: 10002, ruleProto: 4, routeProto: 4)
     }
 
     func testTheProtocolOfRoutesAndRulesIsStatic() {

@@ -8,19 +8,9 @@ import XCTest
 final class NetworkdRendererTests: XCTestCase {
     let renderer = RendererKind.networkd.renderer(nmControlled: false)
 
-    /// The design of the eight-secondaries machine (8 × 30 IPs), as the planner decides it.
-    func eightSecondaries() throws -> NetworkDesign {
-        let (instance, state) = try SafetyChecks.eightSecondaries()
-        return Planner.plan(desired: instance, observed: state, config: PlannerConfig(), renderer: renderer).design
-    }
-
-    func observed(_ files: [String: String]) -> [String: ObservedFile] { files.mapValues { ObservedFile(.regular(content: $0)) } }
-
-    func oneSecondary(name: String = "eth1") throws -> InterfaceDesign {
-        let eni = try ENI(mac: MACAddress("52:54:00:00:02:0a"), primaryIP: IPv4Address("10.0.2.10"),
-                          secondaryIPs: [IPv4Address("10.0.2.11")], subnet: IPv4Prefix("10.0.2.0/24"), gateway: IPv4Address("10.0.2.1"))
-        return InterfaceDesign(name: name, role: .secondary, eni: eni, table: 10001, priority: 10001, proto: 234)
-    }
+    func eightSecondaries() throws -> NetworkDesign { try RendererFixtures.eightSecondaries(renderer) }
+    func observed(_ files: [String: String]) -> [String: ObservedFile] { RendererFixtures.observed(files) }
+    func oneSecondary(name: String = "eth1") throws -> InterfaceDesign { try RendererFixtures.oneSecondary(name: name, table: 10001) }
 
     func testTheProtocolOfTheRulesIsNetworkdsStatic() {
         XCTAssertEqual(NetworkdRenderer().ruleProtocol, 4)

@@ -32,8 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-TIMES=()
-timed() { TIMES+=("$1: $2 s"); echo "# time: $1: $2 s"; }
 
 BASE=$(bash "$here/image.sh" "$repo/.build-vm" "${VM_VARIANT:-networkd}") || { not_ok "image: base root"; echo "$pass passed, $fail failed"; exit 1; }
 

@@ -17,6 +17,29 @@ VPC=$VMLAB-vpc CLI=$VMLAB-cli
 QEMU_PID= SIM_PID= SIM_ADDR=
 VM_ACCEL=${VM_ACCEL:-tcg,thread=multi}
 
+# --- A scenario script's frame --------------------------------------------------------------------
+# vm_script_cleanup (trap it on EXIT): stops QEMU, the simulator and dnsmasq, removes the VPC, keeps
+# the logs of the last run in $LAST for diagnosis (console, QEMU, simulator, guest journal) and
+# removes $TMP (kept with VM_KEEP=1).
+vm_script_cleanup() {
+    vm_stop
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    [ -n "${DNSMASQ_PID:-}" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
+    vpc_destroy
+    rm -rf "$LAST" && mkdir -p "$LAST" && cp "$TMP"/*.log "$TMP"/*.out "$TMP"/*.txt "$LAST/" 2>/dev/null
+    if [ -n "${VM_KEEP:-}" ]; then echo "# kept $TMP"; elif ! grep -q " $TMP/" /proc/self/mounts; then rm -rf "$TMP"; fi
+}
+# timed WHAT SECONDS: a time to report now and in the summary; finish: the summary and the exit
+# status; abort WHAT [DETAIL...]: a failed check that ends the script.
+TIMES=()
+timed() { TIMES+=("$1: $2 s"); echo "# time: $1: $2 s"; }
+finish() {
+    echo "# times:"; printf '#   %s\n' "${TIMES[@]}"
+    echo "$pass passed, $fail failed"
+    [ "$fail" = 0 ]; exit
+}
+abort() { not_ok "$@"; finish; }
+
 # eventually SECONDS COMMAND...: runs the command until it succeeds or the deadline passes (the
 # last try's output is kept in $TMP/eventually.out and shown by the caller's check).
 eventually() {

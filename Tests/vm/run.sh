@@ -21,26 +21,9 @@ DEB=$(abs "${1:?$usage}")
 SIM=$(abs "${2:?$usage}")
 TMP=$(mktemp -d /tmp/eni-vm.XXXXXX)
 LAST=$repo/.build-vm/last-run
-cleanup() {
-    vm_stop
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-    [ -n "${DNSMASQ_PID:-}" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
-    vpc_destroy
-    # The logs of the last run stay for diagnosis (console, QEMU, simulator, guest journal).
-    rm -rf "$LAST" && mkdir -p "$LAST" && cp "$TMP"/*.log "$TMP"/*.out "$TMP"/*.txt "$LAST/" 2>/dev/null
-    if [ -n "${VM_KEEP:-}" ]; then echo "# kept $TMP"; elif ! grep -q " $TMP/" /proc/self/mounts; then rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
+trap vm_script_cleanup EXIT
 trap 'exit 130' INT TERM
 T_ALL=$(now)
-TIMES=()
-timed() { TIMES+=("$1: $2 s"); echo "# time: $1: $2 s"; }
-finish() {
-    echo "# times:"; printf '#   %s\n' "${TIMES[@]}"
-    echo "$pass passed, $fail failed"
-    [ "$fail" = 0 ]; exit
-}
-abort() { not_ok "$@"; finish; }
 
 # The agent's config in the guest: the packaged default plus these lines (see the README).
 GUEST_CONFIG=${GUEST_CONFIG-provider = \"$CLOUD\"}
