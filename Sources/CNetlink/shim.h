@@ -13,6 +13,7 @@
 #include <netlink/route/route.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/rule.h>
+#include <netlink/route/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/if.h>
 

@@ -15,6 +15,8 @@ public protocol Kernel {
     func addresses() throws -> [InterfaceAddress]
     func routes() throws -> [Route]
     func rules() throws -> [Rule]
+    /// The IPv6 routers the kernel learned on each link (`ip -6 neigh`, router flag).
+    func routers() throws -> [IPv6Router]
     func setUp(_ device: String) throws
     func add(_ a: InterfaceAddress) throws
     func remove(_ a: InterfaceAddress) throws
@@ -99,9 +101,11 @@ public struct Machine {
         var keys = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
         for l in links where l.mac != nil {
             keys += ["rp_filter", "promote_secondaries"].map { SysctlSetting.ipv4Conf(l.name, $0) }
+            keys += SysctlSetting.ipv6ENILeaves.map { SysctlSetting.ipv6Conf(l.name, $0.leaf) }
         }
         for k in keys { sysctls[k] = procSys.read(k) }
         return ObservedState(links: links, addresses: try kernel.addresses(), routes: try kernel.routes(), rules: try kernel.rules(),
+                             routers: try kernel.routers(),
                              sysctls: sysctls, files: try files.observe(directories: renderer.directories, files: renderer.files),
                              unsettled: Udev.unsettled(links, finished: finished).subtracting(assumeSettled))
     }

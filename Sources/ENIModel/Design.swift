@@ -24,38 +24,60 @@ public struct InterfaceDesign: Hashable, Sendable {
     /// rules the agent's files declare (networkd: `static`), so that its copy and the agent's are
     /// one object.
     public var ruleProto: UInt8
+    /// The router of its IPv6 default route (the metadata's, or the one the link's router
+    /// advertisements named): set when its IPv6 is configured, nil otherwise.
+    public var ipv6Gateway: IPv6Address?
+    /// Why its IPv6 is left as it is this time (the metadata could not describe it, no router known
+    /// yet); nil when it is configured or the ENI has none.
+    public var ipv6Held: Undescribed?
 
     public init(name: String, role: Role, eni: ENI, table: UInt32?, priority: UInt32?, proto: UInt8, ruleProto: UInt8? = nil,
-                routeProto: UInt8? = nil) {
+                routeProto: UInt8? = nil, ipv6Gateway: IPv6Address? = nil, ipv6Held: Undescribed? = nil) {
         self.name = name; self.role = role; self.eni = eni
         self.table = table; self.priority = priority; self.proto = proto
         self.ruleProto = ruleProto ?? proto
         self.routeProto = routeProto ?? proto
+        self.ipv6Gateway = ipv6Gateway; self.ipv6Held = ipv6Held
     }
 
     public var mac: MACAddress { eni.mac }
 
-    /// `ip addr` entries this interface must carry (the primary ENI: its secondary IPs only).
+    /// The IPv6 the agent configures on this interface: a secondary ENI's with a router known.
+    public var ipv6: (eni: ENIIPv6, gateway: IPv6Address)? {
+        guard role == .secondary, ipv6Held == nil, let v6 = eni.ipv6, let g = ipv6Gateway else { return nil }
+        return (v6, g)
+    }
+
+    /// `ip addr` entries this interface must carry (the primary ENI: its secondary IPs only), IPv4
+    /// then IPv6.
     public var addresses: [InterfaceAddress] {
         let ips = role == .primary ? eni.secondaryIPs : eni.allIPs
         return ips.map { InterfaceAddress(address: $0, prefixLength: eni.subnet.length, device: name) }
+            + (ipv6?.eni.addresses ?? []).map { InterfaceAddress(address: $0, prefixLength: ENIIPv6.addressPrefixLength, device: name) }
     }
 
-    /// Routes in this interface's own table: the subnet (`scope link`) and the default route.
+    /// Routes in this interface's own table: the subnet (`scope link`) and the default route, of
+    /// each family it has.
     public var routes: [Route] {
         guard role == .secondary, let table else { return [] }
-        return [
+        var routes = [
             Route(table: table, destination: eni.subnet, device: name, scope: .link, proto: routeProto),
             Route(table: table, destination: .any, gateway: eni.gateway, device: name, proto: routeProto),
         ]
+        if let (v6, gateway) = ipv6 {
+            routes += [
+                Route(table: table, destination: .v6(v6.subnet), device: name, proto: routeProto),
+                Route(table: table, destination: .any(.v6), gateway: .v6(gateway), device: name, proto: routeProto),
+            ]
+        }
+        return routes
     }
 
-    /// One `from IP lookup T` rule per IP of a secondary ENI.
+    /// One `from IP lookup T` rule per IP of a secondary ENI, IPv4 then IPv6.
     public var rules: [Rule] {
         guard role == .secondary, let table, let priority else { return [] }
-        return eni.allIPs.map {
-            Rule(priority: priority, source: try! IPv4Prefix(containing: $0, length: 32), table: table, proto: ruleProto)
-        }
+        let ips = eni.allIPs.map(IPAddress.v4) + (ipv6?.eni.addresses ?? []).map(IPAddress.v6)
+        return ips.map { Rule(priority: priority, source: IPPrefix(host: $0), table: table, proto: ruleProto) }
     }
 }
 
@@ -71,6 +93,21 @@ public struct SysctlSetting: Hashable, Sendable {
     public static func ipv4Conf(_ interface: String, _ leaf: String) -> String {
         "net.ipv4.conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
     }
+
+    /// `net.ipv6.conf.IF.LEAF`, written as `ipv4Conf`.
+    public static func ipv6Conf(_ interface: String, _ leaf: String) -> String {
+        "net.ipv6.conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
+    }
+
+    /// What a secondary ENI with IPv6 needs, in this order: IPv6 on (`disable_ipv6` 0); no
+    /// duplicate address detection (the cloud assigns each address once; an address on its way
+    /// through it does not work yet, and one that failed it never does); router advertisements
+    /// accepted even on a forwarding host (`accept_ra` 2: they name the router on AWS), but neither
+    /// a default route (`accept_ra_defrtr`) nor on-link prefixes or SLAAC addresses
+    /// (`accept_ra_pinfo`) from them in the main table.
+    public static let ipv6ENILeaves: [(leaf: String, value: String)] = [
+        ("disable_ipv6", "0"), ("accept_dad", "0"), ("accept_ra", "2"), ("accept_ra_defrtr", "0"), ("accept_ra_pinfo", "0"),
+    ]
 
     /// The path below /proc/sys: dots separate components; a `/` inside a component is a dot.
     public static func procPath(_ key: String) -> String {

@@ -1,3 +1,50 @@
+/// An ENI's IPv6 addresses as the cloud describes them.
+public struct ENIIPv6: Hashable, Sendable {
+    /// Sorted, without duplicates, at least one.
+    public var addresses: [IPv6Address]
+    public var subnet: IPv6Prefix
+    /// The router the metadata names (Alibaba's `ipv6-gateway`); nil where the cloud names none and
+    /// the link's router advertisements tell it (AWS).
+    public var gateway: IPv6Address?
+
+    /// Each address goes on the ENI as a /128, as the clouds' DHCPv6 servers hand it out; the
+    /// subnet is on-link in the ENI's own table only, so that the main table, and with it the
+    /// primary NIC's IPv6 routing, never changes.
+    public static let addressPrefixLength = 128
+    /// The longest and shortest subnet prefixes accepted (the clouds' subnets are /64s).
+    public static let subnetLengths = 16...127
+
+    /// Validates: at least one address; a global unicast subnet of /16 to /127; every address global
+    /// unicast, inside the subnet and not its subnet-router anycast address (the network address);
+    /// the gateway link-local, or global and inside the subnet, and not one of the addresses.
+    /// `name` begins each error (`ENI 52:54:00:00:00:02`).
+    public init(addresses: [IPv6Address], subnet: IPv6Prefix, gateway: IPv6Address?, name: String) throws(ModelError) {
+        guard !addresses.isEmpty else { throw ModelError("\(name): no IPv6 address in its IPv6 subnet \(subnet)") }
+        guard ENIIPv6.subnetLengths.contains(subnet.length) else {
+            throw ModelError("\(name): IPv6 subnet \(subnet) is not a /\(ENIIPv6.subnetLengths.lowerBound) to /\(ENIIPv6.subnetLengths.upperBound)")
+        }
+        guard subnet.network.isGlobalUnicast else { throw ModelError("\(name): IPv6 subnet \(subnet) is not a global unicast subnet") }
+        for a in addresses {
+            guard subnet.contains(a) else { throw ModelError("\(name): IPv6 address \(a) is outside its subnet \(subnet)") }
+            guard a != subnet.network || subnet.length == 127 else {
+                throw ModelError("\(name): IPv6 address \(a) is the subnet-router anycast address of its subnet \(subnet)")
+            }
+        }
+        if let g = gateway {
+            guard g.isLinkLocal || (g.isGlobalUnicast && subnet.contains(g)) else {
+                throw ModelError("\(name): IPv6 gateway \(g) is neither link-local nor inside its subnet \(subnet)")
+            }
+            guard g != subnet.network || subnet.length == 127 else {
+                throw ModelError("\(name): IPv6 gateway \(g) is the subnet-router anycast address of its subnet \(subnet)")
+            }
+            guard !addresses.contains(g) else { throw ModelError("\(name): IPv6 gateway \(g) is also one of its IPv6 addresses") }
+        }
+        self.addresses = Array(Set(addresses)).sorted()
+        self.subnet = subnet
+        self.gateway = gateway
+    }
+}
+
 /// One elastic network interface as the cloud describes it.
 public struct ENI: Hashable, Sendable {
     public var mac: MACAddress
@@ -12,6 +59,11 @@ public struct ENI: Hashable, Sendable {
     public var networkCard: Int?
     /// The provider's ENI id (`eni-...`), for display only.
     public var id: String?
+    /// Its IPv6 addresses; nil when it has none, or when `ipv6Unknown` says why they are not known.
+    public var ipv6: ENIIPv6?
+    /// Why the metadata could not describe its IPv6 this time (an invalid value, a router not yet
+    /// known): its IPv6 is left as it is, its IPv4 is configured all the same.
+    public var ipv6Unknown: Undescribed?
 
     /// Builds and validates an ENI: a unicast MAC; a subnet of /8 to /30; every IP and the gateway
     /// inside the subnet and neither its network nor its broadcast address; the gateway not one of
@@ -19,7 +71,8 @@ public struct ENI: Hashable, Sendable {
     public init(
         mac: MACAddress, primaryIP: IPv4Address, secondaryIPs: [IPv4Address] = [],
         subnet: IPv4Prefix, gateway: IPv4Address,
-        deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil
+        deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil,
+        ipv6: ENIIPv6? = nil, ipv6Unknown: Undescribed? = nil
     ) throws(ModelError) {
         let name = "ENI \(mac)"
         try mac.requireUnicast(for: name)
@@ -63,6 +116,8 @@ public struct ENI: Hashable, Sendable {
         self.deviceNumber = deviceNumber
         self.networkCard = networkCard
         self.id = id
+        self.ipv6 = ipv6Unknown == nil ? ipv6 : nil
+        self.ipv6Unknown = ipv6Unknown
     }
 
     /// The shortest subnet prefix an ENI may have.
@@ -104,9 +159,28 @@ public struct Instance: Hashable, Sendable {
 
     /// Validates the instance as a whole: the primary MAC is a unicast MAC and is among the ENIs
     /// (described or unknown), no MAC is listed twice, no IP is on two ENIs. An instance that fails
-    /// here is unusable: nothing is planned from it.
+    /// here is unusable: nothing is planned from it. An IPv6 address on two ENIs makes the IPv6 of
+    /// both unknown (invalid), and only that.
     public init(primaryMAC: MACAddress, enis: [ENI], unknown: [MACAddress: Undescribed] = [:]) throws(ModelError) {
         try primaryMAC.requireUnicast(for: "primary MAC")
+        var enis = enis
+        var owner6: [IPv6Address: Int] = [:]
+        var clash: [Int: String] = [:]
+        for (i, eni) in enis.enumerated() {
+            for a in eni.ipv6?.addresses ?? [] {
+                if let j = owner6[a] {
+                    let why = "IPv6 address \(a) is claimed by two ENIs: \(enis[j].mac) and \(eni.mac)"
+                    if clash[j] == nil { clash[j] = why }
+                    if clash[i] == nil { clash[i] = why }
+                } else {
+                    owner6[a] = i
+                }
+            }
+        }
+        for (i, why) in clash {
+            enis[i].ipv6 = nil
+            enis[i].ipv6Unknown = .invalid(why)
+        }
         var seenMAC = Set<MACAddress>()
         var owner: [IPv4Address: MACAddress] = [:]
         for eni in enis {

@@ -43,31 +43,45 @@ extension Link {
     }
 }
 
-/// An IPv4 address on an interface (`ip addr add A/LEN dev IF`).
+/// An address on an interface (`ip addr add A/LEN dev IF`), IPv4 or IPv6.
 public struct InterfaceAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var address: IPv4Address
+    public var address: IPAddress
     public var prefixLength: Int
     public var device: String
-    /// The kernel's IFA_F_SECONDARY: not the first address of its subnet on this interface.
+    /// The kernel's IFA_F_SECONDARY (IPv4): not the first address of its subnet on this interface.
     public var isSecondary: Bool
+    /// The kernel's IFA_F_TENTATIVE or IFA_F_DADFAILED (IPv6): duplicate address detection has not
+    /// passed, so the address does not work (yet, or ever).
+    public var isTentative: Bool
 
-    public init(address: IPv4Address, prefixLength: Int, device: String, isSecondary: Bool = false) {
+    public init(address: IPAddress, prefixLength: Int, device: String, isSecondary: Bool = false, isTentative: Bool = false) {
         self.address = address; self.prefixLength = prefixLength; self.device = device
-        self.isSecondary = isSecondary
+        self.isSecondary = isSecondary; self.isTentative = isTentative
     }
 
-    /// The subnet the address belongs to (`10.0.2.11/24` -> `10.0.2.0/24`).
-    public var subnet: IPv4Prefix { try! IPv4Prefix(containing: address, length: min(max(prefixLength, 0), 32)) }
+    public init(address: IPv4Address, prefixLength: Int, device: String, isSecondary: Bool = false) {
+        self.init(address: .v4(address), prefixLength: prefixLength, device: device, isSecondary: isSecondary)
+    }
 
-    /// Identity for planning: the secondary flag is the kernel's business.
+    public init(address: IPv6Address, prefixLength: Int, device: String, isTentative: Bool = false) {
+        self.init(address: .v6(address), prefixLength: prefixLength, device: device, isTentative: isTentative)
+    }
+
+    public var family: IPFamily { address.family }
+
+    /// The subnet the address belongs to (`10.0.2.11/24` -> `10.0.2.0/24`).
+    public var subnet: IPPrefix { IPPrefix(containing: address, length: prefixLength) }
+
+    /// Identity for planning: the secondary and tentative flags are the kernel's business.
     public func sameAs(_ o: InterfaceAddress) -> Bool {
         address == o.address && prefixLength == o.prefixLength && device == o.device
     }
 
-    /// The address with the secondary flag cleared: equal for two addresses that are `sameAs`.
+    /// The address with the kernel's flags cleared: equal for two addresses that are `sameAs`.
     public var identity: InterfaceAddress {
         var a = self
         a.isSecondary = false
+        a.isTentative = false
         return a
     }
 
@@ -83,83 +97,127 @@ public enum RouteScope: UInt8, Sendable, Codable {
     case host = 254
 }
 
-/// An IPv4 unicast route in a table.
+/// A unicast route in a table, IPv4 or IPv6 (the destination's family).
 public struct Route: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var table: UInt32
-    public var destination: IPv4Prefix
-    public var gateway: IPv4Address?
+    public var destination: IPPrefix
+    public var gateway: IPAddress?
     /// Output interface name; nil for routes without one (blackhole, multipath).
     public var device: String?
     public var scope: RouteScope
     public var proto: UInt8
     public var metric: UInt32
 
+    public init(table: UInt32, destination: IPPrefix, gateway: IPAddress? = nil, device: String?,
+                scope: RouteScope = .universe, proto: UInt8, metric: UInt32? = nil) {
+        self.table = table; self.destination = destination; self.gateway = gateway
+        self.device = device; self.scope = scope; self.proto = proto
+        self.metric = metric ?? Route.defaultMetric(destination.family)
+    }
+
     public init(table: UInt32, destination: IPv4Prefix, gateway: IPv4Address? = nil, device: String?,
                 scope: RouteScope = .universe, proto: UInt8, metric: UInt32 = 0) {
-        self.table = table; self.destination = destination; self.gateway = gateway
-        self.device = device; self.scope = scope; self.proto = proto; self.metric = metric
+        self.init(table: table, destination: .v4(destination), gateway: gateway.map { .v4($0) }, device: device,
+                  scope: scope, proto: proto, metric: metric)
     }
+
+    /// The metric the kernel gives a route added without one: 0 for IPv4, 1024 for IPv6
+    /// (`IP6_RT_PRIO_USER`).
+    public static func defaultMetric(_ family: IPFamily) -> UInt32 { family == .v4 ? 0 : 1024 }
+
+    /// The kernel's protocol number of routes it learned from router advertisements (`proto ra`).
+    public static let routerAdvertisementProto: UInt8 = 9
+
+    public var family: IPFamily { destination.family }
 
     /// The kernel's key: two routes with the same key cannot coexist (`EEXIST`).
     public var key: RouteKey { RouteKey(table: table, destination: destination, metric: metric) }
 
     /// `ip route` syntax without the verb: `default via 10.0.2.1 dev eth1 table 10001 proto 234`.
     public var description: String {
-        var s = destination.length == 0 ? "default" : destination.description
+        var s = destination.isDefault ? "default" : destination.description
         if let gateway { s += " via \(gateway)" }
         if let device { s += " dev \(device)" }
         if scope == .link { s += " scope link" } else if scope == .host { s += " scope host" }
         s += " table \(table) proto \(proto)"
-        if metric != 0 { s += " metric \(metric)" }
+        if metric != Route.defaultMetric(family) { s += " metric \(metric)" }
         return s
     }
 
-    /// By table, then destination, then the rest of what tells two routes apart (no text built).
+    /// By family, table, then destination, then the rest of what tells two routes apart (no text
+    /// built).
     public static func < (a: Route, b: Route) -> Bool {
-        if (a.table, a.destination.length, a.destination.network) != (b.table, b.destination.length, b.destination.network) {
-            return (a.table, a.destination.length, a.destination.network) < (b.table, b.destination.length, b.destination.network)
+        if (a.family, a.table, a.destination.length) != (b.family, b.table, b.destination.length) {
+            return (a.family, a.table, a.destination.length) < (b.family, b.table, b.destination.length)
         }
-        let ag = a.gateway.map { Int64($0.value) } ?? -1, bg = b.gateway.map { Int64($0.value) } ?? -1
-        return (ag, a.device ?? "", a.scope.rawValue, a.proto, a.metric) < (bg, b.device ?? "", b.scope.rawValue, b.proto, b.metric)
+        if a.destination.network != b.destination.network { return a.destination.network < b.destination.network }
+        if a.gateway != b.gateway {
+            guard let ag = a.gateway else { return true }
+            guard let bg = b.gateway else { return false }
+            return ag < bg
+        }
+        return (a.device ?? "", a.scope.rawValue, a.proto, a.metric) < (b.device ?? "", b.scope.rawValue, b.proto, b.metric)
     }
 }
 
 public struct RouteKey: Hashable, Sendable {
     public var table: UInt32
-    public var destination: IPv4Prefix
+    public var destination: IPPrefix
     public var metric: UInt32
 }
 
-/// An IPv4 policy routing rule.
+/// A policy routing rule, IPv4 or IPv6.
 public struct Rule: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var family: IPFamily
     public var priority: UInt32
-    /// Source selector; nil means `from all`.
-    public var source: IPv4Prefix?
+    /// Source selector, of the rule's family; nil means `from all`.
+    public var source: IPPrefix?
     public var table: UInt32
     public var proto: UInt8
     /// True when the kernel rule has selectors or actions this model does not describe
     /// (to, iif, oif, fwmark, tos, goto, not, ...). Such a rule never equals one the agent wants.
     public var hasOtherSelectors: Bool
 
-    public init(priority: UInt32, source: IPv4Prefix?, table: UInt32, proto: UInt8, hasOtherSelectors: Bool = false) {
+    /// A rule of `source`'s family, or of `family` for `from all`.
+    public init(priority: UInt32, source: IPPrefix?, family: IPFamily = .v4, table: UInt32, proto: UInt8, hasOtherSelectors: Bool = false) {
+        self.family = source?.family ?? family
         self.priority = priority; self.source = source; self.table = table; self.proto = proto
         self.hasOtherSelectors = hasOtherSelectors
+    }
+
+    public init(priority: UInt32, source: IPv4Prefix, table: UInt32, proto: UInt8, hasOtherSelectors: Bool = false) {
+        self.init(priority: priority, source: .v4(source), table: table, proto: proto, hasOtherSelectors: hasOtherSelectors)
     }
 
     /// `ip rule` syntax without the verb: `from 10.0.2.10 lookup 10001 priority 10001 protocol 234`.
     public var description: String {
         let from: String
-        if let source { from = source.length == 32 ? source.network.description : source.description } else { from = "all" }
+        if let source { from = source.isHost ? source.network.description : source.description } else { from = "all" }
         return "from \(from) lookup \(table) priority \(priority) protocol \(proto)"
             + (hasOtherSelectors ? " (+other selectors)" : "")
     }
 
-    /// By priority, table, source, then the rest (no text built).
+    /// By family, priority, table, source, then the rest (no text built).
     public static func < (a: Rule, b: Rule) -> Bool {
-        let ka = (a.priority, a.table, a.source?.network.value ?? 0, a.source?.length ?? -1, a.proto, a.hasOtherSelectors ? 1 : 0)
-        let kb = (b.priority, b.table, b.source?.network.value ?? 0, b.source?.length ?? -1, b.proto, b.hasOtherSelectors ? 1 : 0)
-        return ka < kb
+        if (a.family, a.priority, a.table) != (b.family, b.priority, b.table) {
+            return (a.family, a.priority, a.table) < (b.family, b.priority, b.table)
+        }
+        if a.source != b.source {
+            guard let x = a.source else { return false }
+            guard let y = b.source else { return true }
+            return (x.network, x.length) < (y.network, y.length)
+        }
+        return (a.proto, a.hasOtherSelectors ? 1 : 0) < (b.proto, b.hasOtherSelectors ? 1 : 0)
     }
+}
+
+/// A router the kernel knows on a link from its router advertisements (a neighbour with the
+/// router flag): where an ENI's IPv6 default route goes when the metadata names no gateway (AWS).
+public struct IPv6Router: Hashable, Comparable, Sendable {
+    public var device: String
+    public var address: IPv6Address
+    public init(device: String, address: IPv6Address) { self.device = device; self.address = address }
+    public static func < (a: Self, b: Self) -> Bool { (a.device, a.address) < (b.device, b.address) }
 }
 
 /// A file as found on disk, for planning. Paths are absolute as seen on the target system
@@ -183,6 +241,8 @@ public struct ObservedState: Hashable, Sendable {
     public var addresses: [InterfaceAddress]
     public var routes: [Route]
     public var rules: [Rule]
+    /// IPv6 routers the kernel learned on each link (from router advertisements).
+    public var routers: [IPv6Router]
     /// sysctl key (`net.ipv4.conf.eth1.rp_filter`) -> current value, for the keys the agent manages.
     public var sysctls: [String: String]
     /// Path -> file, for the paths the agent may write or has written.
@@ -192,8 +252,8 @@ public struct ObservedState: Hashable, Sendable {
     public var unsettled: Set<String>
 
     public init(links: [Link] = [], addresses: [InterfaceAddress] = [], routes: [Route] = [], rules: [Rule] = [],
-                sysctls: [String: String] = [:], files: [String: ObservedFile] = [:], unsettled: Set<String> = []) {
-        self.links = links; self.addresses = addresses; self.routes = routes; self.rules = rules
+                routers: [IPv6Router] = [], sysctls: [String: String] = [:], files: [String: ObservedFile] = [:], unsettled: Set<String> = []) {
+        self.links = links; self.addresses = addresses; self.routes = routes; self.rules = rules; self.routers = routers
         self.sysctls = sysctls; self.files = files; self.unsettled = unsettled
     }
 

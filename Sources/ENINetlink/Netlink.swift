@@ -105,27 +105,32 @@ public final class Netlink {
                     master: master == 0 ? nil : Int32(master))
     }
 
-    /// `ip -4 addr show`
+    /// `ip addr show`
     public func addresses() throws(NetlinkError) -> [InterfaceAddress] {
         if nameByIndex.isEmpty { _ = try links() }
         return try withCache("addresses", { rtnl_addr_alloc_cache($0, $1) }) { o in
             guard let (a, idx) = Self.address(o), let dev = nameByIndex[idx] else { return nil }
-            return InterfaceAddress(address: a.address, prefixLength: a.prefixLength, device: dev, isSecondary: a.isSecondary)
+            var address = a
+            address.device = dev
+            return address
         }
     }
 
-    /// A libnl `rtnl_addr` as an IPv4 address on the link with the index (device name empty).
+    /// A libnl `rtnl_addr` (IPv4 or IPv6) as an address on the link with the index (device name
+    /// empty).
     static func address(_ o: OpaquePointer) -> (InterfaceAddress, Int32)? {
-        guard rtnl_addr_get_family(o) == AF_INET, let local = rtnl_addr_get_local(o), let ip = ipv4(local) else { return nil }
+        guard let local = rtnl_addr_get_local(o), let ip = ipAddress(local) else { return nil }
+        let flags = rtnl_addr_get_flags(o)
         return (InterfaceAddress(address: ip, prefixLength: Int(rtnl_addr_get_prefixlen(o)), device: "",
-                                 isSecondary: rtnl_addr_get_flags(o) & UInt32(IFA_F_SECONDARY) != 0),
+                                 isSecondary: ip.family == .v4 && flags & UInt32(IFA_F_SECONDARY) != 0,
+                                 isTentative: ip.family == .v6 && flags & UInt32(IFA_F_TENTATIVE | IFA_F_DADFAILED) != 0),
                 Int32(rtnl_addr_get_ifindex(o)))
     }
 
-    /// `ip -4 route show table all` (unicast routes only)
+    /// `ip route show table all` and `ip -6 route show table all` (unicast routes only)
     public func routes() throws(NetlinkError) -> [Route] {
         if nameByIndex.isEmpty { _ = try links() }
-        return try withCache("routes", { rtnl_route_alloc_cache($0, AF_INET, 0, $1) }) { o in
+        return try withCache("routes", { rtnl_route_alloc_cache($0, AF_UNSPEC, 0, $1) }) { o in
             guard let (route, idx) = Self.route(o) else { return nil }
             var r = route
             r.device = idx.flatMap { nameByIndex[$0] }
@@ -133,44 +138,72 @@ public final class Netlink {
         }
     }
 
-    /// A libnl `rtnl_route` (IPv4 unicast) as a route, with its one next hop's link index (device
-    /// name nil).
+    /// A libnl `rtnl_route` (IPv4 or IPv6 unicast) as a route, with its one next hop's link index
+    /// (device name nil).
     static func route(_ o: OpaquePointer) -> (Route, Int32?)? {
-        guard rtnl_route_get_family(o) == AF_INET, rtnl_route_get_type(o) == UInt8(RTN_UNICAST),
+        let family = Int32(rtnl_route_get_family(o))
+        guard family == AF_INET || family == AF_INET6, rtnl_route_get_type(o) == UInt8(RTN_UNICAST),
               let dstAddr = rtnl_route_get_dst(o) else { return nil }
         let len = Int(nl_addr_get_prefixlen(dstAddr))
-        let network = nl_addr_get_len(dstAddr) == 0 ? IPv4Address(value: 0) : ipv4(dstAddr)
-        guard let network, let dst = try? IPv4Prefix(containing: network, length: len) else { return nil }
-        var index: Int32?, gateway: IPv4Address?
+        let network = nl_addr_get_len(dstAddr) == 0 ? (family == AF_INET ? .v4(IPv4Address(value: 0)) : .v6(IPv6Address(value: 0)))
+            : ipAddress(dstAddr)
+        guard let network, network.family == (family == AF_INET ? .v4 : .v6), len <= network.bitLength else { return nil }
+        let dst = IPPrefix(containing: network, length: len)
+        var index: Int32?, gateway: IPAddress?
         if rtnl_route_get_nnexthops(o) == 1, let nh = rtnl_route_nexthop_n(o, 0) {
             index = Int32(rtnl_route_nh_get_ifindex(nh))
-            gateway = rtnl_route_nh_get_gateway(nh).flatMap(ipv4)
+            gateway = rtnl_route_nh_get_gateway(nh).flatMap(ipAddress)
         }
         return (Route(table: rtnl_route_get_table(o), destination: dst, gateway: gateway, device: nil,
                       scope: RouteScope(rawValue: rtnl_route_get_scope(o)) ?? .universe,
                       proto: rtnl_route_get_protocol(o), metric: rtnl_route_get_priority(o)), index)
     }
 
-    /// `ip -4 rule show`
+    /// `ip rule show` and `ip -6 rule show`
     public func rules() throws(NetlinkError) -> [Rule] {
-        try withCache("rules", { rtnl_rule_alloc_cache($0, AF_INET, $1) }) { Self.rule($0) }
+        try withCache("rules", { rtnl_rule_alloc_cache($0, AF_UNSPEC, $1) }) { Self.rule($0) }
     }
 
-    /// A libnl `rtnl_rule` (IPv4) as a rule.
+    /// A libnl `rtnl_rule` (IPv4 or IPv6) as a rule.
     static func rule(_ o: OpaquePointer) -> Rule? {
-        guard rtnl_rule_get_family(o) == AF_INET else { return nil }
+        let family: IPFamily
+        switch rtnl_rule_get_family(o) {
+        case AF_INET: family = .v4
+        case AF_INET6: family = .v6
+        default: return nil
+        }
         var proto: UInt8 = 0
         if rtnl_rule_get_protocol(o, &proto) < 0 { proto = 0 }
-        var source: IPv4Prefix?
-        if let s = rtnl_rule_get_src(o), let ip = ipv4(s) {
-            source = try? IPv4Prefix(containing: ip, length: Int(nl_addr_get_prefixlen(s)))
+        var source: IPPrefix?
+        if let s = rtnl_rule_get_src(o), let ip = ipAddress(s), ip.family == family {
+            let len = Int(nl_addr_get_prefixlen(s))
+            guard len <= ip.bitLength else { return nil }
+            source = IPPrefix(containing: ip, length: len)
         }
         let mark = rtnl_rule_get_mark(o)
         let other = rtnl_rule_get_dst(o) != nil || rtnl_rule_get_iif(o) != nil || rtnl_rule_get_oif(o) != nil
             || rtnl_rule_get_dsfield(o) != 0 || (mark != 0 && mark != UInt32.max)
             || rtnl_rule_get_action(o) != UInt8(FR_ACT_TO_TBL) || rtnl_rule_get_goto(o) != 0
-        return Rule(priority: rtnl_rule_get_prio(o), source: source, table: rtnl_rule_get_table(o),
+        return Rule(priority: rtnl_rule_get_prio(o), source: source, family: family, table: rtnl_rule_get_table(o),
                     proto: proto, hasOtherSelectors: other)
+    }
+
+    /// `ip -6 neigh show` (the entries with the router flag): the IPv6 routers the kernel learned on
+    /// each link from their router advertisements.
+    public func routers() throws(NetlinkError) -> [IPv6Router] {
+        if nameByIndex.isEmpty { _ = try links() }
+        return try withCache("neighbours", { rtnl_neigh_alloc_cache($0, $1) }) { o in
+            guard let (address, idx) = Self.router(o), let dev = nameByIndex[idx] else { return nil }
+            return IPv6Router(device: dev, address: address)
+        }
+    }
+
+    /// A libnl `rtnl_neigh` with the router flag, IPv6, as its address and link index.
+    static func router(_ o: OpaquePointer) -> (IPv6Address, Int32)? {
+        guard rtnl_neigh_get_family(o) == AF_INET6, rtnl_neigh_get_flags(o) & UInt32(NTF_ROUTER) != 0,
+              rtnl_neigh_get_state(o) & Int32(NUD_FAILED) == 0,
+              let dst = rtnl_neigh_get_dst(o), let ip = ipAddress(dst)?.ipv6 else { return nil }
+        return (ip, Int32(rtnl_neigh_get_ifindex(o)))
     }
 
     // MARK: - Changing
@@ -207,6 +240,9 @@ public final class Netlink {
         guard let obj = rtnl_addr_alloc() else { throw .outOfMemory(op, a.description, "rtnl_addr_alloc") }
         defer { rtnl_addr_put(obj) }
         let local = try nlAddr(a.address, a.prefixLength, op, a.description)
+        // The cloud assigns each IPv6 address once: usable at once, as `nodad` (the ENI's
+        // `accept_dad` is 0 too, for the addresses others add).
+        if a.family == .v6 { rtnl_addr_set_flags(obj, UInt32(IFA_F_NODAD)) }
         defer { nl_addr_put(local) }
         rtnl_addr_set_ifindex(obj, Int32(idx))
         try NetlinkError.check(rtnl_addr_set_local(obj, local), op, a.description)
@@ -224,7 +260,7 @@ public final class Netlink {
         let op = add ? "add route" : "delete route"
         guard let obj = rtnl_route_alloc() else { throw .outOfMemory(op, r.description, "rtnl_route_alloc") }
         defer { rtnl_route_put(obj) }
-        try NetlinkError.check(rtnl_route_set_family(obj, UInt8(AF_INET)), op, r.description)
+        try NetlinkError.check(rtnl_route_set_family(obj, UInt8(r.family == .v4 ? AF_INET : AF_INET6)), op, r.description)
         rtnl_route_set_table(obj, r.table)
         let dst = try nlAddr(r.destination.network, r.destination.length, op, r.description)
         defer { nl_addr_put(dst) }
@@ -239,7 +275,7 @@ public final class Netlink {
             // Owned by the route once added.
             rtnl_route_nh_set_ifindex(nh, Int32(idx))
             if let gw = r.gateway {
-                guard let g = try? nlAddr(gw, 32, op, r.description) else {
+                guard let g = try? nlAddr(gw, gw.bitLength, op, r.description) else {
                     rtnl_route_nh_free(nh)
                     throw .outOfMemory(op, r.description, "nl_addr_build")
                 }
@@ -264,7 +300,7 @@ public final class Netlink {
         }
         guard let obj = rtnl_rule_alloc() else { throw .outOfMemory(op, r.description, "rtnl_rule_alloc") }
         defer { rtnl_rule_put(obj) }
-        rtnl_rule_set_family(obj, AF_INET)
+        rtnl_rule_set_family(obj, r.family == .v4 ? AF_INET : AF_INET6)
         rtnl_rule_set_prio(obj, r.priority)
         rtnl_rule_set_table(obj, r.table)
         rtnl_rule_set_action(obj, UInt8(FR_ACT_TO_TBL))
@@ -281,14 +317,19 @@ public final class Netlink {
 
     // MARK: - Addresses
 
-    private static func ipv4(_ a: OpaquePointer) -> IPv4Address? {
-        guard nl_addr_get_family(a) == AF_INET, nl_addr_get_len(a) == 4, let p = nl_addr_get_binary_addr(a) else { return nil }
-        return try? IPv4Address(bytes: Array(UnsafeRawBufferPointer(start: p, count: 4)))
+    private static func ipAddress(_ a: OpaquePointer) -> IPAddress? {
+        guard let p = nl_addr_get_binary_addr(a) else { return nil }
+        switch (nl_addr_get_family(a), nl_addr_get_len(a)) {
+        case (AF_INET, 4): return (try? IPv4Address(bytes: Array(UnsafeRawBufferPointer(start: p, count: 4)))).map(IPAddress.v4)
+        case (AF_INET6, 16): return (try? IPv6Address(bytes: Array(UnsafeRawBufferPointer(start: p, count: 16)))).map(IPAddress.v6)
+        default: return nil
+        }
     }
 
     /// A new `struct nl_addr` (caller puts it).
-    private func nlAddr(_ ip: IPv4Address, _ prefixLength: Int, _ op: String, _ object: String) throws(NetlinkError) -> OpaquePointer {
-        guard let a = ip.bytes.withUnsafeBytes({ nl_addr_build(AF_INET, $0.baseAddress, 4) }) else {
+    private func nlAddr(_ ip: IPAddress, _ prefixLength: Int, _ op: String, _ object: String) throws(NetlinkError) -> OpaquePointer {
+        let bytes = ip.bytes
+        guard let a = bytes.withUnsafeBytes({ nl_addr_build(ip.family == .v4 ? AF_INET : AF_INET6, $0.baseAddress, $0.count) }) else {
             throw .outOfMemory(op, object, "nl_addr_build")
         }
         nl_addr_set_prefixlen(a, Int32(prefixLength))

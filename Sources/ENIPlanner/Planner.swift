@@ -43,6 +43,8 @@ public enum Planner {
     public static let maxSlot = 32 * 256 - 1
     /// The kernel's rule for the main table; ours must come before it.
     public static let mainRulePriority: UInt32 = 32766
+    /// The main table's number.
+    public static let mainTable: UInt32 = 254
 
     /// `retired`: the renderers not in effect. The agent's marked files at their paths are
     /// removed (but an ENI left alone keeps its own), and the rules and routes those files
@@ -265,11 +267,34 @@ private struct Builder {
                 protectedLinks.insert(link.name); protectedOwners.insert(eni.mac)
                 continue
             }
+            let (gateway6, held6) = ipv6State(eni, device: link.name, table: table)
             designs.append(InterfaceDesign(name: link.name, role: .secondary, eni: eni, table: table, priority: priority, proto: ours,
-                                           ruleProto: ruleProto, routeProto: routeProto))
+                                           ruleProto: ruleProto, routeProto: routeProto, ipv6Gateway: gateway6, ipv6Held: held6))
         }
         designs.sort { $0.name < $1.name }
         for d in designs { statuses.append(ENIStatus(mac: d.mac, state: .managed(d))) }
+    }
+
+    /// The router of a secondary ENI's IPv6 default route, or why its IPv6 is left as it is. The
+    /// metadata's gateway where it names one; else one the kernel learned on the link from router
+    /// advertisements (a router neighbour, or the default route they gave the main table): the one
+    /// the agent's route already uses while it is still among them (or none is known any more),
+    /// else the lowest.
+    func ipv6State(_ eni: ENI, device: String, table: UInt32) -> (IPv6Address?, Undescribed?) {
+        if let u = eni.ipv6Unknown { return (nil, u) }
+        guard let v6 = eni.ipv6 else { return (nil, nil) }
+        if let g = v6.gateway { return (g, nil) }
+        let announced = observed.routes.filter { r in
+            r.family == .v6 && r.table == Planner.mainTable && r.destination.isDefault && r.device == device
+                && r.proto == Route.routerAdvertisementProto
+        }.compactMap { $0.gateway?.ipv6 }
+        let routers = Set(observed.routers.filter { $0.device == device }.map(\.address)).union(announced)
+        let current = observed.routes.first { r in
+            isOurs(r) && r.family == .v6 && r.table == table && r.destination.isDefault && r.device == device
+        }?.gateway?.ipv6
+        if let current, routers.isEmpty || routers.contains(current) { return (current, nil) }
+        if let first = routers.min() { return (first, nil) }
+        return (nil, .pending("no IPv6 router known on \(device) yet (its router advertisements name it)"))
     }
 
     // MARK: Kernel objects of managed interfaces
@@ -286,33 +311,59 @@ private struct Builder {
             let have = observed.addresses.filter { $0.device == d.name }.sorted()
             let want = d.addresses
             let wanted = Set(want.map(\.identity))
-            let removals = have.filter { a in
-                d.eni.subnet.contains(a.address) && !wanted.contains(a.identity)
-                    && (d.role == .secondary || (a.isSecondary && a.address != d.eni.primaryIP))
+            // IPv6: the agent's own on a secondary ENI whose IPv6 is not held: in its subnet, or
+            // the source of one of the agent's rules to its table (its IPv6 gone from the metadata).
+            let v6Held = d.ipv6Held != nil
+            let formerV6 = Set(observed.rules.filter { r in
+                isOurs(r) && r.family == .v6 && r.table == d.table && r.source?.isHost == true
+            }.compactMap { $0.source?.network })
+            func isAgents(_ a: InterfaceAddress) -> Bool {
+                switch a.address {
+                case .v4(let ip):
+                    d.eni.subnet.contains(ip) && (d.role == .secondary || (a.isSecondary && ip != d.eni.primaryIP))
+                case .v6(let ip):
+                    d.role == .secondary && !v6Held && ((d.eni.ipv6?.subnet.contains(ip) ?? false) || formerV6.contains(a.address))
+                }
             }
+            // An address duplicate address detection has not passed does not work: added again.
+            let removals = have.filter { a in isAgents(a) && (!wanted.contains(a.identity) || a.isTentative) }
             let removed = Set(removals.map(\.identity))
             // Deleting the kernel's primary address of a subnet deletes its secondaries too, unless
             // promote_secondaries is on: turn it on first when addresses in that subnet stay.
             let key = SysctlSetting.ipv4Conf(d.name, "promote_secondaries")
             let staying = (have + want).filter { !removed.contains($0.identity) }
             let dropsFirstOfSubnet = removals.contains { r in
-                !r.isSecondary && staying.contains { $0.address != r.address && r.subnet.contains($0.address) }
+                r.family == .v4 && !r.isSecondary && staying.contains { $0.address != r.address && r.subnet.contains($0.address) }
             }
             if dropsFirstOfSubnet, observed.sysctls[key] != "1" {
                 add(.setSysctl(key: key, from: observed.sysctls[key], to: "1"), d.name,
                     "keep the other addresses of the subnet when its first address is removed")
             }
-            for a in removals { add(.removeAddress(a), d.name, "IP no longer assigned to \(d.mac)") }
+            for a in removals {
+                add(.removeAddress(a), d.name, wanted.contains(a.identity)
+                    ? "duplicate address detection has not passed: added again without it" : "IP no longer assigned to \(d.mac)")
+            }
             if d.role == .secondary, !link.isUp { add(.linkUp(device: d.name), d.name, "ENI \(d.mac) is down") }
-            let present = Set(have.map(\.identity))
+            let present = Set(have.filter { !$0.isTentative }.map(\.identity))
             for a in want where !present.contains(a.identity) {
                 add(.addAddress(a), d.name, "IP assigned to \(d.mac)")
             }
             // Routes in the ENI's table.
             let wantRoutes = d.routes
             let wantRouteSet = Set(wantRoutes)
-            for r in observed.routes.filter({ isOurs($0) && $0.table == d.table && !wantRouteSet.contains($0) }).sorted() {
+            for r in observed.routes.filter({ r in
+                isOurs(r) && r.table == d.table && !wantRouteSet.contains(r) && !(v6Held && r.family == .v6)
+            }).sorted() {
                 add(.removeRoute(r), d.name, "not part of \(d.mac)'s table")
+            }
+            // Router advertisements gave the main table routes through the ENI before the agent
+            // turned that off (`SysctlSetting.ipv6ENILeaves`): the kernel will not add them again.
+            if d.role == .secondary, d.eni.ipv6 != nil {
+                for r in observed.routes.filter({ r in
+                    r.family == .v6 && r.table == Planner.mainTable && r.device == d.name && r.proto == Route.routerAdvertisementProto
+                }).sorted() {
+                    add(.removeRoute(r), d.name, "a router advertisement's route through a secondary ENI in the main table")
+                }
             }
             for r in wantRoutes where !observedRoutes.contains(r) {
                 if let f = foreignRoutes.first(where: { $0.key == r.key }) {
@@ -342,9 +393,15 @@ private struct Builder {
         // the metadata gives it) are kept, even when its table lost its routes (a link taken down
         // to be renamed loses them).
         var heldSources = Set(observed.addresses.filter { protectedLinks.contains($0.device) }.map(\.address))
-        for eni in desired.enis where protectedOwners.contains(eni.mac) { heldSources.formUnion(eni.allIPs) }
+        for eni in desired.enis where protectedOwners.contains(eni.mac) {
+            heldSources.formUnion(eni.allIPs.map(IPAddress.v4))
+            heldSources.formUnion((eni.ipv6?.addresses ?? []).map(IPAddress.v6))
+        }
+        // The IPv6 rules of an ENI whose IPv6 is held this pass are kept.
+        let heldV6Tables = Set(designs.filter { $0.ipv6Held != nil }.compactMap(\.table))
         func held(_ r: Rule) -> Bool {
-            keep.contains(r.table) || r.source.map { $0.length == 32 && heldSources.contains($0.network) } ?? false
+            keep.contains(r.table) || (r.family == .v6 && heldV6Tables.contains(r.table))
+                || r.source.map { $0.isHost && heldSources.contains($0.network) } ?? false
         }
         // A rule with selectors the agent does not model is not one it made: left alone.
         for r in observed.rules.sorted() where isOurs(r) && !r.hasOtherSelectors && !wantRules.contains(r) && !held(r) {
@@ -359,33 +416,50 @@ private struct Builder {
     // MARK: rp_filter
 
     mutating func planSysctls(renderer: any FileRenderer) {
-        let value: String
-        let targets: [InterfaceDesign]
+        var wanted: [(interface: String?, setting: SysctlSetting, reason: String)] = []
+        let rpValue: String?
+        var targets: [InterfaceDesign] = []
         var machineWide: [String] = []
         switch config.rpFilter {
-        case .unchanged: return
-        case .loose: value = "2"; targets = designs.filter { $0.role == .secondary }
-        case .strict: value = "1"; targets = designs.filter { $0.role == .secondary }
-        case .off: value = "0"; targets = designs; machineWide = ["all", "default"]
+        case .unchanged: rpValue = nil
+        case .loose: rpValue = "2"; targets = designs.filter { $0.role == .secondary }
+        case .strict: rpValue = "1"; targets = designs.filter { $0.role == .secondary }
+        case .off: rpValue = "0"; targets = designs; machineWide = ["all", "default"]
         }
-        let wanted = machineWide.map { (nil as String?, SysctlSetting(key: SysctlSetting.ipv4Conf($0, "rp_filter"), value: value)) }
-            + targets.map { ($0.name as String?, SysctlSetting(key: SysctlSetting.ipv4Conf($0.name, "rp_filter"), value: value, owner: $0.mac)) }
-        for (iface, s) in wanted where observed.sysctls[s.key] != s.value {
-            add(.setSysctl(key: s.key, from: observed.sysctls[s.key], to: s.value), iface, "rp_filter mode \(config.rpFilter.rawValue)")
+        if let rpValue {
+            let why = "rp_filter mode \(config.rpFilter.rawValue)"
+            wanted += machineWide.map { (nil, SysctlSetting(key: SysctlSetting.ipv4Conf($0, "rp_filter"), value: rpValue), why) }
+            wanted += targets.map { ($0.name, SysctlSetting(key: SysctlSetting.ipv4Conf($0.name, "rp_filter"), value: rpValue, owner: $0.mac), why) }
         }
-        sysctls = wanted.map(\.1)
-        // An ENI left alone this pass keeps the line persisted for it, as it is (a metadata error,
-        // an exclusion, a lag or a renamed link rewrites nothing of it); nothing is set for it. A
-        // line written before lines named their ENI belongs to the ENI whose link has that name.
+        // A secondary ENI with IPv6 (its IPv6 known, its router perhaps not yet: these settings let
+        // the kernel learn it without a route in the main table).
+        for d in designs where d.role == .secondary && d.eni.ipv6 != nil {
+            for (leaf, value) in SysctlSetting.ipv6ENILeaves {
+                wanted.append((d.name, SysctlSetting(key: SysctlSetting.ipv6Conf(d.name, leaf), value: value, owner: d.mac),
+                               "IPv6 of \(d.mac) through its own table only"))
+            }
+        }
+        for (iface, s, why) in wanted where observed.sysctls[s.key] != s.value {
+            add(.setSysctl(key: s.key, from: observed.sysctls[s.key], to: s.value), iface, why)
+        }
+        sysctls = wanted.map(\.setting)
+        // An ENI left alone this pass keeps the lines persisted for it, as they are (a metadata error,
+        // an exclusion, a lag or a renamed link rewrites nothing of them), and an ENI whose IPv6 is
+        // held its IPv6 lines; nothing is set for them. A line written before lines named their ENI
+        // belongs to the ENI whose link has that name.
         var keys = Set(sysctls.map(\.key))
         let linkOwners = Dictionary(observed.links.compactMap { l in l.mac.map { (SysctlSetting.ipv4Conf(l.name, "rp_filter"), $0) } },
                                     uniquingKeysWith: { a, _ in a })
-        for var p in renderer.persistedSettings(observed.files) where p.key.hasSuffix(".rp_filter") {
-            guard let owner = p.owner ?? linkOwners[p.key], protectedOwners.contains(owner), keys.insert(p.key).inserted else { continue }
+        let ipv6Held = Set(designs.filter { $0.eni.ipv6Unknown != nil }.map(\.mac))
+        let ipv6Leaves = SysctlSetting.ipv6ENILeaves.map { "." + $0.leaf }
+        for var p in renderer.persistedSettings(observed.files) {
+            let isIPv6 = p.key.hasPrefix("net.ipv6.conf.") && ipv6Leaves.contains { p.key.hasSuffix($0) }
+            guard p.key.hasSuffix(".rp_filter") || isIPv6, let owner = p.owner ?? linkOwners[p.key],
+                  protectedOwners.contains(owner) || (isIPv6 && ipv6Held.contains(owner)), keys.insert(p.key).inserted else { continue }
             p.owner = owner
             sysctls.append(p)
         }
-        // Stable order, whatever the state of each ENI: `all`, `default`, then interfaces by name.
+        // Stable order, whatever the state of each ENI: `all`, `default`, then by key.
         let first = Set(["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") })
         sysctls.sort { (first.contains($0.key) ? 0 : 1, $0.key) < (first.contains($1.key) ? 0 : 1, $1.key) }
     }
@@ -450,19 +524,22 @@ private struct Builder {
 
     // MARK: Ordering
 
+    /// An interface's IPv6 settings come before its link goes up (no route from a router
+    /// advertisement) and before its addresses (IPv6 on, no duplicate address detection).
     static func rank(_ c: Change) -> Int {
         switch c {
         case .setSysctl(let k, _, _) where k.hasSuffix(".promote_secondaries"): 0
         case .removeRule: 1
         case .removeRoute: 2
         case .removeAddress: 3
-        case .linkUp: 4
-        case .addAddress: 5
-        case .addRoute: 6
-        case .addRule: 7
-        case .setSysctl: 8
-        case .removeFile: 9
-        case .writeFile: 10
+        case .setSysctl(let k, _, _) where k.hasPrefix("net.ipv6.conf."): 4
+        case .linkUp: 5
+        case .addAddress: 6
+        case .addRoute: 7
+        case .addRule: 8
+        case .setSysctl: 9
+        case .removeFile: 10
+        case .writeFile: 11
         }
     }
 

@@ -16,6 +16,7 @@ final class FakeKernel: Kernel, @unchecked Sendable {
     var addressSet: Set<InterfaceAddress> = []
     var routeSet: Set<Route> = []
     var ruleSet: Set<Rule> = []
+    var routerList: [IPv6Router] = []
     private(set) var writes = 0
 
     init(links: [Link]) { linkList = links }
@@ -24,6 +25,7 @@ final class FakeKernel: Kernel, @unchecked Sendable {
     func addresses() throws -> [InterfaceAddress] { addressSet.sorted() }
     func routes() throws -> [Route] { routeSet.sorted() }
     func rules() throws -> [Rule] { ruleSet.sorted() }
+    func routers() throws -> [IPv6Router] { routerList }
 
     private func device(_ name: String?, _ what: String) throws {
         guard let name, linkList.contains(where: { $0.name == name }) else {

@@ -17,6 +17,8 @@ struct ObservedFixture: Decodable {
     var addresses: [String]? = []
     var routes: [String]? = []
     var rules: [String]? = []
+    /// `fe80::1 dev eth1`: IPv6 router neighbours.
+    var routers: [String]? = []
     var sysctls: [String: String]? = [:]
     var files: [String: String]? = [:]
     var symlinks: [String]? = []
@@ -42,6 +44,11 @@ struct ObservedFixture: Decodable {
         s.addresses = try (addresses ?? []).map(parseAddress)
         s.routes = try (routes ?? []).map(parseRoute)
         s.rules = try (rules ?? []).map(parseRule)
+        s.routers = try (routers ?? []).map { text in
+            let t = text.split(separator: " ")
+            guard t.count == 3, t[1] == "dev" else { throw FixtureError(description: "bad router \(text)") }
+            return IPv6Router(device: String(t[2]), address: try IPv6Address(t[0]))
+        }
         s.sysctls = sysctls ?? [:]
         for (p, c) in files ?? [:] { s.files[p] = ObservedFile(.regular(content: c)) }
         for p in symlinks ?? [] { s.files[p] = ObservedFile(.symlink) }
@@ -65,25 +72,39 @@ struct ObservedFixture: Decodable {
 
 struct FixtureError: Error, CustomStringConvertible { var description: String }
 
-/// `10.0.2.10/24 dev eth1 [secondary]`
+/// An IPv4 or IPv6 address, by its text.
+func parseIP(_ s: some StringProtocol) throws -> IPAddress {
+    s.contains(":") ? .v6(try IPv6Address(s)) : .v4(try IPv4Address(s))
+}
+
+/// An IPv4 or IPv6 prefix; a bare address is a host prefix.
+func parsePrefix(_ s: String) throws -> IPPrefix {
+    if s.contains(":") { return .v6(try IPv6Prefix(s.contains("/") ? s : s + "/128")) }
+    return .v4(try IPv4Prefix(s.contains("/") ? s : s + "/32"))
+}
+
+/// `10.0.2.10/24 dev eth1 [secondary]`, `2001:db8::10/128 dev eth1 [tentative]`
 func parseAddress(_ s: String) throws -> InterfaceAddress {
     let t = s.split(separator: " ").map(String.init)
     guard t.count >= 3, t[1] == "dev" else { throw FixtureError(description: "bad address \(s)") }
     let parts = t[0].split(separator: "/")
-    return InterfaceAddress(address: try IPv4Address(parts[0]), prefixLength: Int(parts[1])!, device: t[2],
-                            isSecondary: t.contains("secondary"))
+    return InterfaceAddress(address: try parseIP(parts[0]), prefixLength: Int(parts[1])!, device: t[2],
+                            isSecondary: t.contains("secondary"), isTentative: t.contains("tentative"))
 }
 
-/// `ip route` syntax as `Route.description` prints it: `DST [via GW] [dev IF] [scope link] table T proto P [metric M]`.
+/// `ip route` syntax as `Route.description` prints it: `DST [via GW] [dev IF] [scope link] table T proto P [metric M]`;
+/// an IPv6 `default` has an IPv6 gateway or begins `-6`. An IPv6 route's metric is 1024 unless it says otherwise.
 func parseRoute(_ s: String) throws -> Route {
     var t = s.split(separator: " ").map(String.init)[...]
+    let v6 = t.first == "-6" || s.contains(":")
+    if t.first == "-6" { t.removeFirst() }
     let dstText = t.removeFirst()
-    let dst = dstText == "default" ? IPv4Prefix.any : try IPv4Prefix(dstText.contains("/") ? dstText : dstText + "/32")
+    let dst = dstText == "default" ? IPPrefix.any(v6 ? .v6 : .v4) : try parsePrefix(dstText)
     var r = Route(table: 254, destination: dst, device: nil, proto: 0)
     while let k = t.popFirst() {
         guard let v = t.popFirst() else { throw FixtureError(description: "bad route \(s)") }
         switch k {
-        case "via": r.gateway = try IPv4Address(v)
+        case "via": r.gateway = try parseIP(v)
         case "dev": r.device = v
         case "scope": r.scope = v == "link" ? .link : v == "host" ? .host : .universe
         case "table": r.table = UInt32(v)!
@@ -95,15 +116,18 @@ func parseRoute(_ s: String) throws -> Route {
     return r
 }
 
-/// `from IP[/LEN]|all lookup T priority P protocol N [other]`
+/// `[-6] from IP[/LEN]|all lookup T priority P protocol N [other]`
 func parseRule(_ s: String) throws -> Rule {
     var t = s.split(separator: " ").map(String.init)[...]
     var r = Rule(priority: 0, source: nil, table: 0, proto: 0)
     while let k = t.popFirst() {
         if k == "other" { r.hasOtherSelectors = true; continue }
+        if k == "-6" { r.family = .v6; continue }
         guard let v = t.popFirst() else { throw FixtureError(description: "bad rule \(s)") }
         switch k {
-        case "from": r.source = v == "all" ? nil : try IPv4Prefix(v.contains("/") ? v : v + "/32")
+        case "from":
+            r.source = v == "all" ? nil : try parsePrefix(v)
+            if let f = r.source?.family { r.family = f }
         case "lookup": r.table = UInt32(v)!
         case "priority": r.priority = UInt32(v)!
         case "protocol": r.proto = UInt8(v)!
