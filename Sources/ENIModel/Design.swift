@@ -99,14 +99,15 @@ public struct SysctlSetting: Hashable, Sendable {
         "net.ipv6.conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
     }
 
-    /// What a secondary ENI with IPv6 needs, in this order: IPv6 on (`disable_ipv6` 0); no
-    /// duplicate address detection (the cloud assigns each address once; an address on its way
-    /// through it does not work yet, and one that failed it never does); router advertisements
-    /// accepted even on a forwarding host (`accept_ra` 2: they name the router on AWS), but neither
-    /// a default route (`accept_ra_defrtr`) nor on-link prefixes or SLAAC addresses
-    /// (`accept_ra_pinfo`) from them in the main table.
+    /// What a secondary ENI with IPv6 needs: IPv6 on (`disable_ipv6` 0); no duplicate address
+    /// detection (`accept_dad` 0: the cloud assigns each address once; an address on its way
+    /// through detection does not work yet, and one that failed it never does); and from router
+    /// advertisements neither a default route (`accept_ra_defrtr` 0) nor on-link prefixes and SLAAC
+    /// addresses (`accept_ra_pinfo` 0) in the main table. `accept_ra` is left alone (a network
+    /// manager that handles advertisements itself sets it 0): the kernel learns the router of
+    /// every advertisement as a neighbour all the same, and that names the ENI's router on AWS.
     public static let ipv6ENILeaves: [(leaf: String, value: String)] = [
-        ("disable_ipv6", "0"), ("accept_dad", "0"), ("accept_ra", "2"), ("accept_ra_defrtr", "0"), ("accept_ra_pinfo", "0"),
+        ("disable_ipv6", "0"), ("accept_dad", "0"), ("accept_ra_defrtr", "0"), ("accept_ra_pinfo", "0"),
     ]
 
     /// The path below /proc/sys: dots separate components; a `/` inside a component is a dot.
