@@ -268,6 +268,9 @@ private struct Builder {
                 continue
             }
             let (gateway6, held6) = ipv6State(eni, device: link.name, table: table)
+            if case .invalid(let why) = held6 {
+                problems.append(Problem(interface: link.name, message: "IPv6 of \(eni.mac) left as it is: \(why)"))
+            }
             designs.append(InterfaceDesign(name: link.name, role: .secondary, eni: eni, table: table, priority: priority, proto: ours,
                                            ruleProto: ruleProto, routeProto: routeProto, ipv6Gateway: gateway6, ipv6Held: held6))
         }

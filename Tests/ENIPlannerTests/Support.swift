@@ -13,7 +13,8 @@ func simulate(_ plan: Plan, on s: ObservedState) -> ObservedState {
             if let i = s.links.firstIndex(where: { $0.name == dev }) { s.links[i].isUp = true }
         case .addAddress(var x):
             if subnets == nil { subnets = Set(s.addresses.map(subnetKey)) }
-            x.isSecondary = !subnets!.insert(subnetKey(x)).inserted
+            x.isSecondary = !subnets!.insert(subnetKey(x)).inserted && x.family == .v4
+            x.isTentative = false
             s.addresses.append(x)
         case .removeAddress(let x):
             subnets = nil
