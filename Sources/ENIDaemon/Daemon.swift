@@ -109,16 +109,21 @@ protocol LoopInputs {
     func wait(until deadline: ContinuousClock.Instant) -> Input
     /// What else arrives within a settle window (`deadline` is at most `maxSettle` away).
     func more(until deadline: ContinuousClock.Instant) -> Input
+    /// Follows the IPv6 routers the kernel learns (`LinkMonitor.watchRouters`), or stops.
+    func watchRouters(_ on: Bool) throws
 }
 
 extension LoopInputs {
     func more(until deadline: ContinuousClock.Instant) -> Input { wait(until: deadline) }
+    func watchRouters(_ on: Bool) throws {}
 }
 
 /// The loop's descriptors: the netlink monitor and the signals, in one poll.
 struct PollInputs: LoopInputs {
     let monitor: LinkMonitor
     let signals: SignalDescriptor
+
+    func watchRouters(_ on: Bool) throws { try monitor.watchRouters(on) }
 
     /// What arrived, waiting first until something does or `deadline` passes (empty then).
     func wait(until deadline: ContinuousClock.Instant) -> Input {
@@ -210,6 +215,9 @@ struct Loop {
     var raisedByPass = Set<String>()
     /// What the last pass removed itself: its removal notifications are no reason for another pass.
     var removedByPass = Set<String>()
+    /// ENIs whose IPv6 waits for a router (their router advertisements): a router learned on
+    /// one of their links is a reason for a pass.
+    var awaitingRouter = Set<String>()
     /// The instance the last successful pass read from the metadata: what is restored at once
     /// when another program removes what the agent owns.
     var lastInstance: Instance?
@@ -230,6 +238,8 @@ struct Loop {
         var passFailures: Set<String> = []
         /// Notifications systemd could not be sent.
         var notifyFailures: Set<String> = []
+        /// The neighbour table could not be followed.
+        var routerWatch: Set<String> = []
 
         mutating func once(_ level: Logger.Level, _ message: String, in set: WritableKeyPath<Reported, Set<String>>, _ logger: Logger) {
             if self[keyPath: set].insert(Self.key(message)).inserted { logger.log(level: level, "\(message)") }
@@ -317,9 +327,21 @@ struct Loop {
             } else if !why.isEmpty || !restore.isEmpty {
                 pass(why + restore)
             }
+            followRouters(inputs)
         }
         logger.notice("eni-agent stopping")
         daemon.notify(["STOPPING=1"], &reported)
+    }
+
+    /// Neighbour notifications are followed while an ENI's IPv6 waits for its router.
+    mutating func followRouters(_ inputs: some LoopInputs) {
+        do {
+            try inputs.watchRouters(!awaitingRouter.isEmpty)
+            reported.routerWatch = []
+        } catch {
+            // The resync still finds the router: the ENI's IPv6 waits longer, nothing else.
+            reported.once(.warning, "cannot follow IPv6 routers: \(error); the resync finds them", in: \.routerWatch, logger)
+        }
     }
 
     var wakeAt: ContinuousClock.Instant {
@@ -409,6 +431,9 @@ struct Loop {
                 // runs on it): a pass, in which the network manager may be told of the agent's file.
                 guard let l = known[index], isCandidate(l), l.mac != lastInstance?.primaryMAC else { continue }
                 why.append("a default route in the main table through \(l.name)")
+            case (.new, .router(let a, let index)):
+                guard let l = known[index], awaitingRouter.contains(l.name) else { continue }
+                why.append("IPv6 router \(a) announced on \(l.name)")
             default:
                 continue
             }
@@ -424,7 +449,8 @@ struct Loop {
         switch c {
         case .address(let a, _): "address \(a.address)/\(a.prefixLength)"
         case .route(let r, _): "route \(r.table) \(r.destination) \(r.metric)"
-        case .rule(let r): "rule \(r.priority) \(r.table) \(r.source.map { "\($0)" } ?? "all")"
+        case .rule(let r): "rule \(r.family.option) \(r.priority) \(r.table) \(r.source.map { "\($0)" } ?? "all")"
+        case .router(let a, let index): "router \(a) \(index)"
         }
     }
 
@@ -480,6 +506,10 @@ struct Loop {
             }
         })
         if instance == nil { lastInstance = result.instance }
+        awaitingRouter = Set(result.plan.enis.compactMap { e in
+            if case .managed(let d) = e.state, d.eni.ipv6 != nil, d.ipv6Held?.isPending == true { return d.name }
+            return nil
+        })
 
         var current = Set<String>()
         func condition(_ level: Logger.Level, _ message: String) {

@@ -19,13 +19,16 @@ public struct LinkEvents: Sendable, Equatable {
         public var link: Link
         public init(kind: Kind, link: Link) { self.kind = kind; self.link = link }
     }
-    /// An IPv4 address, route or rule added or removed (monitors made with `objects: true`).
+    /// An address, route or rule of either family added or removed (monitors made with
+    /// `objects: true`), or an IPv6 router learned (while `watchRouters` is on).
     public enum Change: Sendable, Equatable {
         /// On the link with this index (the address's device name is empty).
         case address(InterfaceAddress, link: Int32)
         /// Through the link with this index, when it has one next hop (the device name is nil).
         case route(Route, link: Int32?)
         case rule(Rule)
+        /// A neighbour with the router flag on the link with this index: a router advertisement.
+        case router(IPv6Address, link: Int32)
     }
     public struct ObjectEvent: Sendable, Equatable {
         public var kind: Kind
@@ -44,7 +47,8 @@ public struct LinkEvents: Sendable, Equatable {
 }
 
 /// A netlink socket subscribed to link notifications (`ip monitor link`), and with `objects`, to
-/// IPv4 address, route and rule notifications too (`ip monitor link address route rule`).
+/// address, route and rule notifications of both families too (`ip monitor link address route
+/// rule`); with `watchRouters`, to neighbour notifications, of which it keeps the IPv6 routers.
 ///
 /// The socket is non-blocking: the owner polls `fileDescriptor` in its own loop (with its other
 /// descriptors and deadlines) and calls `read()` when it is readable, which returns everything
@@ -54,6 +58,8 @@ public final class LinkMonitor {
     /// The netlink socket, to poll for `POLLIN`.
     public let fileDescriptor: Int32
     private let collector = Collector()
+    /// Subscribed to neighbour notifications (`watchRouters`).
+    public private(set) var watchesRouters = false
 
     /// Events parsed by libnl's callback during one `nl_recvmsgs_default`.
     private final class Collector {
@@ -79,7 +85,9 @@ public final class LinkMonitor {
         do {
             try NetlinkError.check(nl_socket_add_membership(sk, Int32(RTNLGRP_LINK.rawValue)), "subscribe", "link notifications")
             if objects {
-                for (group, what) in [(RTNLGRP_IPV4_IFADDR, "address"), (RTNLGRP_IPV4_ROUTE, "route"), (RTNLGRP_IPV4_RULE, "rule")] {
+                for (group, what) in [(RTNLGRP_IPV4_IFADDR, "address"), (RTNLGRP_IPV4_ROUTE, "route"), (RTNLGRP_IPV4_RULE, "rule"),
+                                      (RTNLGRP_IPV6_IFADDR, "IPv6 address"), (RTNLGRP_IPV6_ROUTE, "IPv6 route"),
+                                      (RTNLGRP_IPV6_RULE, "IPv6 rule")] {
                     try NetlinkError.check(nl_socket_add_membership(sk, Int32(group.rawValue)), "subscribe", "\(what) notifications")
                 }
             }
@@ -100,12 +108,23 @@ public final class LinkMonitor {
 
     deinit { nl_socket_free(sk) }
 
+    /// Follows the neighbour table, for the IPv6 routers router advertisements make known, or stops
+    /// following it. Neighbour entries change state all the time on a busy host: the daemon
+    /// follows them only while an ENI waits for its router.
+    public func watchRouters(_ on: Bool) throws(NetlinkError) {
+        guard on != watchesRouters else { return }
+        let group = Int32(RTNLGRP_NEIGH.rawValue)
+        try NetlinkError.check(on ? nl_socket_add_membership(sk, group) : nl_socket_drop_membership(sk, group),
+                               on ? "subscribe" : "unsubscribe", "neighbour notifications")
+        watchesRouters = on
+    }
+
     /// libnl's callback for each valid message: link messages are parsed (by libnl's own parser,
     /// into an `rtnl_link`) and collected.
     private static let received: nl_recvmsg_msg_cb_t = { msg, arg in
         guard let msg, let arg else { return Int32(NL_OK.rawValue) }
         let type = nlmsg_hdr(msg).pointee.nlmsg_type
-        let new: [UInt16] = [UInt16(RTM_NEWLINK), UInt16(RTM_NEWADDR), UInt16(RTM_NEWROUTE), UInt16(RTM_NEWRULE)]
+        let new: [UInt16] = [UInt16(RTM_NEWLINK), UInt16(RTM_NEWADDR), UInt16(RTM_NEWROUTE), UInt16(RTM_NEWRULE), UInt16(RTM_NEWNEIGH)]
         let deleted: [UInt16] = [UInt16(RTM_DELLINK), UInt16(RTM_DELADDR), UInt16(RTM_DELROUTE), UInt16(RTM_DELRULE)]
         guard new.contains(type) || deleted.contains(type) else { return Int32(NL_OK.rawValue) }
         let collector = Unmanaged<Collector>.fromOpaque(arg).takeUnretainedValue()
@@ -121,6 +140,7 @@ public final class LinkMonitor {
                 return
             case RTM_NEWADDR, RTM_DELADDR: change = Netlink.address(obj).map { .address($0.0, link: $0.1) }
             case RTM_NEWROUTE, RTM_DELROUTE: change = Netlink.route(obj).map { .route($0.0, link: $0.1) }
+            case RTM_NEWNEIGH: change = Netlink.router(obj).map { .router($0.0, link: $0.1) }
             default: change = Netlink.rule(obj).map { .rule($0) }
             }
             if let change { collector.objects.append(LinkEvents.ObjectEvent(kind: collector.kind, change: change)) }

@@ -245,6 +245,33 @@ final class LinkEventTests: XCTestCase {
         XCTAssertEqual(l.handleObjects([ev(.new, .route(dhcpDefault, link: 3))]), [])
     }
 
+    /// IPv6: the agent's IPv6 rules and routes removed call for a restore as IPv4 ones do (an IPv6
+    /// rule and an IPv4 rule of the same priority and table are two objects); a default route that
+    /// a router advertisement put in the main table through an ENI calls for a pass; a router
+    /// learned on an ENI's link calls for one only while that ENI's IPv6 waits for it.
+    func testIPv6ObjectsAndRouters() throws {
+        let eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: true)
+        var l = loop([eth1])
+        func ev(_ kind: LinkEvents.Kind, _ c: LinkEvents.Change) -> LinkEvents.ObjectEvent { .init(kind: kind, change: c) }
+        let rule6 = Rule(priority: 10001, source: .v6(try IPv6Prefix("2001:db8:2::a/128")), table: 10001, proto: 234)
+        let route6 = Route(table: 10001, destination: .any(.v6), gateway: .v6(try IPv6Address("fe80::1")), device: nil, proto: 234)
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .rule(rule6)), ev(.deleted, .route(route6, link: 3))]),
+                       ["rule \(rule6) removed", "route in table 10001 removed"])
+        let all4 = Rule(priority: 10001, source: nil, family: .v4, table: 10001, proto: 234)
+        var all6 = all4
+        all6.family = .v6
+        l.removedByPass = [Loop.key(.rule(all4))]
+        XCTAssertEqual(l.handleObjects([ev(.deleted, .rule(all6))]).count, 1, "the IPv4 rule's removal is not the IPv6 one's")
+        var advertised = route6
+        advertised.table = 254
+        advertised.proto = 9
+        XCTAssertEqual(l.handleObjects([ev(.new, .route(advertised, link: 3))]), ["a default route in the main table through eth1"])
+        let router = LinkEvents.Change.router(try IPv6Address("fe80::1"), link: 3)
+        XCTAssertEqual(l.handleObjects([ev(.new, router)]), [])
+        l.awaitingRouter = ["eth1"]
+        XCTAssertEqual(l.handleObjects([ev(.new, router)]), ["IPv6 router fe80::1 announced on eth1"])
+    }
+
     /// A condition is logged once while it lasts, whatever the milliseconds in its text (curl's
     /// "after 0 ms" / "after 1 ms" made one failure three lines).
     func testConditionsThatDifferOnlyInMillisecondsAreLoggedOnce() {

@@ -91,6 +91,59 @@ final class NetlinkTests: NamespaceTestCase {
         XCTAssertFalse(try nl.addresses().contains { $0.sameAs(addr) })
     }
 
+    /// IPv6: an address added without duplicate address detection (usable at once), a link-local
+    /// default route and the on-link subnet in a table, a `from ADDR` rule; read back as written,
+    /// beside the IPv4 ones, and removed.
+    func testIPv6AddressRouteRuleRoundTrip() throws {
+        let nl = try Netlink(namespace: "/run/netns/\(ns)")
+        try nl.setUp("eth1")
+        let addr = InterfaceAddress(address: try IPv6Address("2001:db8:2::a"), prefixLength: 128, device: "eth1")
+        let subnet = Route(table: 10001, destination: .v6(try IPv6Prefix("2001:db8:2::/64")), device: "eth1", proto: 234)
+        let dflt = Route(table: 10001, destination: .any(.v6), gateway: .v6(try IPv6Address("fe80::1")), device: "eth1", proto: 234)
+        let rule = Rule(priority: 10001, source: .v6(try IPv6Prefix("2001:db8:2::a/128")), table: 10001, proto: 234)
+        let rule4 = Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 234)
+        try nl.add(addr)
+        try nl.add(subnet)
+        try nl.add(dflt)
+        try nl.add(rule)
+        try nl.add(rule4)
+        let read = try XCTUnwrap(try nl.addresses().first { $0.sameAs(addr) })
+        XCTAssertFalse(read.isTentative, "added with nodad: usable at once")
+        XCTAssertTrue(try sh("ip", "-n", ns, "-6", "addr", "show", "eth1").contains("inet6 2001:db8:2::a/128 scope global nodad"))
+        let routes = try nl.routes()
+        XCTAssertTrue(routes.contains(subnet), "\(routes)")
+        XCTAssertTrue(routes.contains(dflt), "\(routes)")
+        XCTAssertTrue(routes.contains(Route(table: 254, destination: .v6(try IPv6Prefix("fe80::/64")), device: "eth1", proto: 2, metric: 256)),
+                      "the kernel's own IPv6 routes are read too: \(routes)")
+        let rules = try nl.rules()
+        XCTAssertTrue(rules.contains(rule) && rules.contains(rule4), "\(rules)")
+        XCTAssertTrue(rules.contains(Rule(priority: 32766, source: nil, family: .v6, table: 254, proto: 2)), "\(rules)")
+        XCTAssertTrue(try sh("ip", "-n", ns, "-6", "rule").contains("from 2001:db8:2::a lookup 10001 proto 234"))
+        XCTAssertTrue(try sh("ip", "-n", ns, "-6", "route", "show", "table", "10001").contains("default via fe80::1 dev eth1 proto 234 metric 1024"))
+
+        try nl.remove(rule)
+        try nl.remove(dflt)
+        try nl.remove(subnet)
+        try nl.remove(addr)
+        XCTAssertEqual(try nl.rules().filter { $0.table == 10001 }, [rule4])
+        XCTAssertFalse(try nl.routes().contains { $0.table == 10001 })
+        XCTAssertFalse(try nl.addresses().contains { $0.sameAs(addr) })
+    }
+
+    /// An address added by someone else while duplicate address detection runs is tentative; a
+    /// neighbour with the router flag is a router on its link.
+    func testTentativeAddressesAndRouterNeighbours() throws {
+        let nl = try Netlink(namespace: "/run/netns/\(ns)")
+        try sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth1.dad_transmits=60")
+        try sh("ip", "-n", ns, "link", "set", "eth1", "up")
+        try sh("ip", "-n", ns, "addr", "add", "2001:db8:2::b/128", "dev", "eth1")
+        try sh("ip", "-n", ns, "-6", "neigh", "add", "fe80::2:1", "lladdr", "52:54:00:00:00:01", "dev", "eth1", "router")
+        try sh("ip", "-n", ns, "-6", "neigh", "add", "fe80::2:2", "lladdr", "52:54:00:00:00:02", "dev", "eth1")
+        let b = try XCTUnwrap(try nl.addresses().first { $0.address == .v6(try IPv6Address("2001:db8:2::b")) })
+        XCTAssertTrue(b.isTentative, "2001:db8:2::b is in duplicate address detection for 60 s")
+        XCTAssertEqual(try nl.routers(), [IPv6Router(device: "eth1", address: try IPv6Address("fe80::2:1"))])
+    }
+
     /// A link that goes away during a pass (a detach racing it) skips its remaining changes; it is
     /// not a failure, and other interfaces go ahead.
     func testALinkGoneDuringThePassIsSkippedNotFailed() throws {
@@ -157,6 +210,38 @@ final class LinkMonitorTests: NamespaceTestCase {
             if done(all) { break }
         }
         return all
+    }
+
+    /// With `objects`, IPv6 addresses and rules are reported as IPv4 ones are; routers only while
+    /// `watchRouters` is on.
+    func testReportsIPv6ObjectsAndRoutersWhileWatched() throws {
+        let m = try LinkMonitor(namespace: "/run/netns/\(ns)", objects: true)
+        func objects(until done: ([LinkEvents.ObjectEvent]) -> Bool) -> [LinkEvents.ObjectEvent] {
+            var all: [LinkEvents.ObjectEvent] = []
+            for _ in 0..<20 {
+                guard let batch = next(m) else { break }
+                all += batch.objects
+                if done(all) { break }
+            }
+            return all
+        }
+        try sh("ip", "-n", ns, "link", "set", "eth1", "up")
+        try sh("ip", "-n", ns, "-6", "rule", "add", "from", "2001:db8:2::a", "lookup", "10001", "priority", "10001", "protocol", "234")
+        let rule = Rule(priority: 10001, source: .v6(try IPv6Prefix("2001:db8:2::a/128")), table: 10001, proto: 234)
+        XCTAssertTrue(objects { $0.contains(.init(kind: .new, change: .rule(rule))) }.contains(.init(kind: .new, change: .rule(rule))))
+        // Not watched: a router neighbour is no event; then watched: it is.
+        try sh("ip", "-n", ns, "-6", "neigh", "add", "fe80::2:1", "lladdr", "52:54:00:00:00:01", "dev", "eth1", "router")
+        try sh("ip", "-n", ns, "-6", "rule", "del", "from", "2001:db8:2::a", "lookup", "10001", "priority", "10001")
+        let before = objects { $0.contains(.init(kind: .deleted, change: .rule(rule))) }
+        XCTAssertFalse(before.contains { if case .router = $0.change { true } else { false } }, "\(before)")
+        try m.watchRouters(true)
+        XCTAssertTrue(m.watchesRouters)
+        try sh("ip", "-n", ns, "-6", "neigh", "add", "fe80::2:2", "lladdr", "52:54:00:00:00:02", "dev", "eth1", "router")
+        let eth1 = try XCTUnwrap(try Netlink(namespace: "/run/netns/\(ns)").links().first { $0.name == "eth1" })
+        let router = LinkEvents.ObjectEvent(kind: .new, change: .router(try IPv6Address("fe80::2:2"), link: eth1.index))
+        XCTAssertTrue(objects { $0.contains(router) }.contains(router))
+        try m.watchRouters(false)
+        XCTAssertFalse(m.watchesRouters)
     }
 
     func testReportsLinksAddedRenamedAndDeleted() throws {
