@@ -26,12 +26,12 @@ public enum Change: Hashable, Sendable {
     public var command: String {
         switch self {
         case .linkUp(let dev): "+ ip link set dev \(dev) up"
-        case .addAddress(let a): "+ ip addr add \(a)"
-        case .removeAddress(let a): "- ip addr del \(a)"
-        case .addRoute(let r): "+ ip route add \(r)"
-        case .removeRoute(let r): "- ip route del \(r)"
-        case .addRule(let r): "+ ip rule add \(r)"
-        case .removeRule(let r): "- ip rule del \(r)"
+        case .addAddress(let a): "+ ip\(Self.option(a.family)) addr add \(a)"
+        case .removeAddress(let a): "- ip\(Self.option(a.family)) addr del \(a)"
+        case .addRoute(let r): "+ ip\(Self.option(r.family)) route add \(r)"
+        case .removeRoute(let r): "- ip\(Self.option(r.family)) route del \(r)"
+        case .addRule(let r): "+ ip\(Self.option(r.family)) rule add \(r)"
+        case .removeRule(let r): "- ip\(Self.option(r.family)) rule del \(r)"
         case .setSysctl(let k, let from, let to): "+ sysctl -w \(k)=\(to)" + (from.map { "  # was \($0)" } ?? "")
         case .writeFile(let path, let old, _, let mode, let oldMode):
             "+ write \(path)" + { notes in notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))" }(
@@ -39,6 +39,10 @@ public enum Change: Hashable, Sendable {
         case .removeFile(let path, _): "- remove \(path)"
         }
     }
+
+    /// ` -6` for an IPv6 object (`ip` would take `from all` or a route without a gateway as IPv4);
+    /// nothing for IPv4, as before.
+    static func option(_ f: IPFamily) -> String { f == .v6 ? " -6" : "" }
 
     /// A write's mode, where it is not the default or changes.
     static func modeNotes(mode: UInt16, oldMode: UInt16?) -> [String] {

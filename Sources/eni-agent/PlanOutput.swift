@@ -48,7 +48,8 @@ public enum PlanOutput {
             switch s.state {
             case .managed(let d):
                 "ENI \(s.mac): \(d.name), \(d.role.rawValue)" + (d.table.map { ", table \($0), rule priority \(d.priority!)" } ?? "")
-                    + ", \(d.eni.allIPs.count) IPs"
+                    + ", \(d.eni.allIPs.count) IPs" + (d.ipv6.map { ", \($0.eni.addresses.count) IPv6 via \($0.gateway)" } ?? "")
+                    + (d.ipv6Held.map { ", IPv6 held (\($0))" } ?? "")
             case .waiting: "ENI \(s.mac): waiting for its link"
             case .settling(let d): "ENI \(s.mac): waiting for udev to finish with \(d)"
             case .unknown(let r): "ENI \(s.mac): unknown (\(r))"
@@ -116,6 +117,16 @@ public enum PlanOutput {
         var priority: UInt32?
         var reason: String?
         var id: String?
+        /// The IPv6 addresses the agent configures on it, and the router of their default route.
+        var ipv6s: [String]?
+        var ipv6_gateway: String?
+        /// Why its IPv6 is left as it is this time.
+        var ipv6_held: String?
+    }
+
+    /// The IPv6 side of a managed ENI, for the JSON outputs: addresses, router, why held.
+    static func ipv6Fields(_ d: InterfaceDesign) -> (ipv6s: [String]?, gateway: String?, held: String?) {
+        (d.ipv6?.eni.addresses.map(\.description), d.ipv6?.gateway.description, d.ipv6Held?.description)
     }
 
     static func op(_ c: Change) -> (String, String?) {
@@ -140,6 +151,7 @@ public enum PlanOutput {
             case .managed(let d):
                 e.state = "managed"; e.interface = d.name; e.role = d.role.rawValue
                 e.ips = d.eni.allIPs.map(\.description); e.table = d.table; e.priority = d.priority; e.id = d.eni.id
+                (e.ipv6s, e.ipv6_gateway, e.ipv6_held) = ipv6Fields(d)
             case .waiting: e.state = "waiting"
             case .settling(let d): e.state = "waiting"; e.interface = d
             case .unknown(let r): e.state = "unknown"; e.reason = r.description
@@ -200,6 +212,9 @@ public enum PlanOutput {
         var ips: [String]
         var table: UInt32?
         var id: String?
+        var ipv6s: [String]?
+        var ipv6_gateway: String?
+        var ipv6_held: String?
     }
 
     static func statusRows(_ plan: Plan, links: [Link]) -> [JSONStatusENI] {
@@ -211,6 +226,7 @@ public enum PlanOutput {
             case .managed(let d):
                 e.interface = d.name; e.role = d.role.rawValue; e.ips = d.eni.allIPs.map(\.description)
                 e.table = d.table; e.id = d.eni.id
+                (e.ipv6s, e.ipv6_gateway, e.ipv6_held) = ipv6Fields(d)
             case .skipped(let d), .settling(let d): e.interface = d
             case .excluded(let d): e.interface = d
             case .waiting, .unknown: e.interface = links.first { $0.mac == s.mac }?.name
@@ -230,7 +246,8 @@ public enum PlanOutput {
     public static func statusText(_ plan: Plan, links: [Link], about: About) -> String {
         let rows = statusRows(plan, links: links)
         let cells = [["MAC", "INTERFACE", "STATE", "TABLE", "IPS"]] + rows.map {
-            [$0.mac, $0.interface ?? "-", $0.state, $0.table.map { "\($0)" } ?? "-", $0.ips.isEmpty ? "-" : $0.ips.joined(separator: ",")]
+            [$0.mac, $0.interface ?? "-", $0.state, $0.table.map { "\($0)" } ?? "-",
+             $0.ips.isEmpty && $0.ipv6s == nil ? "-" : ($0.ips + ($0.ipv6s ?? [])).joined(separator: ",")]
         }
         let widths = (0..<4).map { c in cells.map { $0[c].count }.max()! }
         var out = "provider: \(about.provider)\nrenderer: \(about.renderer)\n"
@@ -238,6 +255,7 @@ public enum PlanOutput {
             out += (0..<4).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }.joined(separator: "  ")
             out += "  " + row[4] + "\n"
             if i > 0, let r = rows[i - 1].reason { out += "    \(r)\n" }
+            if i > 0, let h = rows[i - 1].ipv6_held { out += "    IPv6 left as it is: \(h)\n" }
         }
         return out
     }

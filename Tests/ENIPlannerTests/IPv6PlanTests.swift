@@ -58,15 +58,15 @@ final class IPv6PlanTests: XCTestCase {
             "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_pinfo=0",
             "[eth1] + ip link set dev eth1 up",
             "[eth1] + ip addr add 10.0.2.10/24 dev eth1",
-            "[eth1] + ip addr add 2001:db8:2::a/128 dev eth1",
-            "[eth1] + ip addr add 2001:db8:2::b/128 dev eth1",
+            "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
+            "[eth1] + ip -6 addr add 2001:db8:2::b/128 dev eth1",
             "[eth1] + ip route add 10.0.2.0/24 dev eth1 scope link table 10001 proto 234",
             "[eth1] + ip route add default via 10.0.2.1 dev eth1 table 10001 proto 234",
-            "[eth1] + ip route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
-            "[eth1] + ip route add default via fe80::1 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 route add default via fe80::1 dev eth1 table 10001 proto 234",
             "[eth1] + ip rule add from 10.0.2.10 lookup 10001 priority 10001 protocol 234",
-            "[eth1] + ip rule add from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
-            "[eth1] + ip rule add from 2001:db8:2::b lookup 10001 priority 10001 protocol 234",
+            "[eth1] + ip -6 rule add from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
+            "[eth1] + ip -6 rule add from 2001:db8:2::b lookup 10001 priority 10001 protocol 234",
             "[eth1] + sysctl -w net.ipv4.conf.eth1.rp_filter=2",
         ])
         XCTAssertEqual(p.problems, [])
@@ -92,10 +92,10 @@ final class IPv6PlanTests: XCTestCase {
         // The advertisement arrives: the kernel has the router as a neighbour.
         s.routers = [IPv6Router(device: "eth1", address: ip6("fe80::2:1")), IPv6Router(device: "eth0", address: ip6("fe80::1"))]
         XCTAssertEqual(kernelChanges(plan(i, s)), [
-            "[eth1] + ip addr add 2001:db8:2::a/128 dev eth1",
-            "[eth1] + ip route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
-            "[eth1] + ip route add default via fe80::2:1 dev eth1 table 10001 proto 234",
-            "[eth1] + ip rule add from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
+            "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
+            "[eth1] + ip -6 route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 route add default via fe80::2:1 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 rule add from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
         ])
         s = converge(i, s)
 
@@ -105,8 +105,8 @@ final class IPv6PlanTests: XCTestCase {
         // Another router announces itself and the first is gone: the route follows it.
         s.routers = [IPv6Router(device: "eth1", address: ip6("fe80::2:2"))]
         XCTAssertEqual(kernelChanges(plan(i, s)), [
-            "[eth1] - ip route del default via fe80::2:1 dev eth1 table 10001 proto 234",
-            "[eth1] + ip route add default via fe80::2:2 dev eth1 table 10001 proto 234",
+            "[eth1] - ip -6 route del default via fe80::2:1 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 route add default via fe80::2:2 dev eth1 table 10001 proto 234",
         ])
     }
 
@@ -121,10 +121,10 @@ final class IPv6PlanTests: XCTestCase {
                      Route(table: 254, destination: .v6(subnet6), device: "eth1", proto: 9)]
         let p = plan(i, s)
         XCTAssertEqual(kernelChanges(p).filter { $0.contains("route") && $0.contains(":") }, [
-            "[eth1] - ip route del default via fe80::2:1 dev eth1 table 254 proto 9",
-            "[eth1] - ip route del 2001:db8:2::/64 dev eth1 table 254 proto 9",
-            "[eth1] + ip route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
-            "[eth1] + ip route add default via fe80::2:1 dev eth1 table 10001 proto 234",
+            "[eth1] - ip -6 route del default via fe80::2:1 dev eth1 table 254 proto 9",
+            "[eth1] - ip -6 route del 2001:db8:2::/64 dev eth1 table 254 proto 9",
+            "[eth1] + ip -6 route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 route add default via fe80::2:1 dev eth1 table 10001 proto 234",
         ])
         let after = converge(i, s)
         XCTAssertEqual(after.routes.filter { $0.table == 254 && $0.family == .v6 }.map(\.device), ["eth0", "eth0"])
@@ -137,10 +137,10 @@ final class IPv6PlanTests: XCTestCase {
         let after = try instance(try eni(2, v6: ["2001:db8:2::a"], gateway6: "fe80::1"),
                                  try eni(3, v6: ["2001:db8:2::b", "2001:db8:2::c"], gateway6: "fe80::1"))
         XCTAssertEqual(kernelChanges(plan(after, s)), [
-            "[eth1] - ip rule del from 2001:db8:2::b lookup 10001 priority 10001 protocol 234",
-            "[eth1] - ip addr del 2001:db8:2::b/128 dev eth1",
-            "[eth2] + ip addr add 2001:db8:2::b/128 dev eth2",
-            "[eth2] + ip rule add from 2001:db8:2::b lookup 10002 priority 10002 protocol 234",
+            "[eth1] - ip -6 rule del from 2001:db8:2::b lookup 10001 priority 10001 protocol 234",
+            "[eth1] - ip -6 addr del 2001:db8:2::b/128 dev eth1",
+            "[eth2] + ip -6 addr add 2001:db8:2::b/128 dev eth2",
+            "[eth2] + ip -6 rule add from 2001:db8:2::b lookup 10002 priority 10002 protocol 234",
         ])
         _ = converge(after, s)
     }
@@ -175,10 +175,10 @@ final class IPv6PlanTests: XCTestCase {
         s.addresses.append(InterfaceAddress(address: ip6("2001:db8:99::1"), prefixLength: 64, device: "eth1"))
         let i = try instance(try eni(2))
         XCTAssertEqual(kernelChanges(plan(i, s)), [
-            "[eth1] - ip rule del from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
-            "[eth1] - ip route del default via fe80::1 dev eth1 table 10001 proto 234",
-            "[eth1] - ip route del 2001:db8:2::/64 dev eth1 table 10001 proto 234",
-            "[eth1] - ip addr del 2001:db8:2::a/128 dev eth1",
+            "[eth1] - ip -6 rule del from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
+            "[eth1] - ip -6 route del default via fe80::1 dev eth1 table 10001 proto 234",
+            "[eth1] - ip -6 route del 2001:db8:2::/64 dev eth1 table 10001 proto 234",
+            "[eth1] - ip -6 addr del 2001:db8:2::a/128 dev eth1",
         ])
         let after = converge(i, s)
         XCTAssertTrue(after.addresses.contains { $0.address == .v6(ip6("2001:db8:99::1")) })
@@ -193,9 +193,9 @@ final class IPv6PlanTests: XCTestCase {
         s.sysctls[SysctlSetting.ipv6Conf("eth1", "accept_dad")] = "1"
         let p = plan(try instance(try eni(2, v6: ["2001:db8:2::a"], gateway6: "fe80::1")), s)
         XCTAssertEqual(kernelChanges(p), [
-            "[eth1] - ip addr del 2001:db8:2::a/128 dev eth1",
+            "[eth1] - ip -6 addr del 2001:db8:2::a/128 dev eth1",
             "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_dad=0  # was 1",
-            "[eth1] + ip addr add 2001:db8:2::a/128 dev eth1",
+            "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
         ])
         XCTAssertEqual(p.actions.first?.reason, "duplicate address detection has not passed: added again without it")
     }
