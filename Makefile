@@ -24,8 +24,9 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath \
 # util-linux (flock), python3 (JSON edits in the integration tests), curl (the tests' calls to the
 # metadata simulator's control endpoints; the agent itself uses libcurl), systemd (systemd-analyze
 # checks the unit file), dbus-daemon (a private bus for the D-Bus client's tests, with a fake
-# NetworkManager on it).
-APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl systemd dbus-daemon
+# NetworkManager on it), nftables (the IPv6 lab router's strict source check) and radvd (its router
+# advertisements).
+APT_PACKAGES := libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev pkg-config iproute2 iputils-ping util-linux python3 curl systemd dbus-daemon nftables radvd
 # The release build also needs g++ (libstdc++.a) and binutils (strip, readelf); building and
 # checking the packages dpkg-dev (dpkg-shlibdeps), rpm (rpmbuild), lintian, rpmlint, man-db
 # (lintian's man page check) and debootstrap (the install test's Debian root).
@@ -105,6 +106,7 @@ unit-test: deps
 
 integration-test: build
 	bash Tests/integration/run.sh $(BIN_DEBUG)
+	bash Tests/integration/ipv6.sh $(BIN_DEBUG)
 	bash Tests/integration/providers.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/daemon.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/systemd.sh $(BIN_DEBUG)

@@ -169,6 +169,19 @@ public struct Agent {
         }
     }
 
+    /// The longest a one-shot run waits for the IPv6 routers of its ENIs (`pending_timeout` if
+    /// shorter): a router solicitation is sent within a second of the link coming up, and again
+    /// every 4 s.
+    static let routerWait: Duration = .seconds(10)
+
+    /// The links of the ENIs whose IPv6 waits for a router.
+    public static func awaitingRouter(_ plan: Plan) -> Set<String> {
+        Set(plan.enis.compactMap { e in
+            if case .managed(let d) = e.state, d.eni.ipv6 != nil, d.ipv6Held?.isPending == true { return d.name }
+            return nil
+        })
+    }
+
     /// The kernel's links now.
     public func links() throws -> [Link] { try openKernel().links() }
 
@@ -236,13 +249,26 @@ public struct Agent {
         defer { withExtendedLifetime(lock) {} }
         let m = try machine()
         let settled = assumeSettled.union(try m.waitForUdev(udevWait))
-        let (metadata, plan) = if let given {
+        let (metadata, first) = if let given {
             (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces))
         } else {
             try describe(m, interfaces: interfaces, waitingFor: waitingFor, assumeSettled: settled)
         }
         let instance = metadata.instance
-        let applied = m.apply(plan)
+        var plan = first
+        var applied = m.apply(plan)
+        // A one-shot run waits for the routers of the ENIs whose IPv6 awaits one (the link just
+        // came up: its router solicitation is answered within a second or so), then plans again.
+        let awaiting = Self.awaitingRouter(plan)
+        if given == nil, config.pendingTimeoutMilliseconds > 0, !awaiting.isEmpty {
+            let deadline = ContinuousClock.now + min(.milliseconds(config.pendingTimeoutMilliseconds), Self.routerWait)
+            while Set(try m.kernel.routers().map(\.device)).intersection(awaiting).count < awaiting.count, ContinuousClock.now < deadline {
+                _ = poll(nil, 0, 50)  // the neighbour table has no event to wait on here: a look every 50 ms
+            }
+            let again = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces)
+            applied = applied.followed(by: m.apply(again))
+            plan = Plan(actions: plan.actions + again.actions, problems: again.problems, enis: again.enis, design: again.design)
+        }
         var result = PassResult(plan: plan, applied: applied, metadataRequests: metadata.requests, instance: instance)
         if tellsNetworkManager {
             result.managerProblems = tellNetworkManager(after: applied, links: (try? m.kernel.links()).map { Set($0.map(\.name)) })

@@ -77,6 +77,12 @@ public struct Applied: Sendable {
     public var sysctlWrites: Int
 
     public var failed: [Outcome] { outcomes.filter { if case .failed = $0.result { true } else { false } } }
+
+    /// This and then `next`, as one.
+    public func followed(by next: Applied) -> Applied {
+        Applied(outcomes: outcomes + next.outcomes, netlinkWrites: netlinkWrites + next.netlinkWrites,
+                fileWrites: fileWrites + next.fileWrites, sysctlWrites: sysctlWrites + next.sysctlWrites)
+    }
 }
 
 /// This machine as the agent sees it: the kernel's links, addresses, routes and rules, the sysctls

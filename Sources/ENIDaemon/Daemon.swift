@@ -506,10 +506,7 @@ struct Loop {
             }
         })
         if instance == nil { lastInstance = result.instance }
-        awaitingRouter = Set(result.plan.enis.compactMap { e in
-            if case .managed(let d) = e.state, d.eni.ipv6 != nil, d.ipv6Held?.isPending == true { return d.name }
-            return nil
-        })
+        awaitingRouter = Agent.awaitingRouter(result.plan)
 
         var current = Set<String>()
         func condition(_ level: Logger.Level, _ message: String) {

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# IPv6 integration tests: the real eni-agent binary in the lab of lab.sh with IPv6 (lab_ipv6): a
+# router that checks IPv6 sources strictly (nftables), router advertisements on eth1's link (AWS's
+# shape: no gateway in the metadata), a gateway in the metadata for eth2 (Alibaba's shape).
+# Usage: Tests/integration/ipv6.sh PATH-TO-ENI-AGENT
+# Needs root, nft and radvd; without root every test is reported as skipped.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+BIN=${1:?usage: ipv6.sh PATH-TO-ENI-AGENT}
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+LAB=eni-i6-$$
+# shellcheck source=lab.sh
+. "$here/lab.sh"
+# shellcheck source=checks.sh
+. "$here/checks.sh"
+TMP=$(mktemp -d /tmp/eni-agent-i6.XXXXXX)
+cleanup() { lab_destroy; rm -rf "$TMP"; }
+trap cleanup EXIT INT TERM
+skip_unless_root "IPv6 integration tests"
+
+ROOT=$TMP/root
+META=$TMP/instance.json
+mkdir -p "$ROOT"
+# meta PYTHON: edits the metadata file (`d` is the document, `e` its ENIs by interface).
+meta() {
+    python3 - "$META" "$1" <<'PY'
+import json, sys
+path, code = sys.argv[1], sys.argv[2]
+d = json.load(open(path))
+e = {"eth%d" % i: x for i, x in enumerate(d["enis"])}
+exec(code)
+json.dump(d, open(path, "w"), indent=2)
+PY
+}
+cp "$repo/examples/instance.json" "$META"
+meta '
+e["eth0"].update(ipv6s=["2001:db8:1::10"], subnet6="2001:db8:1::/64", gateway6="2001:db8:1::1")
+e["eth1"].update(ipv6s=["2001:DB8:2:0::11", "2001:db8:2::10"], subnet6="2001:db8:2::/64")
+e["eth2"].update(ipv6s=["2001:db8:3::10"], subnet6="2001:db8:3::/64", gateway6="2001:db8:3::1")'
+agent() { ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --metadata-file "$META" --config /dev/null --renderer ifcfg; }
+rules6() { ip -n "$VM" -6 rule show; }
+table6() { ip -n "$VM" -6 route show table "$1" 2>/dev/null; }
+sysctl6() { ip netns exec "$VM" cat "/proc/sys/net/ipv6/conf/$1/$2"; }
+addr6() { ip -n "$VM" -6 addr show dev "$1" scope global; }
+
+{ lab_create && lab_ipv6 && lab_radvd 2; } || { not_ok "lab set-up" "$(cat "$TMP/radvd.log" 2>/dev/null)"; echo "$pass passed, $fail failed"; exit 1; }
+
+# --- Before: an IPv6 address without policy routing is unreachable through the strict router ------
+ip -n "$VM" link set eth1 up
+ip -n "$VM" -6 addr add 2001:db8:2::10/128 dev eth1 nodad
+check "client reaches the primary's IPv6 through eth0 before" lab_ping6 2001:db8:1::10
+check "a secondary ENI's IPv6 address without policy routing is unreachable (the router drops its replies)" \
+    bash -c "! ip netns exec $CLI ping -6 -n -q -c 1 -W 1 2001:db8:2::10"
+check "the router dropped them for their source (nftables counter)" bash -c "ip netns exec $RTR nft list chain inet eni-lab pre | grep -q 'counter packets [1-9]'"
+deadline=$((SECONDS + 15))
+until ip -n "$VM" -6 route show default table main | grep -q "dev eth1 proto ra" || [ $SECONDS -ge $deadline ]; do sleep 0.1; done
+check "the advertisement gave the main table a default route through eth1 (accept_ra_defrtr still 1)" bash -c "ip -n $VM -6 route show default table main | grep -q 'dev eth1 proto ra'"
+ip -n "$VM" -6 addr del 2001:db8:2::10/128 dev eth1
+main6_before=$(ip -n "$VM" -6 route show default table main | grep -v "dev eth1")
+eth0_before=$(ip -n "$VM" -6 -o addr show dev eth0 scope global)
+
+# --- diff ---------------------------------------------------------------------------------------
+agent diff >"$TMP/diff1.out" 2>&1; rc=$?
+check "diff exits 2 when changes are pending" test "$rc" = 2
+check "diff shows IPv6 changes as ip -6 commands, addresses in canonical form" bash -c "
+    grep -qx '+ ip -6 addr add 2001:db8:2::11/128 dev eth1' $TMP/diff1.out &&
+    grep -qx '+ ip -6 rule add from 2001:db8:3::10 lookup 10002 priority 10002 protocol 234' $TMP/diff1.out &&
+    grep -qx '+ ip -6 route add default via 2001:db8:3::1 dev eth2 table 10002 proto 234' $TMP/diff1.out &&
+    grep -q '^+ ip -6 route add default via fe80::[0-9a-f:]* dev eth1 table 10001 proto 234$' $TMP/diff1.out &&
+    grep -q '^- ip -6 route del default via fe80::[0-9a-f:]* dev eth1 table 254 proto 9' $TMP/diff1.out"
+check "diff changes nothing of IPv6" bash -c "! ip -n $VM -6 rule | grep -q 10001"
+
+# --- reconfigure --------------------------------------------------------------------------------
+agent reconfigure >"$TMP/reconf1.out" 2>&1; rc=$?
+check "reconfigure exits 0" test "$rc" = 0
+for a in 2001:db8:2::10 2001:db8:2::11; do
+    check "$a/128 on eth1, usable (not tentative)" bash -c "addr6 eth1 | grep -q 'inet6 $a/128 scope global' && ! addr6 eth1 | grep -A0 '$a/' | grep -q tentative"
+    check "rule from $a lookup 10001 with protocol 234" bash -c "ip -n $VM -6 rule | grep -q '^10001:.*from $a lookup 10001 proto 234'"
+done
+check "table 10001 has eth1's on-link subnet and its advertised router as default" bash -c "
+    ip -n $VM -6 route show table 10001 | grep -q '^2001:db8:2::/64 dev eth1 proto 234' &&
+    ip -n $VM -6 route show table 10001 | grep -q '^default via fe80::[0-9a-f:]* dev eth1 proto 234'"
+check "table 10002 has the metadata's gateway as default" bash -c "ip -n $VM -6 route show table 10002 | grep -q '^default via 2001:db8:3::1 dev eth2 proto 234'"
+check "the main table's IPv6 default route is the image's, unchanged, and none goes through a secondary ENI" \
+    bash -c "[ \"\$(ip -n $VM -6 route show default table main)\" = \"$main6_before\" ] && ! ip -n $VM -6 route show table main | grep -q 'dev eth[12]'"
+check "eth0's IPv6 is untouched" test "$(ip -n "$VM" -6 -o addr show dev eth0 scope global)" = "$eth0_before"
+check "eth1's IPv6 settings: IPv6 on, no DAD, no default route or prefixes from advertisements" bash -c "
+    [ \$(sysctl6 eth1 disable_ipv6) = 0 ] && [ \$(sysctl6 eth1 accept_dad) = 0 ] &&
+    [ \$(sysctl6 eth1 accept_ra_defrtr) = 0 ] && [ \$(sysctl6 eth1 accept_ra_pinfo) = 0 ] && [ \$(sysctl6 eth0 accept_ra_defrtr) = 1 ]"
+check "the sysctl.d file persists them" grep -qx "net.ipv6.conf.eth2.accept_ra_defrtr = 0" "$ROOT/etc/sysctl.d/90-eni-agent.conf"
+for a in 2001:db8:1::10 2001:db8:2::10 2001:db8:2::11 2001:db8:3::10; do
+    check "client reaches $a after reconfigure" lab_ping6 "$a"
+done
+check "client still reaches the IPv4 10.0.2.10 and 10.0.3.10" bash -c "$(declare -f lab_ping); CLI=$CLI; lab_ping 10.0.2.10 && lab_ping 10.0.3.10"
+
+# --- Idempotent ----------------------------------------------------------------------------------
+agent diff >"$TMP/diff2.out" 2>&1; rc=$?
+check "diff right after reconfigure reports nothing (exit 0)" bash -c "[ $rc = 0 ] && [ ! -s $TMP/diff2.out ]"
+agent reconfigure >"$TMP/reconf2.out" 2>&1
+check "second reconfigure says nothing to do" grep -qx "nothing to do" "$TMP/reconf2.out"
+agent status --json >"$TMP/status.json" 2>&1
+check "status --json shows each ENI's IPv6 and its router" python3 -c "
+import json
+d = {e['interface']: e for e in json.load(open('$TMP/status.json'))['enis']}
+assert d['eth1']['ipv6s'] == ['2001:db8:2::10', '2001:db8:2::11'], d['eth1']
+assert d['eth1']['ipv6_gateway'].startswith('fe80::'), d['eth1']
+assert d['eth2']['ipv6_gateway'] == '2001:db8:3::1' and 'ipv6s' not in d['eth0'], d"
+
+# --- A link taken down loses its IPv6 addresses and router; reconfigure waits for the router ------
+ip -n "$VM" link set eth1 down
+ip -n "$VM" -6 neigh flush dev eth1 2>/dev/null
+agent reconfigure >"$TMP/reconf3.out" 2>&1; rc=$?
+check "after eth1 went down: one reconfigure brings it up, waits for its router, and configures its IPv6" \
+    bash -c "[ $rc = 0 ] && ip -n $VM -6 route show table 10001 | grep -q '^default via fe80::' && addr6 eth1 | grep -q 2001:db8:2::10/128"
+check "client reaches 2001:db8:2::10 again" lab_ping6 2001:db8:2::10
+
+# --- An IPv6 address moved, one added --------------------------------------------------------------
+meta 'e["eth1"]["ipv6s"] = ["2001:db8:2::10", "2001:db8:2::12"]'
+agent reconfigure >"$TMP/reconf4.out" 2>&1; rc=$?
+check "reconfigure after an IPv6 address changed exits 0" test "$rc" = 0
+check "unassigned 2001:db8:2::11: address and rule removed" bash -c "! addr6 eth1 | grep -q '2001:db8:2::11/' && ! rules6 | grep -q 'from 2001:db8:2::11 '"
+check "client reaches the new 2001:db8:2::12" lab_ping6 2001:db8:2::12
+
+# --- An IPv6 value in error: eth2's IPv6 left as it is, its IPv4 goes on ----------------------------
+meta 'e["eth2"]["ipv6s"] = ["fe80::1%eth2"]; e["eth2"]["secondary_ips"] = ["10.0.3.11", "10.0.3.12"]'
+agent reconfigure >"$TMP/reconf5.out" 2>&1; rc=$?
+check "a bad IPv6 value makes reconfigure exit 1 and names the value" bash -c "[ $rc = 1 ] && grep -q 'fe80::1%eth2' $TMP/reconf5.out"
+check "eth2's IPv4 goes on: 10.0.3.12 added" bash -c "ip -n $VM -4 addr show dev eth2 | grep -q 10.0.3.12/"
+check "eth2's IPv6 is left as it is: address, rule, routes, persisted settings" bash -c "
+    addr6 eth2 | grep -q 2001:db8:3::10/128 && rules6 | grep -q 'from 2001:db8:3::10 lookup 10002' &&
+    table6 10002 | grep -q '^default via 2001:db8:3::1' && grep -qx 'net.ipv6.conf.eth2.accept_dad = 0' $ROOT/etc/sysctl.d/90-eni-agent.conf"
+check "client still reaches 2001:db8:3::10" lab_ping6 2001:db8:3::10
+
+# --- IPv6 taken off eth1: what the agent added goes, nothing else ------------------------------------
+ip -n "$VM" -6 addr add 2001:db8:99::1/64 dev eth1 nodad
+meta 'for k in ("ipv6s", "subnet6"): e["eth1"].pop(k)
+e["eth2"]["ipv6s"] = ["2001:db8:3::10"]'
+agent reconfigure >"$TMP/reconf6.out" 2>&1; rc=$?
+check "reconfigure after eth1's IPv6 was removed exits 0" test "$rc" = 0
+check "eth1's IPv6 addresses, rules and table routes are gone" bash -c "
+    ! addr6 eth1 | grep -q 2001:db8:2:: && ! rules6 | grep -q 'lookup 10001' && [ -z \"\$(table6 10001)\" ]"
+check "an IPv6 address the agent did not add stays" bash -c "addr6 eth1 | grep -q 2001:db8:99::1/64"
+check "eth1's IPv4 is unchanged" bash -c "ip -n $VM -4 rule | grep -q 'from 10.0.2.10 lookup 10001'"
+
+# --- Detach eth2 ----------------------------------------------------------------------------------
+lab_unplug 2
+meta 'd["enis"] = [x for x in d["enis"] if x["mac"] != "52:54:00:00:03:0a"]'
+agent reconfigure >"$TMP/reconf7.out" 2>&1; rc=$?
+check "after the detach: no IPv6 rule or route of table 10002 is left" bash -c "[ $rc = 0 ] && ! rules6 | grep -q 'lookup 10002' && [ -z \"\$(table6 10002)\" ]"
+agent reconfigure >"$TMP/reconf8.out" 2>&1
+check "then nothing to do" grep -qx "nothing to do" "$TMP/reconf8.out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
