@@ -3,7 +3,8 @@ import ENIModel
 /// NetworkManager keyfiles for each secondary ENI, so that NetworkManager brings the runtime state
 /// back at boot and, holding the same objects, keeps it when it restarts or reactivates the
 /// profile: `eni-agent-IF.nmconnection` in `/etc/NetworkManager/system-connections`, matched by
-/// MAC, with the ENI's addresses, the routes of its table and its rules. NetworkManager gives the
+/// MAC, with the ENI's addresses, the routes of its table and its rules (IPv4 in `[ipv4]`, IPv6 in
+/// `[ipv6]`, each group's keys numbered from 1 as NetworkManager does). NetworkManager gives the
 /// routes and the rules of a profile the protocol `static` (a keyfile cannot say another), so the
 /// agent's own routes and rules carry `static` too under this renderer (`routeProtocol`,
 /// `ruleProtocol`): NetworkManager's copy and the agent's are one kernel object. The primary ENI
@@ -79,67 +80,83 @@ public struct NetworkManagerRenderer: FileRenderer {
             // Matched by MAC only (no `interface-name=`): the profile follows the ENI whatever udev
             // names its link. NetworkManager writes the MAC in upper case.
             let ethernet = ["[ethernet]", "mac-address=\(d.mac.description.uppercased())"]
-            var ipv4 = [
-                "[ipv4]",
-                // The addresses are the metadata's, set statically: no DHCP client on the ENI.
-                "method=manual",
-            ]
-            for (i, a) in d.addresses.enumerated() { ipv4.append("address\(i + 1)=\(a.address)/\(a.prefixLength)") }
-            // No default route in the main table from this profile, whatever else it says: the
-            // ENI's default route is in its own table.
-            ipv4.append("never-default=true")
-            for (i, r) in d.routes.enumerated() {
-                ipv4 += try Self.routeLines(r, index: i + 1, device: d.name)
-            }
-            for (i, r) in d.rules.enumerated() {
-                ipv4.append("routing-rule\(i + 1)=\(try Self.ruleText(r))")
-            }
-            let ipv6 = [
-                "[ipv6]",
-                // No router advertisements (they would add a default route to the main table; IPv6
-                // is not managed yet), no DHCPv6; the link-local address the kernel gives anyway.
-                "method=link-local",
-            ]
+            let ipv4 = ["[ipv4]"] + (try Self.ipLines(d, .v4))
+            let ipv6 = ["[ipv6]"] + (try Self.ipLines(d, .v6))
             out[Self.path(d.name)] = FileMarker.line(owner: d.mac) + "\n"
                 + [connection, ethernet, ipv4, ipv6].map { $0.joined(separator: "\n") + "\n" }.joined(separator: "\n")
         }
         return out
     }
 
+    /// The `[ipv4]` or `[ipv6]` group's keys after its name: the ENI's addresses, routes and rules
+    /// of that family.
+    /// - IPv4: `method=manual` (the metadata's addresses, set statically: no DHCP client).
+    /// - IPv6 of an ENI with IPv6: `method=manual` as well: the metadata's addresses (/128), and
+    ///   neither NetworkManager's router advertisement client (it would add a default route to the
+    ///   main table, and SLAAC addresses) nor DHCPv6; NetworkManager sets the link's `accept_ra` 0.
+    /// - IPv6 of an ENI without: `method=link-local`: the link-local address the kernel gives
+    ///   anyway, no router advertisements, no DHCPv6.
+    ///
+    /// With addresses, `never-default=true`: no default route in the main table from this profile,
+    /// whatever else it says; the ENI's default route is in its own table.
+    static func ipLines(_ d: InterfaceDesign, _ family: IPFamily) throws(ModelError) -> [String] {
+        let addresses = d.addresses.filter { $0.family == family }
+        guard family == .v4 || !addresses.isEmpty else { return ["method=link-local"] }
+        var lines = ["method=manual"]
+        for (i, a) in addresses.enumerated() { lines.append("address\(i + 1)=\(a.address)/\(a.prefixLength)") }
+        lines.append("never-default=true")
+        for (i, r) in d.routes.filter({ $0.family == family }).enumerated() {
+            lines += try routeLines(r, index: i + 1, device: d.name)
+        }
+        for (i, r) in d.rules.filter({ $0.family == family }).enumerated() {
+            lines.append("routing-rule\(i + 1)=\(try ruleText(r))")
+        }
+        return lines
+    }
+
+    /// The group of a family's keys: `[ipv4]`, `[ipv6]`.
+    static func group(_ family: IPFamily) -> Substring { family == .v4 ? "[ipv4]" : "[ipv6]" }
+
     /// `routeN=DEST/LEN,GATEWAY,METRIC` and `routeN_options=table=T` for a route through the
-    /// profile's device. The gateway is written `0.0.0.0` where there is none (NetworkManager's own
-    /// writer does so whenever a metric follows); the metric is always written, as without it
-    /// NetworkManager would use the profile's (ethernet: 100), not the agent's 0. No `scope`
-    /// option: NetworkManager gives a route without gateway scope link and one with a gateway scope
-    /// universe, as the agent's routes have (`_ip_route_scope_inv_get_normalized`).
+    /// profile's device, in the group of its family. The gateway is written `0.0.0.0` (`::`) where
+    /// there is none (NetworkManager's own writer does so whenever a metric follows); the metric is
+    /// always written, as without it NetworkManager would use the profile's (ethernet: 100), not
+    /// the agent's (IPv4 0, IPv6 1024: the kernel's defaults). No `scope` option: NetworkManager
+    /// gives an IPv4 route without gateway scope link and one with a gateway scope universe, as the
+    /// agent's routes have (`_ip_route_scope_inv_get_normalized`); an IPv6 route has no scope
+    /// (universe).
     static func routeLines(_ r: Route, index: Int, device: String) throws(ModelError) -> [String] {
-        guard r.device == device, r.scope == (r.gateway == nil ? .link : .universe) else {
+        let scope: RouteScope = r.family == .v6 || r.gateway != nil ? .universe : .link
+        guard r.device == device, r.scope == scope, r.gateway.map({ $0.family == r.family }) ?? true else {
             throw ModelError("route '\(r)' cannot be written to \(device)'s keyfile")
         }
         return ["route\(index)=\(routeText(r))", "route\(index)_options=\(routeOptions(r))"]
     }
 
-    static func routeText(_ r: Route) -> String { "\(r.destination),\(r.gateway?.description ?? "0.0.0.0"),\(r.metric)" }
+    static func routeText(_ r: Route) -> String {
+        "\(r.destination),\(r.gateway?.description ?? (r.family == .v4 ? "0.0.0.0" : "::")),\(r.metric)"
+    }
     static func routeOptions(_ r: Route) -> String { "table=\(r.table)" }
 
-    /// A routing rule as NetworkManager writes it (`nm_ip_routing_rule_to_string`: a /32 source
-    /// without its length): exactly what `declaredRules` reads back.
+    /// A routing rule as NetworkManager writes it (`nm_ip_routing_rule_to_string`: a /32 or /128
+    /// source without its length, no family: the group says it): exactly what `declaredRules`
+    /// reads back.
     static func ruleText(_ r: Rule) throws(ModelError) -> String {
-        guard let source = r.source, source.length == 32, !r.hasOtherSelectors else {
+        guard let source = r.source, source.isHost, !r.hasOtherSelectors else {
             throw ModelError("rule '\(r)' cannot be written as a routing-rule")
         }
         return "priority \(r.priority) from \(source.network) table \(r.table)"
     }
 
-    /// The `[ipv4]` keys of the agent's keyfiles (marked, at paths it writes), by key; nil for a
-    /// file GKeyFile might read otherwise than this renderer wrote it: a group or key twice, a
-    /// line that is not `[group]`, `key=value` or a comment.
-    static func ipv4Keys(_ files: [String: ObservedFile]) -> [(device: String, keys: [Substring: Substring])] {
+    /// The `[ipv4]` and `[ipv6]` keys of the agent's keyfiles (marked, at paths it writes), by
+    /// group and key; nil for a file GKeyFile might read otherwise than this renderer wrote it: a
+    /// group or key twice, a line that is not `[group]`, `key=value` or a comment.
+    static func ipKeys(_ files: [String: ObservedFile]) -> [(device: String, keys: [Substring: [Substring: Substring]])] {
         files.sorted { $0.key < $1.key }.compactMap { path, file in
             guard let device = interface(ofPath: path), let content = file.content, FileMarker.isManaged(content) else { return nil }
             var groups = Set<Substring>()
             var group: Substring?
-            var keys: [Substring: Substring] = [:]
+            var keys: [Substring: [Substring: Substring]] = [:]
             for line in content.split(separator: "\n") where !line.hasPrefix("#") {
                 if line.hasPrefix("[") {
                     guard line.hasSuffix("]"), groups.insert(line).inserted else { return nil }
@@ -147,57 +164,66 @@ public struct NetworkManagerRenderer: FileRenderer {
                     continue
                 }
                 let kv = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                guard group != nil, kv.count == 2, !kv[0].isEmpty,
+                guard let g = group, kv.count == 2, !kv[0].isEmpty,
                       kv[0].unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" })
                 else { return nil }
-                if group == "[ipv4]", keys.updateValue(kv[1], forKey: kv[0]) != nil { return nil }
+                if g == "[ipv4]" || g == "[ipv6]", keys[g, default: [:]].updateValue(kv[1], forKey: kv[0]) != nil { return nil }
             }
             return (device, keys)
         }
     }
 
     /// The `routing-ruleN=` lines of the agent's keyfiles, each as this renderer writes it
-    /// (`ruleText`, byte for byte), with NetworkManager's protocol; any other value declares nothing.
+    /// (`ruleText`, byte for byte) in the group of its family, with NetworkManager's protocol; any
+    /// other value declares nothing. A file's IPv4 rules, then its IPv6 ones.
     public func declaredRules(_ files: [String: ObservedFile]) -> [Rule] {
-        Self.ipv4Keys(files).flatMap { _, keys in
-            keys.compactMap { key, value -> (Int, Rule)? in
-                guard key.hasPrefix("routing-rule"), let n = Self.index(key.dropFirst("routing-rule".count)),
-                      let r = Self.rule(value) else { return nil }
-                return (n, r)
-            }.sorted { $0.0 < $1.0 }.map(\.1)
+        Self.ipKeys(files).flatMap { _, groups in
+            IPFamily.allCases.flatMap { family in
+                (groups[Self.group(family)] ?? [:]).compactMap { key, value -> (Int, Rule)? in
+                    guard key.hasPrefix("routing-rule"), let n = Self.index(key.dropFirst("routing-rule".count)),
+                          let r = Self.rule(value, family) else { return nil }
+                    return (n, r)
+                }.sorted { $0.0 < $1.0 }.map(\.1)
+            }
         }
     }
 
-    static func rule(_ text: Substring) -> Rule? {
+    static func rule(_ text: Substring, _ family: IPFamily) -> Rule? {
         let w = text.split(separator: " ", omittingEmptySubsequences: false)
         guard w.count == 6, w[0] == "priority", w[2] == "from", w[4] == "table",
               let priority = UInt32(decimal: w[1]), let table = UInt32(decimal: w[5]),
-              let ip = try? IPv4Address(w[3]), let source = try? IPv4Prefix(containing: ip, length: 32) else { return nil }
-        let r = Rule(priority: priority, source: source, table: table, proto: staticProtocol)
+              let ip = CanonicalText.address(w[3]), ip.family == family else { return nil }
+        let r = Rule(priority: priority, source: IPPrefix(host: ip), table: table, proto: staticProtocol)
         return (try? ruleText(r)) == String(text) ? r : nil
     }
 
     /// The `routeN=` lines of the agent's keyfiles with their `routeN_options=`, each pair as this
-    /// renderer writes it (`routeText`, `routeOptions`, byte for byte), through the interface the
-    /// file is named after, with NetworkManager's protocol; any other pair declares nothing.
+    /// renderer writes it (`routeText`, `routeOptions`, byte for byte) in the group of its family,
+    /// through the interface the file is named after, with NetworkManager's protocol; any other
+    /// pair declares nothing. A file's IPv4 routes, then its IPv6 ones.
     public func declaredRoutes(_ files: [String: ObservedFile]) -> [Route] {
-        Self.ipv4Keys(files).flatMap { device, keys in
-            keys.compactMap { key, value -> (Int, Route)? in
-                guard key.hasPrefix("route"), let n = Self.index(key.dropFirst("route".count)),
-                      let options = keys[Substring("\(key)_options")], let r = Self.route(value, options: options, device: device) else { return nil }
-                return (n, r)
-            }.sorted { $0.0 < $1.0 }.map(\.1)
+        Self.ipKeys(files).flatMap { device, groups in
+            IPFamily.allCases.flatMap { family in
+                let keys = groups[Self.group(family)] ?? [:]
+                return keys.compactMap { key, value -> (Int, Route)? in
+                    guard key.hasPrefix("route"), let n = Self.index(key.dropFirst("route".count)),
+                          let options = keys[Substring("\(key)_options")],
+                          let r = Self.route(value, options: options, device: device, family) else { return nil }
+                    return (n, r)
+                }.sorted { $0.0 < $1.0 }.map(\.1)
+            }
         }
     }
 
-    static func route(_ text: Substring, options: Substring, device: String) -> Route? {
+    static func route(_ text: Substring, options: Substring, device: String, _ family: IPFamily) -> Route? {
         let f = text.split(separator: ",", omittingEmptySubsequences: false)
         let o = options.split(separator: "=", omittingEmptySubsequences: false)
         guard f.count == 3, o.count == 2, o[0] == "table", let table = UInt32(decimal: o[1]),
-              let destination = try? IPv4Prefix(f[0]), let gateway = try? IPv4Address(f[1]), let metric = UInt32(decimal: f[2]) else { return nil }
-        let via: IPv4Address? = gateway.value == 0 ? nil : gateway
-        let r = Route(table: table, destination: destination, gateway: via, device: device, scope: via == nil ? .link : .universe,
-                      proto: staticProtocol, metric: metric)
+              let destination = CanonicalText.prefix(f[0]), destination.family == family,
+              let gateway = CanonicalText.address(f[1]), gateway.family == family, let metric = UInt32(decimal: f[2]) else { return nil }
+        let via: IPAddress? = gateway.bytes.allSatisfy { $0 == 0 } ? nil : gateway
+        let r = Route(table: table, destination: destination, gateway: via, device: device,
+                      scope: family == .v4 && via == nil ? .link : .universe, proto: staticProtocol, metric: metric)
         return routeText(r) == String(text) && routeOptions(r) == String(options) ? r : nil
     }
 

@@ -88,8 +88,9 @@ func validateInterfaceName(_ name: String) throws(ModelError) {
 
 /// RHEL/CentOS network-scripts files for each secondary ENI, so that the runtime state comes back
 /// at boot without the agent: `ifcfg-IF` (addresses), `route-IF` and `rule-IF` (`ip route` /
-/// `ip rule` argument lines, carrying the agent's protocol number). The primary ENI's `ifcfg` is
-/// never written.
+/// `ip rule` argument lines, carrying the agent's protocol number; `ifup-routes` runs each line as
+/// `ip -4 route add LINE`, `ip -4 rule add LINE`) and, for an ENI with IPv6, `route6-IF` and
+/// `rule6-IF` (the same, run with `ip -6`). The primary ENI's `ifcfg` is never written.
 public struct IfcfgRenderer: FileRenderer {
     public static let directory = "/etc/sysconfig/network-scripts"
     public var nmControlled: Bool
@@ -98,11 +99,11 @@ public struct IfcfgRenderer: FileRenderer {
     public var directories: [String] { [Self.directory] }
     public var files: [String] { [] }
 
-    /// `DIR/ifcfg-IF`, `DIR/route-IF`, `DIR/rule-IF` -> IF.
+    /// `DIR/ifcfg-IF`, `DIR/route-IF`, `DIR/rule-IF`, `DIR/route6-IF`, `DIR/rule6-IF` -> IF.
     public func interface(ofPath path: String) -> String? {
         guard path.hasPrefix(Self.directory + "/") else { return nil }
         let name = path.dropFirst(Self.directory.count + 1)
-        for kind in ["ifcfg-", "route-", "rule-"] where name.hasPrefix(kind) {
+        for kind in ["ifcfg-", "route-", "rule-", "route6-", "rule6-"] where name.hasPrefix(kind) {
             let iface = String(name.dropFirst(kind.count))
             return Link.isSafeName(iface) ? iface : nil
         }
@@ -121,13 +122,39 @@ public struct IfcfgRenderer: FileRenderer {
                 ("IPADDR", d.eni.primaryIP.description), ("PREFIX", len),
             ] + d.eni.secondaryIPs.enumerated().flatMap { i, ip in
                 [("IPADDR\(i + 1)", ip.description), ("PREFIX\(i + 1)", len)]
-            } + [("DEFROUTE", "no"), ("NM_CONTROLLED", nmControlled ? "yes" : "no")]
+            } + [("DEFROUTE", "no")] + Self.ipv6Fields(d) + [("NM_CONTROLLED", nmControlled ? "yes" : "no")]
             for (k, v) in fields { ifcfg.append(try ShellValue.assignment(k, v)) }
             out["\(Self.directory)/ifcfg-\(d.name)"] = ifcfg.joined(separator: "\n") + "\n"
-            out["\(Self.directory)/route-\(d.name)"] = ([marker] + d.routes.map(\.description)).joined(separator: "\n") + "\n"
-            out["\(Self.directory)/rule-\(d.name)"] = ([marker] + d.rules.map(\.description)).joined(separator: "\n") + "\n"
+            // `ifup-routes` runs the lines of `route-IF` / `rule-IF` with `ip -4`, those of
+            // `route6-IF` / `rule6-IF` with `ip -6`: each family in its own file.
+            for family in IPFamily.allCases {
+                let suffix = family == .v4 ? "" : "6"
+                let routes = d.routes.filter { $0.family == family }, rules = d.rules.filter { $0.family == family }
+                // The IPv4 files always (as before IPv6); the IPv6 ones where there is something to say.
+                guard family == .v4 || !routes.isEmpty || !rules.isEmpty else { continue }
+                out["\(Self.directory)/route\(suffix)-\(d.name)"] = ([marker] + routes.map(\.description)).joined(separator: "\n") + "\n"
+                out["\(Self.directory)/rule\(suffix)-\(d.name)"] = ([marker] + rules.map(\.description)).joined(separator: "\n") + "\n"
+            }
         }
         return out
+    }
+
+    /// The IPv6 keys of an ENI with IPv6 (`ifup-ipv6`; NetworkManager's ifcfg-rh reads the same);
+    /// none for one without, whose `ifcfg-IF` stays as it was before IPv6.
+    /// - `IPV6INIT=yes`: `ifup-ipv6` configures the link.
+    /// - `IPV6_AUTOCONF=no`: no SLAAC address and no router advertisements taken (`ifup-ipv6` sets
+    ///   `autoconf` and `accept_ra` 0 on the link; ifcfg-rh: method `manual`). The kernel learns the
+    ///   router all the same; the agent's sysctls keep advertisements out of the main table anyway.
+    /// - `IPV6ADDR`, `IPV6ADDR_SECONDARIES`: the addresses, /128 each.
+    /// - `IPV6_DEFROUTE=no`: for ifcfg-rh (`never-default`). `ifup-ipv6` adds a default route to the
+    ///   main table only from `IPV6_DEFAULTGW` / `IPV6_DEFAULTDEV`, which this file never sets; the
+    ///   ENI's default route is in its own table (`route6-IF`). No `DHCPV6C`: no DHCPv6 client.
+    static func ipv6Fields(_ d: InterfaceDesign) -> [(String, String)] {
+        let v6 = d.addresses.filter { $0.family == .v6 }.map { "\($0.address)/\($0.prefixLength)" }
+        guard let first = v6.first else { return [] }
+        return [("IPV6INIT", "yes"), ("IPV6_AUTOCONF", "no"), ("IPV6ADDR", first)]
+            + (v6.count > 1 ? [("IPV6ADDR_SECONDARIES", v6.dropFirst().joined(separator: " "))] : [])
+            + [("IPV6_DEFROUTE", "no")]
     }
 }
 
@@ -135,7 +162,7 @@ public struct IfcfgRenderer: FileRenderer {
 /// boot and, holding the same objects, keeps it when it restarts or reloads:
 /// `05-eni-agent-IF.network`, matched by MAC, with the ENI's addresses, the routes of its table
 /// (carrying the agent's protocol number: networkd's route is the agent's route) and its rules
-/// (networkd gives them `static`, `ruleProtocol`). The primary ENI gets no file.
+/// (networkd gives them `static`, `ruleProtocol`), of both families. The primary ENI gets no file.
 public struct NetworkdRenderer: FileRenderer {
     public static let directory = "/etc/systemd/network"
     /// The file systemd-networkd keeps while it runs: `renderer = "auto"` picks this renderer
@@ -174,8 +201,10 @@ public struct NetworkdRenderer: FileRenderer {
         "[Network]",
         // The addresses are the metadata's, set statically: no DHCP client on the ENI.
         "DHCP=no",
-        // No router advertisements: they would add a default route to the main table (IPv6 is
-        // not managed yet).
+        // networkd's own router advertisement client off: it would add a default route (and
+        // addresses from the advertised prefixes) to the main table. The ENI's IPv6 addresses are
+        // the metadata's, set statically below, and its default route is in its own table; the
+        // agent's sysctls keep the kernel's handling of advertisements out of the main table too.
         "IPv6AcceptRA=no",
         // No IPv4 link-local address (169.254.0.0/16) and route; IPv6 link-local, as the kernel
         // gives it anyway.
@@ -208,7 +237,7 @@ public struct NetworkdRenderer: FileRenderer {
         for d in design.interfaces where d.role == .secondary {
             try validateInterfaceName(d.name)
             var sections = [["[Match]", "MACAddress=\(d.mac)"], Self.link, Self.network]
-            sections += d.addresses.map { ["[Address]", "Address=\($0.address)/\($0.prefixLength)"] }
+            sections += d.addresses.map(Self.section)
             for r in d.routes { sections.append(try Self.section(r, device: d.name)) }
             for r in d.rules { sections.append(try Self.section(r)) }
             out[Self.path(d.name)] = FileMarker.line(owner: d.mac) + "\n"
@@ -217,9 +246,20 @@ public struct NetworkdRenderer: FileRenderer {
         return out
     }
 
+    /// An `[Address]`. An IPv6 one without duplicate address detection (`IFA_F_NODAD`), as the agent
+    /// adds it: the cloud assigns each address once, and one on its way through detection does not
+    /// work yet. An IPv4 one as networkd's default has it (no conflict detection).
+    static func section(_ a: InterfaceAddress) -> [String] {
+        ["[Address]", "Address=\(a.address)/\(a.prefixLength)"] + (a.family == .v6 ? ["DuplicateAddressDetection=none"] : [])
+    }
+
     /// A `[Route]` on the matched link: `Protocol=` makes networkd's route the agent's very route.
+    /// `Metric=` only where it is not the family's default (IPv4 0; IPv6 1024, which networkd gives
+    /// an IPv6 route without one). An IPv6 route has no scope (networkd ignores `Scope=` there).
     static func section(_ r: Route, device: String) throws(ModelError) -> [String] {
         guard r.device == device else { throw ModelError("route '\(r)' is not through \(device); not written to its .network file") }
+        guard r.family == .v4 || r.scope == .universe else { throw ModelError("route '\(r)' cannot be written as a [Route]: an IPv6 route has no scope") }
+        guard r.gateway.map({ $0.family == r.family }) ?? true else { throw ModelError("route '\(r)' has a gateway of another family") }
         var s = ["[Route]"]
         // Without Destination= a route is a default route; networkd tells its family by the gateway.
         if r.destination.length != 0 || r.gateway == nil { s.append("Destination=\(r.destination)") }
@@ -230,13 +270,14 @@ public struct NetworkdRenderer: FileRenderer {
         case .host: s.append("Scope=host")
         }
         s += ["Table=\(r.table)", "Protocol=\(r.proto)"]
-        if r.metric != 0 { s.append("Metric=\(r.metric)") }
+        if r.metric != Route.defaultMetric(r.family) { s.append("Metric=\(r.metric)") }
         return s
     }
 
     static let ruleKeys: Set<Substring> = ["From", "Table", "Priority"]
 
-    /// A `[RoutingPolicyRule]`: exactly the keys `declaredRules` reads back.
+    /// A `[RoutingPolicyRule]`: exactly the keys `declaredRules` reads back. networkd takes an
+    /// IPv6 rule's family from its `From=` (no `Family=`).
     static func section(_ r: Rule) throws(ModelError) -> [String] {
         guard let source = r.source, !r.hasOtherSelectors else { throw ModelError("rule '\(r)' cannot be written as a [RoutingPolicyRule]") }
         return ["[RoutingPolicyRule]", "From=\(source)", "Table=\(r.table)", "Priority=\(r.priority)"]
@@ -250,8 +291,9 @@ public struct NetworkdRenderer: FileRenderer {
     }
 
     /// The `[RoutingPolicyRule]` sections of a file as this renderer writes them: `KEY=value` lines
-    /// with the three keys, once each, and values it would write; any other section declares
-    /// nothing. A line ending in `\` (networkd joins it with the next) makes the file declare nothing.
+    /// with the three keys, once each, and values it would write (`From=` an IPv4 or IPv6 prefix in
+    /// its canonical text: the rule is of its family); any other section declares nothing. A line
+    /// ending in `\` (networkd joins it with the next) makes the file declare nothing.
     static func rules(in content: String) -> [Rule] {
         let lines = content.split(separator: "\n", omittingEmptySubsequences: false)
         guard !lines.contains(where: { $0.hasSuffix("\\") }) else { return [] }
@@ -261,7 +303,7 @@ public struct NetworkdRenderer: FileRenderer {
         var section: [Substring: Substring]?
         func close() {
             defer { section = nil }
-            guard let v = section, v.count == ruleKeys.count, let from = v["From"].flatMap({ try? IPv4Prefix($0) }),
+            guard let v = section, v.count == ruleKeys.count, let from = v["From"].flatMap(CanonicalText.prefix),
                   let table = v["Table"].flatMap({ UInt32(decimal: $0) }),
                   let priority = v["Priority"].flatMap({ UInt32(decimal: $0) }) else { return }
             out.append(Rule(priority: priority, source: from, table: table, proto: staticProtocol))
@@ -281,6 +323,20 @@ public struct NetworkdRenderer: FileRenderer {
     }
 }
 
+/// Addresses and prefixes of either family as the renderers write them, read back: only the
+/// canonical text (`IPv4Address.description`; RFC 5952 for IPv6) of a valid value.
+enum CanonicalText {
+    static func address(_ s: Substring) -> IPAddress? {
+        let a: IPAddress? = s.contains(":") ? (try? IPv6Address(s)).map { .v6($0) } : (try? IPv4Address(s)).map { .v4($0) }
+        return a.flatMap { $0.description == s ? $0 : nil }
+    }
+
+    static func prefix(_ s: Substring) -> IPPrefix? {
+        let p: IPPrefix? = s.contains(":") ? (try? IPv6Prefix(s)).map { .v6($0) } : (try? IPv4Prefix(s)).map { .v4($0) }
+        return p.flatMap { $0.description == s ? $0 : nil }
+    }
+}
+
 extension FixedWidthInteger {
     /// A number as the renderers write it: decimal digits only, no sign, no leading zero.
     init?(decimal s: Substring) {
@@ -289,7 +345,9 @@ extension FixedWidthInteger {
     }
 }
 
-/// `/etc/sysctl.d/90-eni-agent.conf`: the rp_filter settings, so they hold after a reboot. Each
+/// `/etc/sysctl.d/90-eni-agent.conf`: the rp_filter settings and the per-ENI IPv6 settings
+/// (`net.ipv6.conf.IF.LEAF`), so they hold after a reboot (systemd's udev rule applies an
+/// interface's keys when its link appears, before a network manager configures it). Each
 /// setting of an ENI follows a comment naming it (`# ENI 52:54:00:00:02:0a`), so that the line of
 /// an ENI left alone is kept whatever its link is called now.
 public struct SysctlRenderer: FileRenderer {

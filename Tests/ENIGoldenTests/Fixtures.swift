@@ -178,4 +178,54 @@ enum RendererFixtures {
         return InterfaceDesign(name: name, role: .secondary, eni: eni, table: table, priority: table, proto: 234,
                                ruleProto: ruleProto, routeProto: routeProto)
     }
+
+    /// `oneSecondary` with IPv6 in 2001:db8:2::/64: `addresses` (`::10`, `::11`, `::12` for a
+    /// dual-stack ENI whose router the metadata names, 2001:db8:2::1, as Alibaba's does), or with
+    /// `routerFromAdvertisements` a router the metadata does not name (AWS) and the link's router
+    /// advertisements do: a link-local one.
+    static func dualStack(name: String, table: UInt32, ruleProto: UInt8? = nil, routeProto: UInt8? = nil,
+                          addresses: [String] = ["2001:db8:2::10", "2001:db8:2::11", "2001:db8:2::12"],
+                          routerFromAdvertisements: String? = nil) throws -> InterfaceDesign {
+        var d = try oneSecondary(name: name, table: table, ruleProto: ruleProto, routeProto: routeProto)
+        let metadataGateway = routerFromAdvertisements == nil ? try IPv6Address("2001:db8:2::1") : nil
+        d.eni.ipv6 = try ENIIPv6(addresses: addresses.map { try IPv6Address($0) }, subnet: IPv6Prefix("2001:db8:2::/64"),
+                                 gateway: metadataGateway, name: "ENI \(d.mac)")
+        d.ipv6Gateway = try metadataGateway ?? IPv6Address(routerFromAdvertisements!)
+        return d
+    }
+
+    /// The ENI of `dualStack` with one IPv6 address and the link-local router fe80::1:ff:fe00:1 its
+    /// router advertisements name.
+    static func linkLocalRouter(name: String, table: UInt32, ruleProto: UInt8? = nil, routeProto: UInt8? = nil) throws -> InterfaceDesign {
+        try dualStack(name: name, table: table, ruleProto: ruleProto, routeProto: routeProto, addresses: ["2001:db8:2::20"],
+                      routerFromAdvertisements: "fe80::1:ff:fe00:1")
+    }
+
+    /// A machine of two ENIs: eth0 (the primary, 10.0.1.10) and eth1 (10.0.2.10, .11, down), eth1
+    /// with IPv6 (2001:db8:2::10, ::11), its router the metadata's (2001:db8:2::1) or, with
+    /// `advertisedRouter`, none in the metadata and that one known from its router advertisements.
+    static func dualStackMachine(advertisedRouter: String? = nil) throws -> (Instance, ObservedState) {
+        let primary = try ENI(mac: MACAddress("52:54:00:00:01:0a"), primaryIP: IPv4Address("10.0.1.10"), subnet: IPv4Prefix("10.0.1.0/24"),
+                              gateway: IPv4Address("10.0.1.1"))
+        let v6 = try ENIIPv6(addresses: [IPv6Address("2001:db8:2::10"), IPv6Address("2001:db8:2::11")], subnet: IPv6Prefix("2001:db8:2::/64"),
+                             gateway: advertisedRouter == nil ? IPv6Address("2001:db8:2::1") : nil, name: "ENI 52:54:00:00:02:0a")
+        let secondary = try ENI(mac: MACAddress("52:54:00:00:02:0a"), primaryIP: IPv4Address("10.0.2.10"), secondaryIPs: [IPv4Address("10.0.2.11")],
+                                subnet: IPv4Prefix("10.0.2.0/24"), gateway: IPv4Address("10.0.2.1"), ipv6: v6)
+        let state = ObservedState(
+            links: [Link(index: 1, name: "lo", mac: nil, isUp: true), Link(index: 2, name: "eth0", mac: primary.mac, isUp: true),
+                    Link(index: 3, name: "eth1", mac: secondary.mac, isUp: false)],
+            addresses: [InterfaceAddress(address: primary.primaryIP, prefixLength: 24, device: "eth0")],
+            routes: [Route(table: 254, destination: .any, gateway: primary.gateway, device: "eth0", proto: 3)],
+            rules: [(0, 255), (32766, 254), (32767, 253)].map { Rule(priority: $0, source: nil, table: $1, proto: 2) },
+            routers: try advertisedRouter.map { [IPv6Router(device: "eth1", address: try IPv6Address($0))] } ?? [])
+        return (try Instance(primaryMAC: primary.mac, enis: [primary, secondary]), state)
+    }
+
+    /// `content` (ending in a newline) without its `[...]` sections (blank-line separated, as the
+    /// networkd renderer writes them) that contain a line for which `isIPv6` holds.
+    static func withoutIPv6(_ content: String, _ isIPv6: (Substring) -> Bool) -> String {
+        content.dropLast().split(separator: "\n\n", omittingEmptySubsequences: false)
+            .filter { section in !(section.hasPrefix("[") && section.split(separator: "\n").dropFirst().contains(where: isIPv6)) }
+            .joined(separator: "\n\n") + "\n"
+    }
 }

@@ -102,6 +102,181 @@ final class NetworkManagerRendererTests: XCTestCase {
             """])
     }
 
+    /// A dual-stack ENI: `[ipv6]` with `method=manual` (no router advertisements, no DHCPv6), its
+    /// /128 addresses, `never-default`, the IPv6 routes of its table with the agent's metric written
+    /// out (1024; NetworkManager would give a route without one the profile's), its IPv6 rules; the
+    /// other groups as they are without IPv6.
+    func testTheFileOfADualStackENI() throws {
+        let d = try RendererFixtures.dualStack(name: "eth1", table: 10002, ruleProto: 4, routeProto: 4)
+        let files = try NetworkManagerRenderer().render(NetworkDesign(interfaces: [d], sysctls: []))
+        XCTAssertEqual(files, [path: """
+            # Managed by eni-agent for 52:54:00:00:02:0a; local changes are overwritten.
+            [connection]
+            id=eni-agent-eth1
+            uuid=656e6961-6765-4e74-8000-52540000020a
+            type=ethernet
+            autoconnect=true
+            autoconnect-priority=100
+
+            [ethernet]
+            mac-address=52:54:00:00:02:0A
+
+            [ipv4]
+            method=manual
+            address1=10.0.2.10/24
+            address2=10.0.2.11/24
+            never-default=true
+            route1=10.0.2.0/24,0.0.0.0,0
+            route1_options=table=10002
+            route2=0.0.0.0/0,10.0.2.1,0
+            route2_options=table=10002
+            routing-rule1=priority 10002 from 10.0.2.10 table 10002
+            routing-rule2=priority 10002 from 10.0.2.11 table 10002
+
+            [ipv6]
+            method=manual
+            address1=2001:db8:2::10/128
+            address2=2001:db8:2::11/128
+            address3=2001:db8:2::12/128
+            never-default=true
+            route1=2001:db8:2::/64,::,1024
+            route1_options=table=10002
+            route2=::/0,2001:db8:2::1,1024
+            route2_options=table=10002
+            routing-rule1=priority 10002 from 2001:db8:2::10 table 10002
+            routing-rule2=priority 10002 from 2001:db8:2::11 table 10002
+            routing-rule3=priority 10002 from 2001:db8:2::12 table 10002
+
+            """])
+        // Read back: the design's routes and rules, IPv6 ones included.
+        XCTAssertEqual(NetworkManagerRenderer().declaredRoutes(observed(files)), d.routes)
+        XCTAssertEqual(NetworkManagerRenderer().declaredRules(observed(files)), d.rules)
+        XCTAssertEqual(d.routes.filter { $0.family == .v6 }.map(\.metric), [1024, 1024])
+        XCTAssertEqual(d.rules.filter { $0.family == .v6 }.count, 3)
+        // Up to its [ipv6] group, the file of the same ENI without IPv6.
+        let ipv4Only = try XCTUnwrap(try NetworkManagerRenderer().render(NetworkDesign(interfaces: [try oneSecondary()], sysctls: []))[path])
+        let dual = try XCTUnwrap(files[path])
+        XCTAssertEqual(dual.split(separator: "\n\n").dropLast(), ipv4Only.split(separator: "\n\n").dropLast())
+        XCTAssertEqual(dual.split(separator: "\n\n").count, 4)
+        XCTAssertTrue(ipv4Only.hasSuffix("[ipv6]\nmethod=link-local\n"))
+    }
+
+    /// A router the metadata does not name, known from router advertisements: link-local, the
+    /// gateway of the IPv6 default route as it is.
+    func testTheFileOfAnENIWhoseRouterIsLinkLocal() throws {
+        let d = try RendererFixtures.linkLocalRouter(name: "ens6", table: 10003, ruleProto: 4, routeProto: 4)
+        let files = try NetworkManagerRenderer().render(NetworkDesign(interfaces: [d], sysctls: []))
+        XCTAssertEqual(files, [NetworkManagerRenderer.path("ens6"): """
+            # Managed by eni-agent for 52:54:00:00:02:0a; local changes are overwritten.
+            [connection]
+            id=eni-agent-ens6
+            uuid=656e6961-6765-4e74-8000-52540000020a
+            type=ethernet
+            autoconnect=true
+            autoconnect-priority=100
+
+            [ethernet]
+            mac-address=52:54:00:00:02:0A
+
+            [ipv4]
+            method=manual
+            address1=10.0.2.10/24
+            address2=10.0.2.11/24
+            never-default=true
+            route1=10.0.2.0/24,0.0.0.0,0
+            route1_options=table=10003
+            route2=0.0.0.0/0,10.0.2.1,0
+            route2_options=table=10003
+            routing-rule1=priority 10003 from 10.0.2.10 table 10003
+            routing-rule2=priority 10003 from 10.0.2.11 table 10003
+
+            [ipv6]
+            method=manual
+            address1=2001:db8:2::20/128
+            never-default=true
+            route1=2001:db8:2::/64,::,1024
+            route1_options=table=10003
+            route2=::/0,fe80::1:ff:fe00:1,1024
+            route2_options=table=10003
+            routing-rule1=priority 10003 from 2001:db8:2::20 table 10003
+
+            """])
+        XCTAssertEqual(NetworkManagerRenderer().declaredRoutes(observed(files)), d.routes)
+        XCTAssertEqual(NetworkManagerRenderer().declaredRules(observed(files)), d.rules)
+        for name in ["ens6$(x)", "ens6\nid=x", "[ipv6]"] {
+            XCTAssertThrowsError(try NetworkManagerRenderer().render(NetworkDesign(interfaces: [
+                try RendererFixtures.linkLocalRouter(name: name, table: 10003, ruleProto: 4, routeProto: 4),
+            ], sysctls: [])), name)
+        }
+    }
+
+    /// IPv6 objects it cannot write: a route with a scope, a gateway of the other family, a rule
+    /// from a network.
+    func testIPv6ObjectsItCannotWriteAreRejected() throws {
+        let subnet = Route(table: 7, destination: .v6(try IPv6Prefix("2001:db8:2::/64")), device: "eth1", proto: 4)
+        XCTAssertEqual(try NetworkManagerRenderer.routeLines(subnet, index: 1, device: "eth1"),
+                       ["route1=2001:db8:2::/64,::,1024", "route1_options=table=7"])
+        var scoped = subnet
+        scoped.scope = .link
+        XCTAssertThrowsError(try NetworkManagerRenderer.routeLines(scoped, index: 1, device: "eth1"))
+        var mixed = subnet
+        mixed.gateway = .v4(try IPv4Address("10.0.2.1"))
+        XCTAssertThrowsError(try NetworkManagerRenderer.routeLines(mixed, index: 1, device: "eth1"))
+        XCTAssertThrowsError(try NetworkManagerRenderer.ruleText(Rule(priority: 1, source: .v6(try IPv6Prefix("2001:db8:2::/64")), table: 7, proto: 4)))
+        XCTAssertEqual(try NetworkManagerRenderer.ruleText(Rule(priority: 1, source: .v6(try IPv6Prefix("2001:db8:2::10/128")), table: 7, proto: 4)),
+                       "priority 1 from 2001:db8:2::10 table 7")
+    }
+
+    /// An `[ipv6]` line the renderer would not write declares nothing; nor does a line of one family
+    /// in the other's group.
+    func testAnIPv6LineItWouldNotWriteDeclaresNothing() throws {
+        let marker = FileMarker.line(owner: try MACAddress("52:54:00:00:02:0a"))
+        func file(ipv4: [String] = [], _ ipv6: [String]) -> [String: ObservedFile] {
+            observed([path: ([marker, "[connection]", "id=eni-agent-eth1", "", "[ipv4]", "method=manual"] + ipv4
+                + ["", "[ipv6]", "method=manual"] + ipv6).joined(separator: "\n") + "\n"])
+        }
+        let goodRule = "routing-rule1=priority 10002 from 2001:db8:2::10 table 10002"
+        let goodRoute = ["route1=2001:db8:2::/64,::,1024", "route1_options=table=10002"]
+        let rule = Rule(priority: 10002, source: .v6(try IPv6Prefix("2001:db8:2::10/128")), table: 10002, proto: 4)
+        let route = Route(table: 10002, destination: .v6(try IPv6Prefix("2001:db8:2::/64")), device: "eth1", proto: 4)
+        let gwRoute = Route(table: 10002, destination: .any(.v6), gateway: .v6(try IPv6Address("fe80::1")), device: "eth1", proto: 4)
+        XCTAssertEqual(NetworkManagerRenderer().declaredRules(file([goodRule] + goodRoute)), [rule])
+        XCTAssertEqual(NetworkManagerRenderer().declaredRoutes(file(goodRoute + ["route2=::/0,fe80::1,1024", "route2_options=table=10002"])),
+                       [route, gwRoute])
+        // The IPv4 group's lines come first, each group's in the order of their numbers.
+        let v4Rule = Rule(priority: 10002, source: try IPv4Prefix("10.0.2.10/32"), table: 10002, proto: 4)
+        XCTAssertEqual(NetworkManagerRenderer().declaredRules(file(ipv4: ["routing-rule1=priority 10002 from 10.0.2.10 table 10002"],
+                                                                   ["routing-rule2=priority 10002 from 2001:db8:2::11 table 10002", goodRule])),
+                       [v4Rule, rule, Rule(priority: 10002, source: .v6(try IPv6Prefix("2001:db8:2::11/128")), table: 10002, proto: 4)])
+
+        for bad in [
+            "routing-rule2=priority 10002 from 2001:db8:2::10/128 table 10002", "routing-rule2=priority 10002 from 2001:DB8:2::10 table 10002",
+            "routing-rule2=priority 10002 from 2001:db8:2:0:0:0:0:10 table 10002", "routing-rule2=priority 10002 from 2001:db8:2::/64 table 10002",
+            "routing-rule2=priority 10002 from 10.0.2.10 table 10002", "routing-rule2=priority 10002 from ::/0 table 10002",
+            "routing-rule2=priority 10002 from [2001:db8:2::10] table 10002",
+        ] {
+            XCTAssertEqual(NetworkManagerRenderer().declaredRules(file([goodRule, bad])), [rule], bad)
+        }
+        let badRoutes: [[String]] = [
+            ["route2=2001:db8:3::/64,0.0.0.0,1024", "route2_options=table=10002"], ["route2=10.0.3.0/24,0.0.0.0,0", "route2_options=table=10002"],
+            ["route2=2001:DB8:3::/64,::,1024", "route2_options=table=10002"], ["route2=2001:db8:3:0::/64,::,1024", "route2_options=table=10002"],
+            ["route2=2001:db8:3::1/64,::,1024", "route2_options=table=10002"], ["route2=::/0,FE80::1,1024", "route2_options=table=10002"],
+            ["route2=::/0,fe80::1%eth1,1024", "route2_options=table=10002"], ["route2=2001:db8:3::/64,::", "route2_options=table=10002"],
+            ["route2=2001:db8:3::/64,0::0,1024", "route2_options=table=10002"], ["route2=2001:db8:3::/64,::,01024", "route2_options=table=10002"],
+            ["route2=default,fe80::1,1024", "route2_options=table=10002"],
+        ]
+        for bad in badRoutes {
+            XCTAssertEqual(NetworkManagerRenderer().declaredRoutes(file(goodRoute + bad)), [route], "\(bad)")
+        }
+        // IPv6 lines in [ipv4] are not the profile's routes and rules.
+        XCTAssertEqual(NetworkManagerRenderer().declaredRules(file(ipv4: [goodRule], [])), [])
+        XCTAssertEqual(NetworkManagerRenderer().declaredRoutes(file(ipv4: goodRoute, [])), [])
+        // A key twice in [ipv6]: the file declares nothing.
+        XCTAssertEqual(NetworkManagerRenderer().declaredRoutes(file(goodRoute + [goodRoute[0]])), [])
+        XCTAssertEqual(NetworkManagerRenderer().declaredRules(file(ipv4: ["routing-rule1=priority 10002 from 10.0.2.10 table 10002"],
+                                                                   [goodRule, goodRule])), [])
+    }
+
     /// The UUID is the MAC's: the same ENI is the same profile, another ENI another one.
     func testTheUUIDFollowsTheMAC() throws {
         XCTAssertEqual(NetworkManagerRenderer.uuid(try MACAddress("02:0a:ff:00:10:01")), "656e6961-6765-4e74-8000-020aff001001")

@@ -89,6 +89,201 @@ final class NetworkdRendererTests: XCTestCase {
             """])
     }
 
+    /// A dual-stack ENI: its IPv6 addresses (no duplicate address detection), the IPv6 subnet and
+    /// default routes of its table (no `Scope=`, no `Metric=`: networkd gives an IPv6 route 1024,
+    /// the agent's), its IPv6 rules; the IPv4 sections as they are without IPv6.
+    func testTheFileOfADualStackENI() throws {
+        let d = try RendererFixtures.dualStack(name: "eth1", table: 10001, ruleProto: 4)
+        let files = try NetworkdRenderer().render(NetworkDesign(interfaces: [d], sysctls: []))
+        let path = "/etc/systemd/network/05-eni-agent-eth1.network"
+        XCTAssertEqual(files, [path: """
+            # Managed by eni-agent for 52:54:00:00:02:0a; local changes are overwritten.
+            [Match]
+            MACAddress=52:54:00:00:02:0a
+
+            [Link]
+            RequiredForOnline=no
+
+            [Network]
+            DHCP=no
+            IPv6AcceptRA=no
+            LinkLocalAddressing=ipv6
+            ConfigureWithoutCarrier=yes
+            IgnoreCarrierLoss=yes
+            KeepConfiguration=static
+
+            [Address]
+            Address=10.0.2.10/24
+
+            [Address]
+            Address=10.0.2.11/24
+
+            [Address]
+            Address=2001:db8:2::10/128
+            DuplicateAddressDetection=none
+
+            [Address]
+            Address=2001:db8:2::11/128
+            DuplicateAddressDetection=none
+
+            [Address]
+            Address=2001:db8:2::12/128
+            DuplicateAddressDetection=none
+
+            [Route]
+            Destination=10.0.2.0/24
+            Scope=link
+            Table=10001
+            Protocol=234
+
+            [Route]
+            Gateway=10.0.2.1
+            Table=10001
+            Protocol=234
+
+            [Route]
+            Destination=2001:db8:2::/64
+            Table=10001
+            Protocol=234
+
+            [Route]
+            Gateway=2001:db8:2::1
+            Table=10001
+            Protocol=234
+
+            [RoutingPolicyRule]
+            From=10.0.2.10/32
+            Table=10001
+            Priority=10001
+
+            [RoutingPolicyRule]
+            From=10.0.2.11/32
+            Table=10001
+            Priority=10001
+
+            [RoutingPolicyRule]
+            From=2001:db8:2::10/128
+            Table=10001
+            Priority=10001
+
+            [RoutingPolicyRule]
+            From=2001:db8:2::11/128
+            Table=10001
+            Priority=10001
+
+            [RoutingPolicyRule]
+            From=2001:db8:2::12/128
+            Table=10001
+            Priority=10001
+
+            """])
+        // Read back: the design's rules, IPv6 ones included (networkd's static is the design's here).
+        XCTAssertEqual(NetworkdRenderer().declaredRules(observed(files)), d.rules)
+        XCTAssertEqual(d.rules.filter { $0.family == .v6 }.count, 3)
+        // Without its IPv6 sections, the file of the same ENI without IPv6.
+        let ipv4Only = try NetworkdRenderer().render(NetworkDesign(interfaces: [try oneSecondary()], sysctls: []))
+        XCTAssertEqual(RendererFixtures.withoutIPv6(try XCTUnwrap(files[path])) { $0.contains("2001:db8") }, ipv4Only[path])
+    }
+
+    /// A router the metadata does not name, known from router advertisements: link-local, the
+    /// gateway of the IPv6 default route as it is.
+    func testTheFileOfAnENIWhoseRouterIsLinkLocal() throws {
+        let d = try RendererFixtures.linkLocalRouter(name: "ens6", table: 10003, ruleProto: 4)
+        let files = try NetworkdRenderer().render(NetworkDesign(interfaces: [d], sysctls: []))
+        XCTAssertEqual(files, ["/etc/systemd/network/05-eni-agent-ens6.network": """
+            # Managed by eni-agent for 52:54:00:00:02:0a; local changes are overwritten.
+            [Match]
+            MACAddress=52:54:00:00:02:0a
+
+            [Link]
+            RequiredForOnline=no
+
+            [Network]
+            DHCP=no
+            IPv6AcceptRA=no
+            LinkLocalAddressing=ipv6
+            ConfigureWithoutCarrier=yes
+            IgnoreCarrierLoss=yes
+            KeepConfiguration=static
+
+            [Address]
+            Address=10.0.2.10/24
+
+            [Address]
+            Address=10.0.2.11/24
+
+            [Address]
+            Address=2001:db8:2::20/128
+            DuplicateAddressDetection=none
+
+            [Route]
+            Destination=10.0.2.0/24
+            Scope=link
+            Table=10003
+            Protocol=234
+
+            [Route]
+            Gateway=10.0.2.1
+            Table=10003
+            Protocol=234
+
+            [Route]
+            Destination=2001:db8:2::/64
+            Table=10003
+            Protocol=234
+
+            [Route]
+            Gateway=fe80::1:ff:fe00:1
+            Table=10003
+            Protocol=234
+
+            [RoutingPolicyRule]
+            From=10.0.2.10/32
+            Table=10003
+            Priority=10003
+
+            [RoutingPolicyRule]
+            From=10.0.2.11/32
+            Table=10003
+            Priority=10003
+
+            [RoutingPolicyRule]
+            From=2001:db8:2::20/128
+            Table=10003
+            Priority=10003
+
+            """])
+        XCTAssertEqual(NetworkdRenderer().declaredRules(observed(files)), d.rules)
+        XCTAssertThrowsError(try NetworkdRenderer().render(NetworkDesign(interfaces: [
+            try RendererFixtures.linkLocalRouter(name: "ens6$(x)", table: 10003),
+        ], sysctls: []))) {
+            XCTAssertEqual("\($0)", "interface name \"ens6$(x)\" cannot be written to network files safely")
+        }
+    }
+
+    /// IPv6 routes: `Metric=` where it is not 1024; no scope but universe; the gateway of the
+    /// route's family.
+    func testIPv6RouteSections() throws {
+        let subnet = try IPv6Prefix("2001:db8:2::/64")
+        let r = Route(table: 7, destination: .v6(subnet), device: "eth1", proto: 234)
+        XCTAssertEqual(r.metric, 1024)
+        XCTAssertEqual(try NetworkdRenderer.section(r, device: "eth1"), ["[Route]", "Destination=2001:db8:2::/64", "Table=7", "Protocol=234"])
+        var m = r
+        m.metric = 0
+        XCTAssertEqual(try NetworkdRenderer.section(m, device: "eth1"),
+                       ["[Route]", "Destination=2001:db8:2::/64", "Table=7", "Protocol=234", "Metric=0"])
+        let noGateway = Route(table: 7, destination: .any(.v6), device: "eth1", proto: 234)
+        XCTAssertEqual(try NetworkdRenderer.section(noGateway, device: "eth1"), ["[Route]", "Destination=::/0", "Table=7", "Protocol=234"])
+        var scoped = r
+        scoped.scope = .link
+        XCTAssertThrowsError(try NetworkdRenderer.section(scoped, device: "eth1"))
+        var mixed = r
+        mixed.gateway = .v4(try IPv4Address("10.0.2.1"))
+        XCTAssertThrowsError(try NetworkdRenderer.section(mixed, device: "eth1"))
+        XCTAssertEqual(NetworkdRenderer.section(InterfaceAddress(address: try IPv6Address("2001:db8:2::10"), prefixLength: 128, device: "eth1")),
+                       ["[Address]", "Address=2001:db8:2::10/128", "DuplicateAddressDetection=none"])
+    }
+
     /// Every key a route can need: a metric, host scope; a default route without a gateway keeps
     /// its `Destination=` (networkd tells a route's family by its destination or gateway).
     func testRouteSections() throws {
@@ -149,16 +344,24 @@ final class NetworkdRendererTests: XCTestCase {
             ["From=", table, priority], [from, "Table=main", priority], [from, "Table=+10001", priority],
             [from, table, "Priority=010001"], [from, table, "Priority=4294967296"], ["From = 10.0.2.10/32", table, priority],
             [" " + from, table, priority], [from, table + " ", priority], [from, table + "\r", priority],
+            // IPv6: not the canonical text networkd's value would be written in, no length, or not a prefix.
+            ["From=2001:DB8:2::10/128", table, priority], ["From=2001:db8:2:0:0:0:0:10/128", table, priority],
+            ["From=2001:db8:2::10", table, priority], ["From=2001:db8:2::10/129", table, priority],
+            ["From=2001:db8:2::10/64", table, priority], ["From=2001:db8:2::10/0128", table, priority],
+            ["From=[2001:db8:2::10]/128", table, priority],
         ]
         let content = FileMarker.line(owner: try MACAddress("52:54:00:00:02:0a")) + "\n"
             + ([section([from, table, priority])] + bad.map { section($0) } + [section([from, table, priority], header: "[RoutingPolicyRule ]")]
-                + [section(["# a comment", priority, table, "", "From=10.0.2.11/32"])])
+                + [section(["# a comment", priority, table, "", "From=10.0.2.11/32"])]
+                + [section(["From=2001:db8:2::10/128", table, priority])])
             .joined(separator: "\n")
         let path = NetworkdRenderer.path("eth1")
         XCTAssertEqual(NetworkdRenderer().declaredRules(observed([path: content])), [
             Rule(priority: 10001, source: try IPv4Prefix("10.0.2.10/32"), table: 10001, proto: 4),
             Rule(priority: 10001, source: try IPv4Prefix("10.0.2.11/32"), table: 10001, proto: 4),
+            Rule(priority: 10001, source: .v6(try IPv6Prefix("2001:db8:2::10/128")), table: 10001, proto: 4),
         ])
+        XCTAssertEqual(NetworkdRenderer().declaredRules(observed([path: content])).last?.family, .v6)
         // networkd joins a line ending in `\` with the next one: the file is not one it wrote.
         XCTAssertEqual(NetworkdRenderer().declaredRules(observed([path: content + "[Route]\nTable=1 \\\n"])), [])
     }
