@@ -187,6 +187,6 @@ extension Change {
     /// A setting of the interface's own (`net.ipv4.conf.IF.*`).
     func isInterfaceSysctl(of interface: String) -> Bool {
         guard case .setSysctl(let key, _, _) = self else { return false }
-        return key.hasPrefix(SysctlSetting.ipv4Conf(interface, ""))
+        return key.hasPrefix(SysctlSetting.ipv4Conf(interface, "")) || key.hasPrefix(SysctlSetting.ipv6Conf(interface, ""))
     }
 }

@@ -479,7 +479,15 @@ private struct Builder {
         func owner(_ content: String) -> String? {
             FileMarker.owner(of: content).flatMap { mac in designs.first { $0.mac == mac }?.name }
         }
-        for (path, content) in rendered.sorted(by: { $0.key < $1.key }) {
+        // An ENI whose IPv6 is held keeps the files it has as they are: rendered without its IPv6,
+        // they would make the network manager drop it (NetworkManager on reapply, networkd on a
+        // restart). A file it does not have yet is written (without IPv6, until it is known).
+        let ipv6Held = Set(designs.filter { $0.role == .secondary && $0.ipv6Held != nil }.map(\.mac))
+        func keptForIPv6(_ file: ObservedFile?) -> Bool {
+            guard let old = file?.content, FileMarker.isManaged(old), let mac = FileMarker.owner(of: old) else { return false }
+            return ipv6Held.contains(mac)
+        }
+        for (path, content) in rendered.sorted(by: { $0.key < $1.key }) where !keptForIPv6(observed.files[path]) {
             let iface = owner(content)
             let mode = renderer.mode(ofPath: path)
             // The mode the file has, where it is known and not the one it must have.
@@ -515,12 +523,13 @@ private struct Builder {
             }
             guard let old = file.content, FileMarker.isManaged(old) else { continue }
             let mac = FileMarker.owner(of: old)
-            if let mac, protectedOwners.contains(mac) { continue }
+            if let mac, protectedOwners.contains(mac) || ipv6Held.contains(mac) { continue }
             let formerRenderer = retired.contains { $0.owns(path) } && !renderer.owns(path)
             let iface = mac.flatMap { m in observed.link(mac: m)?.name }
                 ?? ([renderer] + retired).lazy.compactMap { $0.interface(ofPath: path) }.first
             let why = formerRenderer ? "written for another renderer than the one in effect"
-                : mac.map { "ENI \($0) is no longer attached" } ?? "no longer needed"
+                : mac.map { m in designs.contains { $0.mac == m } ? "no longer part of \(m)'s configuration" : "ENI \(m) is no longer attached" }
+                ?? "no longer needed"
             add(.removeFile(path: path, old: old), mac == nil ? nil : iface, why)
         }
     }

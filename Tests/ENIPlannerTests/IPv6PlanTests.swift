@@ -166,6 +166,10 @@ final class IPv6PlanTests: XCTestCase {
         }
         XCTAssertTrue(file.isEmpty || file[0].contains("net.ipv6.conf.eth1.accept_dad=0"), "\(file)")
         XCTAssertTrue(simulate(p, on: s).files[TestRenderer.settings]?.content?.contains("52:54:00:00:02:0a net.ipv6.conf.eth1.accept_dad=0") ?? false)
+        // Its own file is kept as it is, IPv6 included (rewritten without it, a network manager
+        // would drop its IPv6); its IPv4 change is persisted once its IPv6 is known again.
+        XCTAssertFalse(p.actions.contains { $0.change.isFile && $0.interface == "eth1" }, "\(p.actions.map(\.change.command))")
+        XCTAssertTrue(s.files["\(TestRenderer.directory)/eth1"]?.content?.contains("from 2001:db8:2::a lookup 10001") ?? false)
     }
 
     /// IPv6 taken off the ENI (the metadata answers 404): the addresses the agent added (those its
