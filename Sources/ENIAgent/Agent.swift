@@ -27,7 +27,8 @@ public struct PassResult: Sendable {
     /// Changes a fresh plan still wants after applying (empty when the pass converged).
     public var remaining: [Action] = []
     /// What NetworkManager could not be told of the keyfiles the pass wrote or removed, one line
-    /// per condition (a warning each; it reads the files at its next start).
+    /// per condition (a warning each; it reads the files at its next start); and the router
+    /// solicitations that could not be sent.
     public var managerProblems: [String] = []
     /// What the network manager was told, beyond the files (one line each, for the log at info).
     public var managerNotes: [String] = []
@@ -58,6 +59,8 @@ public struct Agent {
     public var openNetworkManager: () throws(BusError) -> any NetworkManagerAPI = { () throws(BusError) in try NetworkManagerBus() }
     /// `networkctl reload` over the system bus (a fake in the unit tests).
     public var reloadNetworkd: () throws(BusError) -> Void = { () throws(BusError) in try NetworkdBus.reload() }
+    /// Sends a router solicitation on a link (a fake in the unit tests).
+    public var solicitRouter: (Link) throws -> Void = { try RouterSolicitation.send(on: $0) }
     /// What networkd says of the link with that index (a fake in the unit tests).
     public var networkdLink: (Int32) -> NetworkdLinkState? = { NetworkdLinkState.read(index: $0) }
     /// The links (index and the file networkd ran on it) networkd was told to reload for: once
@@ -174,6 +177,14 @@ public struct Agent {
     /// every 4 s.
     static let routerWait: Duration = .seconds(10)
 
+    /// Sends a router solicitation on each of the links named (those of ENIs whose IPv6 waits for
+    /// its router); returns what failed, one line each.
+    public func solicitRouters(_ names: Set<String>, links: [Link]) -> [String] {
+        links.filter { names.contains($0.name) }.sorted { $0.name < $1.name }.compactMap { l in
+            do { try solicitRouter(l); return nil } catch { return "\(error)" }
+        }
+    }
+
     /// The links of the ENIs whose IPv6 waits for a router.
     public static func awaitingRouter(_ plan: Plan) -> Set<String> {
         Set(plan.enis.compactMap { e in
@@ -257,12 +268,19 @@ public struct Agent {
         let instance = metadata.instance
         var plan = first
         var applied = m.apply(plan)
+        var solicitationProblems: [String] = []
         // A one-shot run waits for the routers of the ENIs whose IPv6 awaits one (the link just
         // came up: its router solicitation is answered within a second or so), then plans again.
         let awaiting = Self.awaitingRouter(plan)
         if given == nil, config.pendingTimeoutMilliseconds > 0, !awaiting.isEmpty {
-            let deadline = ContinuousClock.now + min(.milliseconds(config.pendingTimeoutMilliseconds), Self.routerWait)
+            let start = ContinuousClock.now
+            let deadline = start + min(.milliseconds(config.pendingTimeoutMilliseconds), Self.routerWait)
+            var nextSolicitation = start
             while Set(try m.kernel.routers().map(\.device)).intersection(awaiting).count < awaiting.count, ContinuousClock.now < deadline {
+                if ContinuousClock.now >= nextSolicitation {
+                    solicitationProblems += solicitRouters(awaiting, links: try m.kernel.links())
+                    nextSolicitation += RouterSolicitation.interval
+                }
                 _ = poll(nil, 0, 50)  // the neighbour table has no event to wait on here: a look every 50 ms
             }
             let again = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces)
@@ -276,6 +294,7 @@ public struct Agent {
         if tellsNetworkd {
             (result.managerNotes, result.managerProblems) = tellNetworkd(links: (try? m.kernel.links()) ?? [])
         }
+        result.managerProblems += solicitationProblems
         if !plan.isEmpty {
             result.remaining = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces).actions
         }

@@ -218,6 +218,9 @@ struct Loop {
     /// ENIs whose IPv6 waits for a router (their router advertisements): a router learned on
     /// one of their links is a reason for a pass.
     var awaitingRouter = Set<String>()
+    /// Router solicitations sent on each of those links: how many, and when the next is due (every
+    /// 4 s for the first three, then once per resync interval).
+    var solicitations: [String: (sent: Int, next: ContinuousClock.Instant)] = [:]
     /// The instance the last successful pass read from the metadata: what is restored at once
     /// when another program removes what the agent owns.
     var lastInstance: Instance?
@@ -240,6 +243,8 @@ struct Loop {
         var notifyFailures: Set<String> = []
         /// The neighbour table could not be followed.
         var routerWatch: Set<String> = []
+        /// Router solicitations that could not be sent.
+        var solicitFailures: Set<String> = []
 
         mutating func once(_ level: Logger.Level, _ message: String, in set: WritableKeyPath<Reported, Set<String>>, _ logger: Logger) {
             if self[keyPath: set].insert(Self.key(message)).inserted { logger.log(level: level, "\(message)") }
@@ -333,8 +338,9 @@ struct Loop {
         daemon.notify(["STOPPING=1"], &reported)
     }
 
-    /// Neighbour notifications are followed while an ENI's IPv6 waits for its router.
-    mutating func followRouters(_ inputs: some LoopInputs) {
+    /// Neighbour notifications are followed while an ENI's IPv6 waits for its router, and router
+    /// solicitations sent on its link when due.
+    mutating func followRouters(_ inputs: some LoopInputs, at now: ContinuousClock.Instant = .now) {
         do {
             try inputs.watchRouters(!awaitingRouter.isEmpty)
             reported.routerWatch = []
@@ -342,6 +348,16 @@ struct Loop {
             // The resync still finds the router: the ENI's IPv6 waits longer, nothing else.
             reported.once(.warning, "cannot follow IPv6 routers: \(error); the resync finds them", in: \.routerWatch, logger)
         }
+        solicitations = solicitations.filter { awaitingRouter.contains($0.key) }
+        let due = awaitingRouter.filter { (solicitations[$0]?.next ?? now) <= now }
+        guard !due.isEmpty else { return }
+        let failed = daemon.agent.solicitRouters(due, links: Array(known.values))
+        for name in due {
+            let sent = (solicitations[name]?.sent ?? 0) + 1
+            solicitations[name] = (sent, now + (sent < RouterSolicitation.burst ? RouterSolicitation.interval : settings.resyncInterval))
+        }
+        if failed.isEmpty { reported.solicitFailures = [] }
+        for f in failed { reported.once(.warning, f, in: \.solicitFailures, logger) }
     }
 
     var wakeAt: ContinuousClock.Instant {
@@ -350,6 +366,7 @@ struct Loop {
         if let p = watches.nextPoll { t = min(t, p) }
         if let r = retryAt { t = min(t, r) }
         if let p = nextPing { t = min(t, p) }
+        if let s = solicitations.values.map(\.next).min() { t = min(t, s) }
         return t
     }
 

@@ -140,14 +140,45 @@ final class InputsTests: XCTestCase {
 
 /// Which link events call for a pass (no root needed: events are made up).
 final class LinkEventTests: XCTestCase {
-    func loop(_ links: [Link], excluding: [String] = []) -> Loop {
+    func loop(_ links: [Link], excluding: [String] = [], solicitRouter: @escaping (Link) throws -> Void = { _ in }) -> Loop {
         var c = AgentConfig()
         c.metadataFile = "/nonexistent"
         c.provider = .file
         c.exclusions = Exclusions(interfaces: excluding)
-        let d = Daemon(agent: Agent(config: c), settings: DaemonSettings(), logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
+        var agent = Agent(config: c)
+        agent.solicitRouter = solicitRouter
+        let d = Daemon(agent: agent, settings: DaemonSettings(), logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() },
                        notifier: SystemdNotifier(environment: [:]))
         return Loop(daemon: d, links: links)
+    }
+
+    struct NoInputs: LoopInputs {
+        func wait(until deadline: ContinuousClock.Instant) -> Input { Input() }
+    }
+
+    /// While an ENI's IPv6 waits for its router, a router solicitation goes out on its link at
+    /// once, then every 4 s for three in all, then once per resync interval; none once it stops
+    /// waiting. The next one is a deadline of the loop.
+    func testRouterSolicitationsWhileAnENIAwaitsItsRouter() {
+        let eth1 = Link(index: 3, name: "eth1", mac: mac("52:54:00:00:02:0a"), isUp: true)
+        final class Sent: @unchecked Sendable { var links: [String] = [] }
+        let sent = Sent()
+        var l = loop([eth1]) { sent.links.append($0.name) }
+        let t0 = ContinuousClock.now
+        l.followRouters(NoInputs(), at: t0)
+        XCTAssertEqual(sent.links, [], "no ENI waits")
+        l.awaitingRouter = ["eth1"]
+        let at: [(Duration, Int)] = [(.zero, 1), (.seconds(1), 1), (.seconds(4), 2), (.seconds(8), 3), (.seconds(12), 3), (.seconds(37), 3), (.seconds(38), 4)]
+        for (offset, count) in at {
+            l.followRouters(NoInputs(), at: t0 + offset)
+            XCTAssertEqual(sent.links.count, count, "at \(offset)")
+        }
+        XCTAssertEqual(Set(sent.links), ["eth1"])
+        XCTAssertLessThanOrEqual(l.wakeAt, t0 + .seconds(38 + 30))
+        l.awaitingRouter = []
+        l.followRouters(NoInputs(), at: t0 + .seconds(100))
+        XCTAssertEqual(sent.links.count, 4)
+        XCTAssertTrue(l.solicitations.isEmpty)
     }
     func mac(_ s: String) -> MACAddress { try! MACAddress(s) }
     func event(_ kind: LinkEvents.Kind, _ l: Link) -> LinkEvents { LinkEvents(events: [.init(kind: kind, link: l)]) }

@@ -108,12 +108,16 @@ assert d['eth1']['ipv6s'] == ['2001:db8:2::10', '2001:db8:2::11'], d['eth1']
 assert d['eth1']['ipv6_gateway'].startswith('fe80::'), d['eth1']
 assert d['eth2']['ipv6_gateway'] == '2001:db8:3::1' and 'ipv6s' not in d['eth0'], d"
 
-# --- A link taken down loses its IPv6 addresses and router; reconfigure waits for the router ------
+# --- A link taken down loses its IPv6 addresses and router; reconfigure solicits and waits for it ---
+# accept_ra 0, as networkd and NetworkManager set it: the kernel sends no solicitation of its own,
+# and radvd advertises unsolicited only every 30 to 100 s: the router comes from the agent's.
 ip -n "$VM" link set eth1 down
 ip -n "$VM" -6 neigh flush dev eth1 2>/dev/null
+ip netns exec "$VM" sh -c 'echo 0 > /proc/sys/net/ipv6/conf/eth1/accept_ra'
 agent reconfigure >"$TMP/reconf3.out" 2>&1; rc=$?
-check "after eth1 went down: one reconfigure brings it up, waits for its router, and configures its IPv6" \
+check "after eth1 went down: one reconfigure brings it up, solicits its router, waits for it, and configures its IPv6" \
     bash -c "[ $rc = 0 ] && ip -n $VM -6 route show table 10001 | grep -q '^default via fe80::' && addr6 eth1 | grep -q 2001:db8:2::10/128"
+check "accept_ra is left as it was" test "$(sysctl6 eth1 accept_ra)" = 0
 check "client reaches 2001:db8:2::10 again" lab_ping6 2001:db8:2::10
 
 # --- An IPv6 address moved, one added --------------------------------------------------------------

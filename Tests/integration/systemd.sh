@@ -19,7 +19,7 @@ systemd-analyze security --offline=yes "$UNIT" >"$TMP/security.out" 2>&1
 score=$(sed -n 's/.*Overall exposure level for eni-agent.service: \([0-9.]*\).*/\1/p' "$TMP/security.out")
 check "unit: security exposure $score is 2.0 or lower" python3 -c "import sys; sys.exit(0 if '$score' and float('$score') <= 2.0 else 1)"
 for key in "Type=notify" "ExecReload=/bin/sh -c \"kill -HUP \$MAINPID\"" "Restart=on-failure" "Before=network-online.target" \
-    "CapabilityBoundingSet=CAP_NET_ADMIN" "ProtectSystem=strict" "NoNewPrivileges=yes"; do
+    "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW" "ProtectSystem=strict" "NoNewPrivileges=yes"; do
     check "unit: $key" grep -qxF "$key" "$UNIT"
 done
 check "unit: WatchdogSec is set" grep -q "^WatchdogSec=" "$UNIT"
