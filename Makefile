@@ -35,8 +35,9 @@ PACKAGE_APT_PACKAGES := dpkg-dev rpm lintian rpmlint man-db debootstrap
 # The benchmark's tools: hyperfine (timings), strace (counting the no-op pass's writes).
 BENCH_APT_PACKAGES := hyperfine strace
 # The VM lab (Tests/vm): QEMU (software emulation), debootstrap (the guest's Debian root), e2fsprogs
-# (mkfs.ext4 -d makes its disk without a loop mount), python3 (QMP and guest-agent client).
-VM_APT_PACKAGES := qemu-system-x86 debootstrap e2fsprogs python3 iproute2 iputils-ping curl util-linux dnsmasq-base
+# (mkfs.ext4 -d makes its disk without a loop mount), python3 (QMP and guest-agent client), dnsmasq
+# (the VPC's DHCP), nftables and radvd (its IPv6: strict source check, router advertisements).
+VM_APT_PACKAGES := qemu-system-x86 debootstrap e2fsprogs python3 iproute2 iputils-ping curl util-linux dnsmasq-base nftables radvd
 
 .PHONY: all deps release-deps package-deps apt-install build release man package package-test vm-test bench test unit-test integration-test fuzz fuzz-smoke demo clean
 

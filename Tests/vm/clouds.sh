@@ -6,6 +6,8 @@
 #   - aliyun: the metadata answers 404 to the first MAC listings after boot: READY=1 (and so
 #     network-online.target) waits until a pass succeeded;
 #   - tencent: the guest cannot resolve metadata.tencentyun.com (no DNS yet): the address first.
+# On AWS and Alibaba the hot-plugged ENI is dual-stack, the VPC routes IPv6 and checks its sources
+# strictly; on AWS the router announces itself (radvd), on Alibaba the metadata names it.
 # Usage: Tests/vm/clouds.sh DEB ENI-METADATA-SIM; needs root and QEMU (else skipped). See README.md.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +26,7 @@ TMP=$TOP
 LAST=$repo/.build-vm/last-clouds
 cleanup() {
     vm_stop
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
+    vpc_stop_daemons
     vpc_destroy
     rm -rf "$LAST" && mkdir -p "$LAST" && cp -r "$TOP"/*/ "$LAST/" 2>/dev/null
     find "$LAST" -name '*.raw' -delete 2>/dev/null
@@ -49,6 +51,7 @@ guest() {
     guest_disk "$TMP/root" "$TMP/disk.raw" && rm -rf "$TMP/root" || return 1
     vpc_create && vpc_tap 1 2 || return 1
     [ -z "${CATCH_ALL:-}" ] || vpc_dhcp || return 1
+    if [ -n "${IPV6_CLOUD:-}" ]; then vpc_ipv6 1 2 && { [ "$cloud" != aws ] || vpc_radvd 1; } || return 1; fi
     scenario "$cloud" 2 >"$TMP/scenario.json"
     sim_start "$SIM" "$cloud" "$TMP/scenario.json" || return 1
     [ -z "${BOOT_FAULTS:-}" ] || sim_faults "$BOOT_FAULTS" || return 1
@@ -58,22 +61,21 @@ guest() {
 # done_with_guest: stops the guest, the simulator and the VPC.
 done_with_guest() {
     vm_stop
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-    [ -n "${DNSMASQ_PID:-}" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
-    SIM_PID= DNSMASQ_PID=
+    vpc_stop_daemons
     vpc_destroy
+    rm -f "$TMP/ipv6.vpc"
 }
 
 for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
     t=$(now)
     address=$(cloud_address "$cloud")
-    GUEST_CONFIG= GUEST_SETUP= BOOT_FAULTS= CATCH_ALL=
+    GUEST_CONFIG= GUEST_SETUP= BOOT_FAULTS= CATCH_ALL= IPV6_CLOUD=
     NIC_ADDR=()
     case "$cloud" in
     # AWS's guest is an image with a catch-all DHCP .network (Name=en* eth*): networkd runs DHCP on
     # every ENI until it reads the agent's file.
-    aws) GUEST_CONFIG="metadata_url = \"http://$address\"" CATCH_ALL=1 ;;
-    aliyun) BOOT_FAULTS='[{"path": "/network/interfaces/macs/$", "status": 404, "times": 4}]' ;;
+    aws) GUEST_CONFIG="metadata_url = \"http://$address\"" CATCH_ALL=1 IPV6_CLOUD=1 ;;
+    aliyun) BOOT_FAULTS='[{"path": "/network/interfaces/macs/$", "status": 404, "times": 4}]' IPV6_CLOUD=1 ;;
     tencent) GUEST_SETUP="sed -i '/metadata.tencentyun.com/d' etc/hosts" ;;
     esac
     if ! guest "$cloud"; then
@@ -101,10 +103,20 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         grep -qxF "provider: $cloud (http://$address/latest/meta-data/), chosen by $why" "$TMP/status.txt"
     check "$cloud: status says the guest's systemd-networkd reads the files, and why" \
         grep -qxF "renderer: networkd (auto: systemd-networkd is running (/run/systemd/netif/state exists))" "$TMP/status.txt"
-    sim_scenario "$(scenario "$cloud" 2 3)"
-    vpc_tap 3 && $VMCTL --qmp "$TMP/qmp.sock" plug eni3 tap3 "$(mac 3)" || not_ok "$cloud: device_add eni3"
+    main6_before=$(gx "ip -6 route show default table main")
+    sim_scenario "$(IPV6=${IPV6_CLOUD:+3} scenario "$cloud" 2 3)"
+    vpc_tap 3 || not_ok "$cloud: tap3"
+    if [ -n "$IPV6_CLOUD" ]; then vpc_ipv6 3 && { [ "$cloud" != aws ] || vpc_radvd 1 3; } || not_ok "$cloud: IPv6 on tap3"; fi
+    $VMCTL --qmp "$TMP/qmp.sock" plug eni3 tap3 "$(mac 3)" || not_ok "$cloud: device_add eni3"
     check "$cloud: hot-plugged ENI 3 configured" eventually 60 configured 3
     check "$cloud: every IP answers the client" eventually 20 reachable 10.0.1.10 10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11
+    if [ -n "$IPV6_CLOUD" ]; then
+        check "$cloud: hot-plugged ENI 3's IPv6 configured (its router $([ "$cloud" = aws ] && echo "from its advertisements" || echo "from the metadata"))" \
+            eventually 60 configured6 3
+        check "$cloud: ENI 3's IPv6 addresses answer the client through the strict router" eventually 20 reachable6 2001:db8:3::10 2001:db8:3::11
+        check "$cloud: the main table's IPv6 default route is as it was" eventually 10 gx "[ \"\$(ip -6 route show default table main)\" = '$main6_before' ]"
+        echo "#   main table IPv6 default: ${main6_before:-none}"
+    fi
     if [ -n "$CATCH_ALL" ]; then
         # The image's catch-all ran DHCP on ENIs 2 and 3: networkd was told to read the agent's files.
         for n in 2 3; do
@@ -115,7 +127,7 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         check "$cloud (catch-all DHCP): one default route in the main table, no DHCP address left" eventually 20 clean
         gx "networkctl list --no-pager" | sed 's/^/#   /'
         # ... and stays so through what networkd, the agent and a reboot do.
-        settled() { configured 2 && configured 3 && one_default && gx "eni-vm-check consistent"; }
+        settled() { configured 2 && configured 3 && configured6 3 && one_default && gx "eni-vm-check consistent"; }
         gx "systemctl restart systemd-networkd"
         check "$cloud (catch-all DHCP): systemd-networkd restart: ENIs 2 and 3 as they were, one default route" eventually 10 settled
         gx "networkctl reload"
@@ -127,7 +139,7 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         vm_stop
         vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$cloud" 1 2 3 && $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping ||
             not_ok "$cloud: the guest boots again" "$(tail -20 "$TMP/console.log")"
-        check "$cloud (catch-all DHCP): reboot with the agent disabled: ENIs 2 and 3 from the agent's files alone, no DHCP, one default route" \
+        check "$cloud (catch-all DHCP): reboot with the agent disabled: ENIs 2 and 3 (its IPv6 too) from the agent's files alone, no DHCP, one default route" \
             eventually 60 settled
         check "$cloud (catch-all DHCP): reboot: networkd runs the agent's files, not the catch-all" gx \
             "[ \$(grep -l '^NETWORK_FILE=/etc/systemd/network/05-eni-agent-' /run/systemd/netif/links/* | wc -l) = 2 ] && ! grep -q '^NETWORK_FILE=.*99-catch-all' /run/systemd/netif/links/*"

@@ -23,8 +23,7 @@ VM_ACCEL=${VM_ACCEL:-tcg,thread=multi}
 # removes $TMP (kept with VM_KEEP=1).
 vm_script_cleanup() {
     vm_stop
-    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
-    [ -n "${DNSMASQ_PID:-}" ] && kill "$DNSMASQ_PID" 2>/dev/null && wait "$DNSMASQ_PID" 2>/dev/null
+    vpc_stop_daemons
     vpc_destroy
     rm -rf "$LAST" && mkdir -p "$LAST" && cp "$TMP"/*.log "$TMP"/*.out "$TMP"/*.txt "$LAST/" 2>/dev/null
     if [ -n "${VM_KEEP:-}" ]; then echo "# kept $TMP"; elif ! grep -q " $TMP/" /proc/self/mounts; then rm -rf "$TMP"; fi
@@ -116,6 +115,44 @@ catch_all_network() {
     printf '%s\n' '# Every other NIC: DHCP, as some cloud images configure it.' \
         '[Match]' 'Name=en* eth*' '' '[Network]' 'DHCP=ipv4' >"$1/etc/systemd/network/99-catch-all.network"
 }
+# vpc_stop_daemons: the simulator, dnsmasq and radvd of the VPC, those that run, by their PIDs.
+vpc_stop_daemons() {
+    local p
+    for p in "${SIM_PID:-}" "${DNSMASQ_PID:-}" "${RADVD_PID:-}"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    SIM_PID= DNSMASQ_PID= RADVD_PID=
+}
+# vpc_ipv6 N...: IPv6 in the VPC, as the namespace lab has it (lab_ipv6): forwarding, a strict
+# source check (nftables: Linux has no IPv6 rp_filter), 2001:db8:N::1/64 on tapN (vpc_tap first),
+# the client 2001:db8:100::10 behind rc 2001:db8:100::1. vpc_radvd N...: router advertisements
+# on tapN (radvd: AWS's shape, no gateway in the metadata); on tap1 with SLAAC, so that the
+# primary ENI gets IPv6 from the image's networkd as an AWS image's does.
+vpc_ipv6() {
+    if [ ! -e "$TMP/ipv6.vpc" ]; then
+        ip netns exec "$VPC" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding' &&
+            ip -n "$VPC" -6 addr add 2001:db8:100::1/64 dev rc nodad &&
+            ip -n "$CLI" -6 addr add 2001:db8:100::10/64 dev c0 nodad && ip -n "$CLI" -6 route add default via 2001:db8:100::1 &&
+            printf '%s\n' 'table inet eni-vpc {' \
+                '  chain pre { type filter hook prerouting priority 0; policy accept; meta nfproto ipv6 fib saddr . iif oif missing counter drop; }' \
+                '}' | ip netns exec "$VPC" nft -f - && touch "$TMP/ipv6.vpc" || return 1
+    fi
+    local n
+    for n in "$@"; do ip -n "$VPC" -6 addr add "2001:db8:$n::1/64" dev "tap$n" nodad || return 1; done
+}
+vpc_radvd() {
+    local n conf=$TMP/radvd.conf
+    [ -z "${RADVD_PID:-}" ] || { kill "$RADVD_PID"; wait "$RADVD_PID" 2>/dev/null; }
+    : >"$conf"
+    for n in "$@"; do
+        printf 'interface tap%s { AdvSendAdvert on; MinRtrAdvInterval 30; MaxRtrAdvInterval 100; AdvManagedFlag %s;\n  prefix 2001:db8:%s::/64 { AdvOnLink on; AdvAutonomous %s; };\n};\n' \
+            "$n" "$([ "$n" = 1 ] && echo off || echo on)" "$n" "$([ "$n" = 1 ] && echo on || echo off)" >>"$conf"
+    done
+    ip netns exec "$VPC" radvd -C "$conf" -p "$TMP/radvd.pid" -u root -n -m logfile -l "$TMP/radvd.log" &
+    RADVD_PID=$!
+}
+client_ping6() { ip netns exec "$CLI" ping -6 -n -q -c 3 -i 0.3 -W 1 "$1" >/dev/null 2>&1; }
+reachable6() { local ip; for ip in "$@"; do client_ping6 "$ip" || { echo "$ip does not answer the client"; return 1; }; done; }
 # Can the client reach IP through the VPC? Up to three pings, any reply counts.
 client_ping() { ip netns exec "$CLI" ping -n -q -c 3 -i 0.3 -W 1 "$1" >/dev/null 2>&1; }
 reachable() { local ip; for ip in "$@"; do client_ping "$ip" || { echo "$ip does not answer the client"; return 1; }; done; }
@@ -141,6 +178,9 @@ import json, os, sys
 extra = {}
 for x in os.environ.get("EXTRA_IPS", "").split():
     n, ip = x.split(":"); extra.setdefault(int(n), []).append(ip)
+# IPV6="3 4": those ENIs get 2001:db8:N::10 and ::11 in 2001:db8:N::/64; on Alibaba with the
+# gateway 2001:db8:N::1 (AWS names none: router advertisements do).
+ipv6 = [int(n) for n in os.environ.get("IPV6", "").split()]
 cloud = sys.argv[1]
 enis = []
 for n in [1] + [int(a) for a in sys.argv[2:]]:
@@ -149,6 +189,10 @@ for n in [1] + [int(a) for a in sys.argv[2:]]:
          "subnet": "10.0.%d.0/24" % n, "gateway": "10.0.%d.1" % n, "id": "eni-%02d" % n}
     if cloud == "aws":
         e["device_number"] = n - 1
+    if n in ipv6:
+        e.update(ipv6s=["2001:db8:%d::10" % n, "2001:db8:%d::11" % n], subnet6="2001:db8:%d::/64" % n)
+        if cloud != "aws":
+            e["gateway6"] = "2001:db8:%d::1" % n
     enis.append(e)
 print(json.dumps({"cloud": cloud, "primary_mac": "52:54:00:00:01:0a", "enis": enis}))
 PY
@@ -251,6 +295,7 @@ gx() { $VMCTL --qga "$TMP/qga.sock" --timeout "${GX_TIMEOUT:-60}" sh "$@"; }
 # --- Checks in the guest ---------------------------------------------------------------------------
 # configured N [EXTRA-IP...]: ENI N holds 10.0.N.10, 10.0.N.11 and the extra IPs, with rules and table.
 configured() { local n=$1; shift; gx "eni-vm-check configured $(mac "$n") 10.0.$n.10 10.0.$n.11 $*"; }
+configured6() { local n=$1; shift; gx "eni-vm-check configured6 $(mac "$n") 2001:db8:$n::10 2001:db8:$n::11 $*"; }
 journal() { gx "journalctl -b -u eni-agent -o cat --no-pager $*"; }
 # cursor: the journal's position now; warnings_since CURSOR: the unit's lines at warning or above since.
 cursor() { gx "journalctl -n 1 --show-cursor --no-pager -q" | sed -n 's/^-- cursor: //p'; }
