@@ -1,7 +1,8 @@
-// Alibaba's `private-ipv4s` as the provider reads it (Sources/ENIMetadata/Answers.swift):
-// Answer.text, Answer.leaf, then Answer.jsonIPs. Invariants: what jsonIPs accepts is JSON that the
-// strict parser (Sources/ENIModel/StrictJSON.swift) reads as an array of the same addresses, in
-// order; at most `max` IPs; errors hold no raw control character.
+// Alibaba's `private-ipv4s` and `ipv6s` as the provider reads them (Sources/ENIMetadata/Answers.swift):
+// Answer.text, Answer.leaf, then Answer.jsonIPs and Answer.bracketedIPv6s. Invariants: what jsonIPs
+// accepts is JSON that the strict parser (Sources/ENIModel/StrictJSON.swift) reads as an array of
+// the same addresses, in order; at most `max` IPs; what bracketedIPv6s accepts, written back as
+// `[a,b]` in RFC 5952 form, reads as the same addresses; errors hold no raw control character.
 @testable import ENIMetadata
 @testable import ENIModel
 
@@ -14,6 +15,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         checkMessage(error.message)
         return 0
     }
+    do {
+        let v6 = try Answer.bracketedIPv6s(leaf, at: "http://m/ipv6s", max: max)
+        check(v6.count <= max, "\(v6.count) IPv6 addresses")
+        let again = "[" + v6.map(\.description).joined(separator: ",") + "]"
+        check((try? Answer.bracketedIPv6s(again, at: "u", max: max)) == v6, "\(quoted(again)) reads otherwise")
+    } catch { checkMessage(error.message) }
     let ips: [IPv4Address]
     do { ips = try Answer.jsonIPs(leaf, at: "http://m/private-ipv4s", max: max) } catch {
         switch error {

@@ -15,6 +15,15 @@ public enum Cloud: String, CaseIterable, Sendable {
         }
     }
 
+    /// What the agent says about IPv6 on this cloud, where it configures none: Tencent documents no
+    /// per-ENI IPv6 leaf, so its ENIs are described without IPv6. Nil where the metadata has IPv6.
+    public var ipv6Note: String? {
+        switch self {
+        case .tencent: "Tencent Cloud's metadata has no per-ENI IPv6 leaf; IPv6 is not configured"
+        case .aliyun, .aws: nil
+        }
+    }
+
     /// The metadata base for a URL as operators spell it: the endpoint's root (`http://169.254.169.254`,
     /// as cloud-init's `metadata_urls`, nm-cloud-setup and the AWS SDKs name it) or `…/latest` get
     /// `/latest/meta-data/`; any other path is taken as the base itself. Always ends in `/`.
@@ -33,12 +42,20 @@ public enum Cloud: String, CaseIterable, Sendable {
     }
 }
 
-/// Why one ENI could not be described this round.
+/// Why one ENI (or its IPv6) could not be described this round.
 enum ENIRead: Error {
     /// Not there yet (404): poll again until the pending deadline.
     case pending(String)
     /// An error or an invalid value: the ENI is unknown this pass.
     case invalid(String)
+
+    /// The same, as the model says it.
+    var undescribed: Undescribed {
+        switch self {
+        case .pending(let why): .pending(why)
+        case .invalid(let why): .invalid(why)
+        }
+    }
 }
 
 /// Reading the metadata service's answers: pure functions of a body or its text, without I/O, so
@@ -76,25 +93,72 @@ enum Answer {
 
     /// Alibaba's `private-ipv4s`, `["192.168.1.10","192.168.1.11"]`: a JSON array of strings, nothing else.
     static func jsonIPs(_ text: String, at url: String, max: Int) throws(ENIRead) -> [IPv4Address] {
-        let t = text.trimmingSpaces
-        guard t.hasPrefix("["), t.hasSuffix("]") else { throw .invalid("\(url): expected a JSON array, got \(quoted(text))") }
-        let inner = t.dropFirst().dropLast().trimmingSpaces
-        if inner.isEmpty { throw .invalid("\(url): the list of IPs is empty") }
+        guard let items = bracketed(text, quotes: .required) else {
+            let t = text.trimmingSpaces
+            throw .invalid("\(url): expected a JSON array\(t.hasPrefix("[") && t.hasSuffix("]") ? " of strings" : ""), got \(quoted(text))")
+        }
+        if items.isEmpty { throw .invalid("\(url): the list of IPs is empty") }
         var out: [IPv4Address] = []
-        for item in inner.split(separator: ",", omittingEmptySubsequences: false) {
-            let s = item.trimmingSpaces
-            guard s.count >= 2, s.hasPrefix("\""), s.hasSuffix("\"") else {
-                throw .invalid("\(url): expected a JSON array of strings, got \(quoted(text))")
-            }
-            do { out.append(try parseIPv4(String(s.dropFirst().dropLast()), at: url)) } catch { throw .invalid(error.message) }
+        for s in items {
+            do { out.append(try parseIPv4(s, at: url)) } catch { throw .invalid(error.message) }
         }
         guard out.count <= max else { throw .invalid("\(url): \(out.count) IPs, more than the limit of \(max)") }
+        return out
+    }
+
+    /// Alibaba's `ipv6s`, `[fd00::1,fd00::2]`: brackets, items separated by commas, spaces and tabs
+    /// around each ignored, each bare or in double quotes (as `private-ipv4s` spells its items); an
+    /// empty item (`[a,,b]`) is refused. `[]` is an empty list: the caller decides what it means.
+    static func bracketedIPv6s(_ text: String, at url: String, max: Int) throws(MetadataError) -> [IPv6Address] {
+        guard let items = bracketed(text, quotes: .optional) else {
+            throw MetadataError("\(url): expected a list in brackets, [a,b], got \(quoted(text))")
+        }
+        return try ipv6s(items, at: url, max: max)
+    }
+
+    /// Each of `items` as an IPv6 address, at most `max` of them.
+    static func ipv6s(_ items: [String], at url: String, max: Int) throws(MetadataError) -> [IPv6Address] {
+        guard items.count <= max else { throw MetadataError("\(url): \(items.count) IPv6 addresses, more than the limit of \(max)") }
+        var out: [IPv6Address] = []
+        for s in items { out.append(try parseIPv6(s, at: url)) }
+        return out
+    }
+
+    enum Quotes { case required, optional }
+
+    /// The items of `[a,b]` (Alibaba's lists): split at commas, spaces and tabs around each dropped,
+    /// each in double quotes (`"a"`, returned without them) as `quotes` says. `[]` (or `[ ]`): no
+    /// item. Nil when the text is not such a list: no brackets, an empty item, a quote missing or
+    /// not allowed.
+    static func bracketed(_ text: String, quotes: Quotes) -> [String]? {
+        let t = text.trimmingSpaces
+        guard t.hasPrefix("["), t.hasSuffix("]") else { return nil }
+        let inner = t.dropFirst().dropLast().trimmingSpaces
+        if inner.isEmpty { return [] }
+        var out: [String] = []
+        for item in inner.split(separator: ",", omittingEmptySubsequences: false) {
+            let s = item.trimmingSpaces
+            let isQuoted = s.count >= 2 && s.hasPrefix("\"") && s.hasSuffix("\"")
+            switch (quotes, isQuoted) {
+            case (_, true): out.append(String(s.dropFirst().dropLast()))
+            case (.optional, false) where !s.isEmpty && !s.contains("\""): out.append(s)
+            default: return nil
+            }
+        }
         return out
     }
 }
 
 func parseIPv4(_ v: String, at url: String) throws(MetadataError) -> IPv4Address {
     do { return try IPv4Address(v) } catch { throw MetadataError("\(url): \(error)") }
+}
+
+func parseIPv6(_ v: String, at url: String) throws(MetadataError) -> IPv6Address {
+    do { return try IPv6Address(v) } catch { throw MetadataError("\(url): \(error)") }
+}
+
+func parseIPv6Prefix(_ v: String, at url: String) throws(MetadataError) -> IPv6Prefix {
+    do { return try IPv6Prefix(v) } catch { throw MetadataError("\(url): \(error)") }
 }
 
 func parseMAC(_ v: String, at url: String) throws(MetadataError) -> MACAddress {

@@ -60,6 +60,9 @@ public final class AutoMetadataProvider: MetadataProvider {
     /// by DMI product_name "Tencent Cloud CVM"`.
     public var name: String { chosen.map { "\($0.provider.name), \($0.reason)" } ?? "auto" }
 
+    /// The chosen cloud's (nil until one is chosen).
+    public var ipv6Note: String? { chosen?.provider.ipv6Note }
+
     public func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult {
         let session = HTTPSession(maxConcurrent: discipline.concurrency, userAgent: userAgent)
         return try choose(session).fetch(session, waitingFor: waitingFor)

@@ -13,22 +13,27 @@ struct ENIDir {
 protocol CloudTree: AnyObject {
     var tokenFlow: TokenFlow? { get }
     /// What the tree keeps between passes, per ENI.
-    var cache: any MACKeyed { get }
+    var caches: [any MACKeyed] { get }
     /// Reads the ENIs, together (in as few batches of requests as the tree allows): each one's
     /// description, or why there is none.
     func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>]
 }
 
-/// A tree whose ENIs are read in one batch: the paths each needs, then the ENI from the answers.
+/// A tree whose ENIs are read in one batch: the paths each needs, with its IPv6 addresses, then the
+/// ENI from the answers; then its IPv6 (`IPv6Leaves.describe`: a second batch only for an ENI
+/// whose addresses are listed and whose IPv6 subnet is not cached yet).
 protocol OneBatchTree: CloudTree {
     func paths(_ e: ENIDir) -> [String]
     func eni(_ e: ENIDir, _ reads: Reads) throws(ENIRead) -> ENI
+    var ipv6: IPv6Leaves { get }
 }
 
 extension OneBatchTree {
     func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>] {
-        let reads = pass.read(enis.flatMap(paths))
-        return Dictionary(enis.map { e in (e.mac, Result { () throws(ENIRead) in try eni(e, reads) }) }, uniquingKeysWith: { a, _ in a })
+        let reads = pass.read(enis.flatMap { paths($0) + [ipv6.addressesPath($0)] })
+        var out = Dictionary(enis.map { e in (e.mac, Result { () throws(ENIRead) in try eni(e, reads) }) }, uniquingKeysWith: { a, _ in a })
+        ipv6.describe(pass, reads, enis, &out)
+        return out
     }
 }
 
@@ -111,7 +116,9 @@ public final class CloudMetadataProvider: MetadataProvider {
     }
 
     /// The ENIs whose metadata is cached between passes: at most those of the last listing.
-    public var cachedMACs: Set<MACAddress> { tree.cache.macs }
+    public var cachedMACs: Set<MACAddress> { tree.caches.reduce(into: []) { $0.formUnion($1.macs) } }
+
+    public var ipv6Note: String? { cloud.ipv6Note }
 
     static let macsPath = "network/interfaces/macs/"
 
@@ -162,15 +169,14 @@ public final class CloudMetadataProvider: MetadataProvider {
                 + " but not the instance's MAC \(primary) (\(pass.url("mac"))); nothing is changed"
                 + (warnings.isEmpty ? "" : " (\(warnings.sorted().joined(separator: "; ")))"))
         }
-        tree.cache.forget(keeping: Set(listed.keys))
+        for c in tree.caches { c.forget(keeping: Set(listed.keys)) }
         let dirs = listed.sorted { $0.key < $1.key }.map { ENIDir(mac: $0.key, dir: Self.macsPath + $0.value + "/", isPrimary: $0.key == primary) }
         var enis: [ENI] = []
         var unknown: [MACAddress: Undescribed] = [:]
         for (mac, r) in tree.readENIs(pass, dirs) {
             switch r {
             case .success(let eni): enis.append(eni)
-            case .failure(.invalid(let why)): unknown[mac] = .invalid(why)
-            case .failure(.pending(let why)): unknown[mac] = .pending(why)
+            case .failure(let why): unknown[mac] = why.undescribed
             }
         }
         for mac in waitingFor where listed[mac] == nil {
@@ -185,6 +191,9 @@ public final class CloudMetadataProvider: MetadataProvider {
             }
         }
         enis.removeAll { unknown[$0.mac] != nil }
+        // In MAC order, so that what the instance says of several ENIs (an IPv6 address on two) is
+        // the same every pass.
+        enis.sort { $0.mac < $1.mac }
         let instance: Instance
         do { instance = try Instance(primaryMAC: primary, enis: enis, unknown: unknown) } catch {
             throw MetadataError("\(baseURL): \(error)")
@@ -196,13 +205,14 @@ public final class CloudMetadataProvider: MetadataProvider {
 // MARK: Tencent Cloud
 
 /// Tencent: gateway and mask are per IP (`local-ipv4s/<ip>/gateway`, `subnet-mask`); no device
-/// number, no ENI id, no token. The per-IP leaves never change for an IP on an ENI: they are
-/// cached, so a pass costs the MAC listing plus two requests per ENI when nothing changed. Two
-/// batches: every ENI's primary IP and IP listing, then the per-IP leaves not cached yet.
+/// number, no ENI id, no token, no IPv6 leaf (`Cloud.ipv6Note`: its ENIs have no IPv6). The
+/// per-IP leaves never change for an IP on an ENI: they are cached, so a pass costs the MAC
+/// listing plus two requests per ENI when nothing changed. Two batches: every ENI's primary IP
+/// and IP listing, then the per-IP leaves not cached yet.
 final class TencentTree: CloudTree {
     struct IPLeaves: Equatable { var gateway: IPv4Address; var maskLength: Int }
     let leaves = MACCache<[IPv4Address: IPLeaves]>()
-    var cache: any MACKeyed { leaves }
+    var caches: [any MACKeyed] { [leaves] }
 
     var tokenFlow: TokenFlow? { nil }
 
@@ -298,12 +308,14 @@ final class TencentTree: CloudTree {
 
 // MARK: Alibaba Cloud
 
-/// Alibaba: per-ENI `vswitch-cidr-block` and `gateway`, IPs as a JSON array in `private-ipv4s`.
-/// Tokens optional (hardened mode). Subnet, gateway and ENI id are cached per MAC.
+/// Alibaba: per-ENI `vswitch-cidr-block` and `gateway`, IPs as a JSON array in `private-ipv4s`;
+/// IPv6 in `ipv6s` (`[a,b]`), `vswitch-ipv6-cidr-block` and `ipv6-gateway`. Tokens optional
+/// (hardened mode). Subnets, gateways and ENI id are cached per MAC.
 final class AliyunTree: OneBatchTree {
     struct Static { var subnet: IPv4Prefix; var gateway: IPv4Address; var id: String? }
     let statics = MACCache<Static>()
-    var cache: any MACKeyed { statics }
+    let ipv6 = IPv6Leaves(addresses: .bracketedIPv6s, subnet: "vswitch-ipv6-cidr-block", subnetIsListing: false, gateway: "ipv6-gateway")
+    var caches: [any MACKeyed] { [statics, ipv6.statics] }
 
     var tokenFlow: TokenFlow? {
         TokenFlow(ttlHeader: "X-aliyun-ecs-metadata-token-ttl-seconds", tokenHeader: "X-aliyun-ecs-metadata-token", optional: true)
@@ -353,11 +365,13 @@ final class AliyunTree: OneBatchTree {
 /// AWS IMDSv2: a token per pass, renewed on 401. `local-ipv4s` (primary first), the subnet from
 /// `subnet-ipv4-cidr-block`, the gateway is the subnet's first address. `device-number` 0 is
 /// trusted only for the top-level MAC (a hot-plugged ENI reads 0 until it propagates);
-/// `network-card` answers 404 on single-card instances.
+/// `network-card` answers 404 on single-card instances. IPv6: `ipv6s` (one per line) and
+/// `subnet-ipv6-cidr-blocks` (exactly one); no gateway leaf (router advertisements name it).
 final class AWSTree: OneBatchTree {
     struct Static { var subnet: IPv4Prefix; var id: String?; var deviceNumber: Int?; var networkCard: Int? }
     let statics = MACCache<Static>()
-    var cache: any MACKeyed { statics }
+    let ipv6 = IPv6Leaves(addresses: .ipv6List, subnet: "subnet-ipv6-cidr-blocks", subnetIsListing: true, gateway: nil)
+    var caches: [any MACKeyed] { [statics, ipv6.statics] }
 
     var tokenFlow: TokenFlow? {
         TokenFlow(ttlHeader: "X-aws-ec2-metadata-token-ttl-seconds", tokenHeader: "X-aws-ec2-metadata-token", optional: false)
@@ -404,5 +418,99 @@ final class AWSTree: OneBatchTree {
         }
         statics[e.mac] = st
         return eni
+    }
+}
+
+// MARK: IPv6 (Alibaba, AWS)
+
+/// An ENI's IPv6 leaves where the cloud has them (Alibaba, AWS; Tencent documents none). `ipv6s`
+/// is read every pass with the ENI's other leaves (addresses come and go); 404 means the ENI has
+/// no IPv6. The subnet, and the router where the cloud names one, never change for an attached
+/// ENI: read in a second batch once the addresses are listed, then cached until the ENI leaves
+/// the listing.
+///
+/// Whatever goes wrong here holds the ENI's IPv6 only (`ENI.ipv6Unknown`), never its IPv4:
+/// pending for "not yet" as the IPv4 leaves have it (the subnet or router leaf answers 404, an
+/// empty list of addresses or blocks), invalid for anything else (an HTTP error, a malformed
+/// list, a bad value, what `ENIIPv6` refuses). Only an ENI whose IPv4 was described gets its IPv6
+/// (and its subnet read).
+final class IPv6Leaves {
+    struct Static: Equatable { var subnet: IPv6Prefix; var gateway: IPv6Address? }
+    let statics = MACCache<Static>()
+    /// How `ipv6s` reads: a listing (AWS) or `[a,b]` (Alibaba).
+    let addresses: Leaf<[IPv6Address]>
+    let subnetLeaf: String
+    /// AWS's `subnet-ipv6-cidr-blocks` is a listing, of exactly one block (a subnet has one);
+    /// Alibaba's `vswitch-ipv6-cidr-block` is one value.
+    let subnetIsListing: Bool
+    /// Alibaba's `ipv6-gateway`; nil where the cloud names no router (AWS).
+    let gatewayLeaf: String?
+
+    init(addresses: Leaf<[IPv6Address]>, subnet: String, subnetIsListing: Bool, gateway: String?) {
+        self.addresses = addresses; subnetLeaf = subnet; self.subnetIsListing = subnetIsListing; gatewayLeaf = gateway
+    }
+
+    func addressesPath(_ e: ENIDir) -> String { e.dir + "ipv6s" }
+
+    /// The paths of what is cached, for an ENI that has none cached yet.
+    func staticPaths(_ e: ENIDir) -> [String] { ([subnetLeaf] + (gatewayLeaf.map { [$0] } ?? [])).map { e.dir + $0 } }
+
+    /// Gives each ENI described in `out` its IPv6, or why its IPv6 is unknown. `first`: the batch
+    /// that read the addresses.
+    func describe(_ pass: MetadataPass, _ first: Reads, _ enis: [ENIDir], _ out: inout [MACAddress: Result<ENI, ENIRead>]) {
+        var found: [MACAddress: Result<ENIIPv6?, ENIRead>] = [:]
+        var listed: [(e: ENIDir, addresses: [IPv6Address])] = []
+        for e in enis {
+            guard case .success = out[e.mac] else { continue }
+            do throws(ENIRead) {
+                let path = addressesPath(e)
+                guard let a = try first.optional(path, addresses) else {
+                    found[e.mac] = .success(nil)
+                    continue
+                }
+                guard !a.isEmpty else { throw .pending("\(pass.url(path)) lists no address") }
+                listed.append((e, a))
+            } catch { found[e.mac] = .failure(error) }
+        }
+        let uncached = listed.filter { statics[$0.e.mac] == nil }.flatMap { staticPaths($0.e) }
+        let second = pass.read(uncached)
+        for l in listed {
+            found[l.e.mac] = Result { () throws(ENIRead) in try ipv6(l.e, l.addresses, second) }
+        }
+        for (mac, r) in found {
+            guard case .success(var eni) = out[mac] else { continue }
+            switch r {
+            case .success(let v6): eni.ipv6 = v6
+            case .failure(let why): eni.ipv6Unknown = why.undescribed
+            }
+            out[mac] = .success(eni)
+        }
+    }
+
+    /// The ENI's IPv6 from its addresses and its subnet and router, cached or in `reads`.
+    private func ipv6(_ e: ENIDir, _ addresses: [IPv6Address], _ reads: Reads) throws(ENIRead) -> ENIIPv6 {
+        let url = reads.pass.url
+        let st: Static
+        if let c = statics[e.mac] {
+            st = c
+        } else {
+            let path = e.dir + subnetLeaf
+            let blocks = subnetIsListing ? try reads.need(path, .list) : [try reads.need(path, .text)]
+            guard let block = blocks.first else { throw .pending("\(url(path)) lists no IPv6 block") }
+            guard blocks.count == 1 else {
+                throw .invalid("\(url(path)): a subnet has one IPv6 block, got \(blocks.count): \(quoted(blocks.joined(separator: "\n")))")
+            }
+            let subnet: IPv6Prefix
+            do { subnet = try parseIPv6Prefix(block, at: url(path)) } catch { throw .invalid(error.message) }
+            var gateway: IPv6Address?
+            if let g = gatewayLeaf { gateway = try reads.need(e.dir + g, .ipv6) }
+            st = Static(subnet: subnet, gateway: gateway)
+        }
+        let v6: ENIIPv6
+        do { v6 = try ENIIPv6(addresses: addresses, subnet: st.subnet, gateway: st.gateway, name: "ENI \(e.mac)") } catch {
+            throw .invalid("\(url(e.dir)): \(error)")
+        }
+        statics[e.mac] = st
+        return v6
     }
 }

@@ -144,6 +144,7 @@ final class MetadataPass {
     /// UTF-8 and control characters here), nil for 404, or its error. A rejected token is renewed
     /// once, and the requests it failed are sent again with the new one.
     func get(_ paths: [String]) -> [Answered] {
+        if paths.isEmpty { return [] }
         var results = [Answered?](repeating: nil, count: paths.count)
         var sentToken: String?
         do { sentToken = try currentToken() } catch { return paths.map { _ in .failure(error) } }
@@ -251,6 +252,21 @@ extension Leaf where T == IPv4Prefix {
             let v = try Answer.leaf(t, url: u)
             do { return try IPv4Prefix(v) } catch { throw MetadataError("\(u): \(error)") }
         }
+    }
+}
+
+extension Leaf where T == IPv6Address {
+    static var ipv6: Leaf { Leaf { t, u, _ throws(MetadataError) in try parseIPv6(try Answer.leaf(t, url: u), at: u) } }
+}
+
+extension Leaf where T == [IPv6Address] {
+    /// AWS's `ipv6s`: one address per line (a listing).
+    static var ipv6List: Leaf {
+        Leaf { t, u, d throws(MetadataError) in try Answer.ipv6s(try Answer.entries(t, url: u, max: d.maxEntries), at: u, max: d.maxEntries) }
+    }
+    /// Alibaba's `ipv6s`: `[a,b]` on one line.
+    static var bracketedIPv6s: Leaf {
+        Leaf { t, u, d throws(MetadataError) in try Answer.bracketedIPv6s(try Answer.leaf(t, url: u), at: u, max: d.maxEntries) }
     }
 }
 

@@ -10,6 +10,13 @@ public protocol MetadataProvider {
     /// invalid, typed), never missing; an error for the instance as a whole (the MAC listing) is
     /// thrown. Waiting for what is pending is the caller's.
     func fetch(waitingFor: Set<MACAddress>) throws -> MetadataResult
+    /// Why no ENI has IPv6 whatever the cloud says (`Cloud.ipv6Note`), for `status` to show; nil
+    /// where the metadata describes IPv6 (or the provider has not chosen its cloud yet).
+    var ipv6Note: String? { get }
+}
+
+extension MetadataProvider {
+    public var ipv6Note: String? { nil }
 }
 
 public struct MetadataResult: Sendable {

@@ -8,11 +8,20 @@
 ///           "gateway": "10.0.1.1" },
 ///         { "mac": "52:54:00:00:00:02", "primary_ip": "10.0.2.10",
 ///           "secondary_ips": ["10.0.2.11"], "subnet": "10.0.2.0/24", "gateway": "10.0.2.1",
-///           "device_number": 1, "network_card": 0, "id": "eni-0a1b2c" }
+///           "device_number": 1, "network_card": 0, "id": "eni-0a1b2c",
+///           "ipv6s": ["2001:db8:0:2::10"], "subnet6": "2001:db8:0:2::/64", "gateway6": "fe80::1" }
 ///       ]
 ///     }
 ///
 /// `secondary_ips`, `device_number`, `network_card` and `id` are optional. Unknown keys are errors.
+///
+/// IPv6, optional: `ipv6s` (the ENI's addresses, any RFC 4291 text form), `subnet6` (their
+/// subnet, `ADDR/n`, host bits zero), needed when `ipv6s` lists addresses, and `gateway6` (the
+/// router, link-local or inside `subnet6`; absent: the link's router advertisements name it).
+/// No `ipv6s`, or `[]`: the ENI has no IPv6 (`subnet6` and `gateway6` are still checked). An error
+/// in these keys (a type, a value, `ENIIPv6`'s validation) holds that ENI's IPv6 only: its
+/// `ipv6Unknown` is invalid with the message (`enis[1].ipv6s[0]: invalid IPv6 address
+/// "fe80::zz"`), and its IPv4 is described as usual.
 ///
 /// A document is at most 4 MiB, read as strict JSON (RFC 8259, `StrictJSON.swift`): UTF-8 only,
 /// no key twice in an object, arrays and objects nested at most 32 deep, nothing after the value.
@@ -50,7 +59,8 @@ public enum InstanceJSON {
     /// names the ENI's path.
     static func eni(_ item: JSON, at: String) throws(ModelError) -> ENI {
         let o = try item.object(at: at,
-            keys: ["mac", "primary_ip", "secondary_ips", "subnet", "gateway", "device_number", "network_card", "id"],
+            keys: ["mac", "primary_ip", "secondary_ips", "subnet", "gateway", "device_number", "network_card", "id",
+                   "ipv6s", "subnet6", "gateway6"],
             required: ["mac", "primary_ip", "subnet", "gateway"])
         // A fixed order (the secondary IPs, the subnet's text, then `ENI.init`'s parameters): of
         // several bad fields, the first in that order is named.
@@ -68,11 +78,32 @@ public enum InstanceJSON {
         let deviceNumber = try o["device_number"]?.int(at: "\(at).device_number")
         let networkCard = try o["network_card"]?.int(at: "\(at).network_card")
         let id = try o["id"]?.string(at: "\(at).id")
+        let (ipv6, ipv6Unknown) = Self.ipv6(o, mac: mac, at: at)
         do {
             return try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: secondaries, subnet: subnet, gateway: gateway,
-                           deviceNumber: deviceNumber, networkCard: networkCard, id: id)
+                           deviceNumber: deviceNumber, networkCard: networkCard, id: id, ipv6: ipv6, ipv6Unknown: ipv6Unknown)
         } catch {
             throw ModelError("\(at): \(error)")
+        }
+    }
+
+    /// The IPv6 of the ENI at `at`: nil when it has none, or why it is unknown (its IPv6 only).
+    static func ipv6(_ o: [String: JSON], mac: MACAddress, at: String) -> (ENIIPv6?, Undescribed?) {
+        do throws(ModelError) {
+            var addresses: [IPv6Address] = []
+            if let s = o["ipv6s"] {
+                guard case .array(let items) = s else { throw ModelError("\(at).ipv6s: expected an array, found \(s.summary)") }
+                for (j, a) in items.enumerated() { addresses.append(try a.ipv6(at: "\(at).ipv6s[\(j)]")) }
+            }
+            let subnet = try o["subnet6"]?.ipv6Prefix(at: "\(at).subnet6")
+            let gateway = try o["gateway6"]?.ipv6(at: "\(at).gateway6")
+            if addresses.isEmpty { return (nil, nil) }
+            guard let subnet else { throw ModelError("\(at).subnet6: missing (ipv6s lists addresses)") }
+            do { return (try ENIIPv6(addresses: addresses, subnet: subnet, gateway: gateway, name: "ENI \(mac)"), nil) } catch {
+                throw ModelError("\(at): \(error)")
+            }
+        } catch {
+            return (nil, .invalid(error.message))
         }
     }
 }
@@ -107,13 +138,14 @@ extension JSON {
         return n
     }
 
-    func ipv4(at path: String) throws(ModelError) -> IPv4Address {
+    /// A string as `parse` reads it; its error names the path.
+    func parsed<T>(at path: String, _ parse: (String) throws(ModelError) -> T) throws(ModelError) -> T {
         let s = try string(at: path)
-        do { return try IPv4Address(s) } catch { throw ModelError("\(path): \(error)") }
+        do { return try parse(s) } catch { throw ModelError("\(path): \(error)") }
     }
 
-    func mac(at path: String) throws(ModelError) -> MACAddress {
-        let s = try string(at: path)
-        do { return try MACAddress(s) } catch { throw ModelError("\(path): \(error)") }
-    }
+    func ipv4(at path: String) throws(ModelError) -> IPv4Address { try parsed(at: path) { s throws(ModelError) in try IPv4Address(s) } }
+    func ipv6(at path: String) throws(ModelError) -> IPv6Address { try parsed(at: path) { s throws(ModelError) in try IPv6Address(s) } }
+    func ipv6Prefix(at path: String) throws(ModelError) -> IPv6Prefix { try parsed(at: path) { s throws(ModelError) in try IPv6Prefix(s) } }
+    func mac(at path: String) throws(ModelError) -> MACAddress { try parsed(at: path) { s throws(ModelError) in try MACAddress(s) } }
 }

@@ -7,7 +7,8 @@ import FoundationEssentials
 ///       "primary_mac": "52:54:00:00:01:0a",
 ///       "enis": [ { "mac": "52:54:00:00:02:0a", "primary_ip": "10.0.2.10",
 ///                   "secondary_ips": ["10.0.2.11"], "subnet": "10.0.2.0/24", "gateway": "10.0.2.1",
-///                   "device_number": 1, "network_card": 0, "id": "eni-02" } ],
+///                   "device_number": 1, "network_card": 0, "id": "eni-02",
+///                   "ipv6s": ["2001:db8:0:2::10"], "subnet6": "2001:db8:0:2::/64", "gateway6": "fe80::1" } ],
 ///       "faults": [ { "path": "local-ipv4s", "status": 500, "times": 2 } ] }
 public struct Scenario: Codable, Sendable, Equatable {
     public enum Cloud: String, Codable, Sendable { case tencent, aliyun, aws }
@@ -26,15 +27,26 @@ public struct Scenario: Codable, Sendable, Equatable {
         /// Per-IP overrides of Tencent's `gateway` and `subnet-mask` leaves.
         public var ipGateways: [String: String]?
         public var ipMasks: [String: String]?
+        /// IPv6 (Alibaba and AWS; Tencent has no IPv6 leaf): `ipv6s` absent, the leaf answers 404
+        /// (no IPv6); `[]`, an empty list (AWS: an empty body; Alibaba: `[]`). Served as AWS's
+        /// listing or Alibaba's `[a,b]`.
+        public var ipv6s: [String]?
+        /// AWS `subnet-ipv6-cidr-blocks`, Alibaba `vswitch-ipv6-cidr-block`, served as is (a "\n"
+        /// in it makes two AWS blocks); absent: 404.
+        public var subnet6: String?
+        /// Alibaba `ipv6-gateway`; absent: 404. AWS has no gateway leaf: ignored.
+        public var gateway6: String?
 
         public init(mac: String, primaryIP: String, secondaryIPs: [String] = [], subnet: String, gateway: String,
-                    deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil) {
+                    deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil,
+                    ipv6s: [String]? = nil, subnet6: String? = nil, gateway6: String? = nil) {
             self.mac = mac; self.primaryIP = primaryIP; self.secondaryIPs = secondaryIPs; self.subnet = subnet
             self.gateway = gateway; self.deviceNumber = deviceNumber; self.networkCard = networkCard; self.id = id
+            self.ipv6s = ipv6s; self.subnet6 = subnet6; self.gateway6 = gateway6
         }
 
         enum CodingKeys: String, CodingKey {
-            case mac, subnet, gateway, id
+            case mac, subnet, gateway, id, ipv6s, subnet6, gateway6
             case primaryIP = "primary_ip", secondaryIPs = "secondary_ips", deviceNumber = "device_number"
             case networkCard = "network_card", ipGateways = "ip_gateways", ipMasks = "ip_masks"
         }
@@ -51,6 +63,9 @@ public struct Scenario: Codable, Sendable, Equatable {
             id = try c.decodeIfPresent(String.self, forKey: .id)
             ipGateways = try c.decodeIfPresent([String: String].self, forKey: .ipGateways)
             ipMasks = try c.decodeIfPresent([String: String].self, forKey: .ipMasks)
+            ipv6s = try c.decodeIfPresent([String].self, forKey: .ipv6s)
+            subnet6 = try c.decodeIfPresent(String.self, forKey: .subnet6)
+            gateway6 = try c.decodeIfPresent(String.self, forKey: .gateway6)
         }
     }
 
@@ -170,9 +185,11 @@ extension Scenario {
             t[macs] = enis.map { $0.mac.lowercased() + "/" }.joined(separator: "\n")
             for e in enis {
                 let d = macs + e.mac.lowercased() + "/"
-                let leaves = ["gateway", "netmask", "network-interface-id", "primary-ip-address", "private-ipv4s",
+                var leaves = ["gateway", "netmask", "network-interface-id", "primary-ip-address", "private-ipv4s",
                               "vpc-cidr-block", "vpc-id", "vswitch-cidr-block", "vswitch-id"]
-                t[d] = leaves.joined(separator: "\n")
+                leaves += Self.serve(&t, d, [("ipv6s", e.ipv6s.map { "[" + $0.joined(separator: ",") + "]" }),
+                                              ("ipv6-gateway", e.gateway6), ("vswitch-ipv6-cidr-block", e.subnet6)])
+                t[d] = leaves.sorted().joined(separator: "\n")
                 t[d + "primary-ip-address"] = e.primaryIP
                 t[d + "private-ipv4s"] = "[" + ([e.primaryIP] + e.secondaryIPs).map { "\"\($0)\"" }.joined(separator: ",") + "]"
                 t[d + "netmask"] = Self.netmask(e.subnet)
@@ -190,7 +207,8 @@ extension Scenario {
                 let d = macs + e.mac.lowercased() + "/"
                 var leaves = ["device-number", "interface-id", "local-hostname", "local-ipv4s", "mac",
                               "security-group-ids", "subnet-id", "subnet-ipv4-cidr-block", "vpc-id"]
-                if let c = e.networkCard { leaves.append("network-card"); t[d + "network-card"] = String(c) }
+                leaves += Self.serve(&t, d, [("network-card", e.networkCard.map(String.init)),
+                                              ("ipv6s", e.ipv6s?.joined(separator: "\n")), ("subnet-ipv6-cidr-blocks", e.subnet6)])
                 t[d] = leaves.sorted().joined(separator: "\n")
                 t[d + "mac"] = e.mac.lowercased()
                 t[d + "device-number"] = String(e.deviceNumber ?? 0)
@@ -204,6 +222,11 @@ extension Scenario {
             }
         }
         return t
+    }
+
+    /// Serves each leaf that has a value below `dir`; the names of those served.
+    static func serve(_ t: inout [String: String], _ dir: String, _ leaves: [(name: String, value: String?)]) -> [String] {
+        leaves.compactMap { l in l.value.map { t[dir + l.name] = $0; return l.name } }
     }
 
     /// `a.b.c.d/n` -> the dotted mask of length n; the input itself when it does not parse.

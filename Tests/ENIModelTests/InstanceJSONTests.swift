@@ -183,4 +183,78 @@ final class InstanceJSONTests: XCTestCase {
         let big = Array(doc(eni + #", "id": ""# + String(repeating: "x", count: 4 << 20) + "\"").utf8)
         XCTAssertError(big, "i.json: larger than 4194304 bytes")
     }
+
+    // MARK: IPv6
+
+    /// eth1 of `doc(eni + extra)`.
+    func eth1(_ extra: String, file: StaticString = #filePath, line: UInt = #line) throws -> ENI {
+        try XCTUnwrap(parse(doc(eni + extra)).eni(mac: MACAddress("52:54:00:00:02:0a")), file: file, line: line)
+    }
+
+    func testIPv6Keys() throws {
+        let e = try eth1(#", "ipv6s": ["2001:DB8:0:2:0::0B", "2001:db8:0000:2::A", "2001:db8:0:2::a"], "subnet6": "2001:db8:0:2::/64", "gateway6": "FE80::1""#)
+        let v6 = try XCTUnwrap(e.ipv6)
+        XCTAssertEqual(v6.addresses.map(\.description), ["2001:db8:0:2::a", "2001:db8:0:2::b"], "canonical, sorted, once each")
+        XCTAssertEqual(v6.subnet.description, "2001:db8:0:2::/64")
+        XCTAssertEqual(v6.gateway?.description, "fe80::1")
+        XCTAssertNil(e.ipv6Unknown)
+        // No gateway6: learned from router advertisements.
+        let ra = try eth1(#", "ipv6s": ["2001:db8:0:2::a"], "subnet6": "2001:db8:0:2::/64""#)
+        XCTAssertNotNil(ra.ipv6)
+        XCTAssertNil(ra.ipv6?.gateway)
+        // No addresses: no IPv6, whether subnet6 is there or not.
+        for extra in ["", #", "ipv6s": []"#, #", "ipv6s": [], "subnet6": "2001:db8:0:2::/64", "gateway6": "fe80::1""#, #", "subnet6": "2001:db8:0:2::/64""#] {
+            let none = try eth1(extra)
+            XCTAssertNil(none.ipv6, extra)
+            XCTAssertNil(none.ipv6Unknown, extra)
+        }
+        // The primary's IPv6 too (the planner leaves the primary's alone; the file may describe it).
+        let i = try parse(doc(eni).replacingOccurrences(of: #""gateway": "10.0.1.1""#,
+                                                       with: #""gateway": "10.0.1.1", "ipv6s": ["2001:db8:0:1::a"], "subnet6": "2001:db8:0:1::/64""#))
+        XCTAssertEqual(i.enis[0].ipv6?.addresses.map(\.description), ["2001:db8:0:1::a"])
+    }
+
+    /// A bad IPv6 key holds that ENI's IPv6 (invalid, the message naming the path and the value);
+    /// its IPv4 is described as usual.
+    func testBadIPv6HoldsTheIPv6Only() throws {
+        let subnet = #", "subnet6": "2001:db8:0:2::/64""#
+        let cases: [(String, String)] = [
+            (#", "ipv6s": ["fe80::zz"]"# + subnet, #"enis[1].ipv6s[0]: invalid IPv6 address "fe80::zz""#),
+            (#", "ipv6s": ["2001:db8:0:2::a", "fe80::1%eth0"]"# + subnet, #"enis[1].ipv6s[1]: invalid IPv6 address "fe80::1%eth0""#),
+            (#", "ipv6s": ["2001:db8::/64"]"# + subnet, #"enis[1].ipv6s[0]: invalid IPv6 address "2001:db8::/64""#),
+            (#", "ipv6s": ["2001:db8:0:2::a\n$(reboot)"]"# + subnet, #"enis[1].ipv6s[0]: invalid IPv6 address "2001:db8:0:2::a\n$(reboot)""#),
+            (#", "ipv6s": ["2001:db8:0:2::a\u001b[2J"]"# + subnet, #"enis[1].ipv6s[0]: invalid IPv6 address "2001:db8:0:2::a\u{1b}[2J""#),
+            (#", "ipv6s": [" 2001:db8:0:2::a"]"# + subnet, #"enis[1].ipv6s[0]: invalid IPv6 address " 2001:db8:0:2::a""#),
+            (#", "ipv6s": ["::ffff:1.2.3.4"]"# + subnet, "enis[1]: ENI 52:54:00:00:02:0a: IPv6 address ::ffff:1.2.3.4 is outside its subnet 2001:db8:0:2::/64"),
+            (#", "ipv6s": ["2001:db8:9::1"]"# + subnet, "enis[1]: ENI 52:54:00:00:02:0a: IPv6 address 2001:db8:9::1 is outside its subnet 2001:db8:0:2::/64"),
+            (#", "ipv6s": [1]"# + subnet, "enis[1].ipv6s[0]: expected a string, found 1"),
+            (#", "ipv6s": "2001:db8:0:2::a""# + subnet, #"enis[1].ipv6s: expected an array, found "2001:db8:0:2::a""#),
+            (#", "ipv6s": ["2001:db8:0:2::a"]"#, "enis[1].subnet6: missing (ipv6s lists addresses)"),
+            (#", "ipv6s": ["2001:db8:0:2::a"], "subnet6": "2001:db8:0:2::1/64""#, #"enis[1].subnet6: invalid IPv6 prefix "2001:db8:0:2::1/64": host bits set"#),
+            (#", "ipv6s": ["2001:db8:0:2::a"], "subnet6": "2001:db8:0:2::""#, #"enis[1].subnet6: invalid IPv6 prefix "2001:db8:0:2::""#),
+            (#", "ipv6s": [], "subnet6": "10.0.2.0/24""#, #"enis[1].subnet6: invalid IPv6 prefix "10.0.2.0/24""#),
+            (#", "ipv6s": ["2001:db8:0:2::a"], "gateway6": "fe80::1%eth0""# + subnet, #"enis[1].gateway6: invalid IPv6 address "fe80::1%eth0""#),
+            (#", "ipv6s": ["2001:db8:0:2::a"], "gateway6": "2001:db8:9::1""# + subnet,
+             "enis[1]: ENI 52:54:00:00:02:0a: IPv6 gateway 2001:db8:9::1 is neither link-local nor inside its subnet 2001:db8:0:2::/64"),
+            (#", "ipv6s": ["2001:db8:0:2::a"], "gateway6": null"# + subnet, "enis[1].gateway6: expected a string, found null"),
+        ]
+        for (extra, message) in cases {
+            let e = try eth1(extra)
+            XCTAssertEqual(e.ipv6Unknown, .invalid(message), extra)
+            XCTAssertNil(e.ipv6, extra)
+            XCTAssertEqual(e.allIPs.map(\.description), ["10.0.2.10"], extra)
+            XCTAssertEqual(e.gateway.description, "10.0.2.1", extra)
+        }
+        // An unknown key is still an error for the whole file.
+        XCTAssertError(Array(doc(eni + #", "ipv6": ["2001:db8:0:2::a"]"#).utf8), "i.json: enis[1].ipv6: unknown key")
+    }
+
+    /// An IPv6 address under two ENIs: the IPv6 of both is unknown, the file is read.
+    func testOneIPv6AddressOnTwoENIs() throws {
+        let v6 = #""ipv6s": ["2001:db8:0:2::a"], "subnet6": "2001:db8:0:2::/64""#
+        let i = try parse(doc(eni + ", " + v6).replacingOccurrences(of: #""gateway": "10.0.1.1""#, with: #""gateway": "10.0.1.1", "# + v6))
+        let why = Undescribed.invalid("IPv6 address 2001:db8:0:2::a is claimed by two ENIs: 52:54:00:00:01:0a and 52:54:00:00:02:0a")
+        XCTAssertEqual(i.enis.map(\.ipv6Unknown), [why, why])
+        XCTAssertEqual(i.enis.map(\.ipv6), [nil, nil])
+    }
 }
