@@ -127,6 +127,8 @@ public struct Route: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// The kernel's protocol number of routes it learned from router advertisements (`proto ra`).
     public static let routerAdvertisementProto: UInt8 = 9
+    /// The kernel's own routes (`proto kernel`): an address's prefix, an advertised prefix on-link.
+    public static let kernelProto: UInt8 = 2
 
     public var family: IPFamily { destination.family }
 

@@ -128,10 +128,36 @@ public final class Netlink {
     }
 
     /// `ip route show table all` and `ip -6 route show table all` (unicast routes only)
+    ///
+    /// One route per message of the kernel's dump, not libnl's route cache: the cache takes IPv6
+    /// routes with the same table, destination and metric for next hops of one route (as kernels
+    /// before 4.11 dumped a multipath route), so the image's default route through eth0 and one a
+    /// router advertisement gave eth1 would read as one route through neither.
     public func routes() throws(NetlinkError) -> [Route] {
         if nameByIndex.isEmpty { _ = try links() }
-        return try withCache("routes", { rtnl_route_alloc_cache($0, AF_UNSPEC, 0, $1) }) { o in
-            guard let (route, idx) = Self.route(o) else { return nil }
+        final class Collected { var routes: [(Route, Int32?)] = [] }
+        var collected = Collected()
+        var rc: Int32 = 0
+        for _ in 0..<4 {
+            collected = Collected()
+            guard let cb = nl_cb_alloc(NL_CB_DEFAULT) else { throw .outOfMemory("dump", "routes", "nl_cb_alloc") }
+            defer { nl_cb_put(cb) }
+            let context = Unmanaged.passUnretained(collected).toOpaque()
+            try NetlinkError.check(nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, { msg, arg in
+                guard let msg, let arg else { return Int32(NL_OK.rawValue) }
+                _ = nl_msg_parse(msg, { obj, arg in
+                    guard let obj, let arg, let r = Netlink.route(obj) else { return }
+                    Unmanaged<Collected>.fromOpaque(arg).takeUnretainedValue().routes.append(r)
+                }, arg)
+                return Int32(NL_OK.rawValue)
+            }, context), "dump", "routes")
+            try NetlinkError.check(nl_rtgen_request(sk, Int32(RTM_GETROUTE), AF_UNSPEC, NLM_F_DUMP), "dump", "routes")
+            rc = nl_recvmsgs(sk, cb)
+            // A dump the kernel interrupted (the table changed meanwhile) is read again.
+            if rc != -NLE_DUMP_INTR { break }
+        }
+        try NetlinkError.check(rc, "dump", "routes")
+        return collected.routes.map { route, idx in
             var r = route
             r.device = idx.flatMap { nameByIndex[$0] }
             return r
@@ -241,8 +267,9 @@ public final class Netlink {
         defer { rtnl_addr_put(obj) }
         let local = try nlAddr(a.address, a.prefixLength, op, a.description)
         // The cloud assigns each IPv6 address once: usable at once, as `nodad` (the ENI's
-        // `accept_dad` is 0 too, for the addresses others add).
-        if a.family == .v6 { rtnl_addr_set_flags(obj, UInt32(IFA_F_NODAD)) }
+        // `accept_dad` is 0 too, for the addresses others add); and with no prefix route in the
+        // main table (`noprefixroute`): its subnet is on-link in the ENI's own table only.
+        if a.family == .v6 { rtnl_addr_set_flags(obj, UInt32(IFA_F_NODAD | IFA_F_NOPREFIXROUTE)) }
         defer { nl_addr_put(local) }
         rtnl_addr_set_ifindex(obj, Int32(idx))
         try NetlinkError.check(rtnl_addr_set_local(obj, local), op, a.description)

@@ -360,10 +360,12 @@ private struct Builder {
                 add(.removeRoute(r), d.name, "not part of \(d.mac)'s table")
             }
             // Router advertisements gave the main table routes through the ENI before the agent
-            // turned that off (`SysctlSetting.ipv6ENILeaves`): the kernel will not add them again.
-            if d.role == .secondary, d.eni.ipv6 != nil {
+            // turned that off (`SysctlSetting.ipv6ENILeaves`): a default route (protocol ra) and its
+            // subnet on-link (protocol kernel). The kernel will not add them again.
+            if d.role == .secondary, let v6 = d.eni.ipv6 {
                 for r in observed.routes.filter({ r in
-                    r.family == .v6 && r.table == Planner.mainTable && r.device == d.name && r.proto == Route.routerAdvertisementProto
+                    r.family == .v6 && r.table == Planner.mainTable && r.device == d.name
+                        && (r.proto == Route.routerAdvertisementProto || (r.proto == Route.kernelProto && r.destination == .v6(v6.subnet)))
                 }).sorted() {
                     add(.removeRoute(r), d.name, "a router advertisement's route through a secondary ENI in the main table")
                 }

@@ -109,7 +109,7 @@ final class NetlinkTests: NamespaceTestCase {
         try nl.add(rule4)
         let read = try XCTUnwrap(try nl.addresses().first { $0.sameAs(addr) })
         XCTAssertFalse(read.isTentative, "added with nodad: usable at once")
-        XCTAssertTrue(try sh("ip", "-n", ns, "-6", "addr", "show", "eth1").contains("inet6 2001:db8:2::a/128 scope global nodad"))
+        XCTAssertTrue(try sh("ip", "-n", ns, "-6", "addr", "show", "eth1").contains("inet6 2001:db8:2::a/128 scope global nodad noprefixroute"))
         let routes = try nl.routes()
         XCTAssertTrue(routes.contains(subnet), "\(routes)")
         XCTAssertTrue(routes.contains(dflt), "\(routes)")
@@ -161,6 +161,31 @@ final class NetlinkTests: NamespaceTestCase {
         XCTAssertEqual(result.outcomes.map(\.result), [.skipped("eth9 went away during the pass (add address 10.0.9.10/24 dev eth9: no such interface)"),
                                                      .skipped("eth9 went away during the pass"), .done])
         XCTAssertTrue(try sh("ip", "-n", ns, "addr", "show", "eth1").contains("10.0.2.10/24"))
+    }
+
+    /// A default route a router advertisement gave the main table is read with its protocol (ra).
+    func testAnAdvertisedRouteIsReadWithItsProtocol() throws {
+        try sh("ip", "-n", ns, "link", "set", "eth1", "up")
+        try sh("ip", "-n", ns, "-6", "route", "add", "default", "via", "fe80::1", "dev", "eth1", "proto", "ra")
+        let routes = try Netlink(namespace: "/run/netns/\(ns)").routes().filter { $0.family == .v6 && $0.table == 254 }
+        XCTAssertTrue(routes.contains(Route(table: 254, destination: .any(.v6), gateway: .v6(try IPv6Address("fe80::1")), device: "eth1", proto: 9)),
+                      "\(routes)")
+    }
+
+    /// Two IPv6 routes with the same table, destination and metric through two links (the image's
+    /// default route and one from an advertisement) are two routes, each with its link: libnl's
+    /// route cache would have made them one route with two next hops.
+    func testIPv6RoutesWithOneKeyAreReadApart() throws {
+        try sh("ip", "-n", ns, "link", "add", "eth2", "type", "veth", "peer", "name", "peer2")
+        try sh("ip", "-n", ns, "link", "set", "eth1", "up")
+        try sh("ip", "-n", ns, "link", "set", "eth2", "up")
+        try sh("ip", "-n", ns, "-6", "route", "add", "default", "via", "fe80::2", "dev", "eth2", "proto", "static")
+        try sh("ip", "-n", ns, "-6", "route", "append", "default", "dev", "eth1", "proto", "ra")
+        let defaults = try Netlink(namespace: "/run/netns/\(ns)").routes().filter { $0.family == .v6 && $0.destination.isDefault }
+        XCTAssertEqual(Set(defaults), [
+            Route(table: 254, destination: .any(.v6), gateway: .v6(try IPv6Address("fe80::2")), device: "eth2", proto: 4),
+            Route(table: 254, destination: .any(.v6), device: "eth1", proto: 9),
+        ])
     }
 
     func testForeignRuleIsReadWithItsProtocol() throws {

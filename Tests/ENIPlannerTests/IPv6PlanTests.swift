@@ -110,19 +110,19 @@ final class IPv6PlanTests: XCTestCase {
         ])
     }
 
-    /// An ENI whose link was up before the agent set its sysctls got a default route (and an
-    /// on-link route) in the main table from the advertisement: the router is taken from it, and
-    /// both routes go (the kernel will not add them again).
+    /// An ENI whose link was up before the agent set its sysctls got a default route (protocol ra)
+    /// and its subnet on-link (protocol kernel) in the main table from the advertisement: the
+    /// router is taken from it, and both routes go (the kernel will not add them again).
     func testTheMainTablesRoutesFromAnAdvertisementAreTakenOut() throws {
         let i = try instance(try eni(2, v6: ["2001:db8:2::a"]))
         var s = machine
         s.links[1].isUp = true
         s.routes += [Route(table: 254, destination: .any(.v6), gateway: .v6(ip6("fe80::2:1")), device: "eth1", proto: 9),
-                     Route(table: 254, destination: .v6(subnet6), device: "eth1", proto: 9)]
+                     Route(table: 254, destination: .v6(subnet6), device: "eth1", proto: 2, metric: 256)]
         let p = plan(i, s)
         XCTAssertEqual(kernelChanges(p).filter { $0.contains("route") && $0.contains(":") }, [
             "[eth1] - ip -6 route del default via fe80::2:1 dev eth1 table 254 proto 9",
-            "[eth1] - ip -6 route del 2001:db8:2::/64 dev eth1 table 254 proto 9",
+            "[eth1] - ip -6 route del 2001:db8:2::/64 dev eth1 table 254 proto 2 metric 256",
             "[eth1] + ip -6 route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
             "[eth1] + ip -6 route add default via fe80::2:1 dev eth1 table 10001 proto 234",
         ])

@@ -44,27 +44,35 @@ rules6() { ip -n "$VM" -6 rule show; }
 table6() { ip -n "$VM" -6 route show table "$1" 2>/dev/null; }
 sysctl6() { ip netns exec "$VM" cat "/proc/sys/net/ipv6/conf/$1/$2"; }
 addr6() { ip -n "$VM" -6 addr show dev "$1" scope global; }
+export VM
+export -f sysctl6 addr6 rules6 table6
 
-{ lab_create && lab_ipv6 && lab_radvd 2; } || { not_ok "lab set-up" "$(cat "$TMP/radvd.log" 2>/dev/null)"; echo "$pass passed, $fail failed"; exit 1; }
+{ lab_create && lab_ipv6 && lab_radvd 1; } || { not_ok "lab set-up" "$(cat "$TMP/radvd.log" 2>/dev/null)"; echo "$pass passed, $fail failed"; exit 1; }
 
 # --- Before: an IPv6 address without policy routing is unreachable through the strict router ------
+# As a naive script configures it: the address with its /64 on eth2 (no router advertisements on
+# its link): the client's request arrives through eth2, the reply leaves by the main table's
+# default route through eth0, and the router drops it for its source.
 ip -n "$VM" link set eth1 up
-ip -n "$VM" -6 addr add 2001:db8:2::10/128 dev eth1 nodad
+ip -n "$VM" link set eth2 up
+lab_wait_dad "$VM" || not_ok "the links' link-local addresses passed duplicate address detection"
+ip -n "$VM" -6 addr add 2001:db8:3::10/64 dev eth2 nodad
 check "client reaches the primary's IPv6 through eth0 before" lab_ping6 2001:db8:1::10
-check "a secondary ENI's IPv6 address without policy routing is unreachable (the router drops its replies)" \
-    bash -c "! ip netns exec $CLI ping -6 -n -q -c 1 -W 1 2001:db8:2::10"
-check "the router dropped them for their source (nftables counter)" bash -c "ip netns exec $RTR nft list chain inet eni-lab pre | grep -q 'counter packets [1-9]'"
+check "a secondary ENI's IPv6 address without policy routing is unreachable" bash -c "! ip netns exec $CLI ping -6 -n -q -c 2 -i 0.3 -W 1 2001:db8:3::10"
+check "the router dropped the replies for their source (nftables counter)" bash -c "ip netns exec $RTR nft list chain inet eni-lab pre | grep -q 'counter packets [1-9]' || ip netns exec $RTR nft list chain inet eni-lab pre"
+ip -n "$VM" -6 addr del 2001:db8:3::10/64 dev eth2
+# eth1 came up with the kernel's defaults: radvd's answer to its solicitation gave the main table a
+# default route through it.
 deadline=$((SECONDS + 15))
 until ip -n "$VM" -6 route show default table main | grep -q "dev eth1 proto ra" || [ $SECONDS -ge $deadline ]; do sleep 0.1; done
 check "the advertisement gave the main table a default route through eth1 (accept_ra_defrtr still 1)" bash -c "ip -n $VM -6 route show default table main | grep -q 'dev eth1 proto ra'"
-ip -n "$VM" -6 addr del 2001:db8:2::10/128 dev eth1
 main6_before=$(ip -n "$VM" -6 route show default table main | grep -v "dev eth1")
 eth0_before=$(ip -n "$VM" -6 -o addr show dev eth0 scope global)
 
 # --- diff ---------------------------------------------------------------------------------------
 agent diff >"$TMP/diff1.out" 2>&1; rc=$?
 check "diff exits 2 when changes are pending" test "$rc" = 2
-check "diff shows IPv6 changes as ip -6 commands, addresses in canonical form" bash -c "
+check "diff shows IPv6 changes as ip -6 commands, addresses in canonical form" bash -c "cat $TMP/diff1.out;
     grep -qx '+ ip -6 addr add 2001:db8:2::11/128 dev eth1' $TMP/diff1.out &&
     grep -qx '+ ip -6 rule add from 2001:db8:3::10 lookup 10002 priority 10002 protocol 234' $TMP/diff1.out &&
     grep -qx '+ ip -6 route add default via 2001:db8:3::1 dev eth2 table 10002 proto 234' $TMP/diff1.out &&
@@ -84,7 +92,7 @@ check "table 10001 has eth1's on-link subnet and its advertised router as defaul
     ip -n $VM -6 route show table 10001 | grep -q '^default via fe80::[0-9a-f:]* dev eth1 proto 234'"
 check "table 10002 has the metadata's gateway as default" bash -c "ip -n $VM -6 route show table 10002 | grep -q '^default via 2001:db8:3::1 dev eth2 proto 234'"
 check "the main table's IPv6 default route is the image's, unchanged, and none goes through a secondary ENI" \
-    bash -c "[ \"\$(ip -n $VM -6 route show default table main)\" = \"$main6_before\" ] && ! ip -n $VM -6 route show table main | grep -q 'dev eth[12]'"
+    bash -c "ip -n $VM -6 route show table main;[ \"\$(ip -n $VM -6 route show default table main)\" = \"$main6_before\" ] && ! ip -n $VM -6 route show table main | grep -v '^fe80::/64 ' | grep -q 'dev eth[12]'"
 check "eth0's IPv6 is untouched" test "$(ip -n "$VM" -6 -o addr show dev eth0 scope global)" = "$eth0_before"
 check "eth1's IPv6 settings: IPv6 on, no DAD, no default route or prefixes from advertisements" bash -c "
     [ \$(sysctl6 eth1 disable_ipv6) = 0 ] && [ \$(sysctl6 eth1 accept_dad) = 0 ] &&
@@ -94,6 +102,18 @@ for a in 2001:db8:1::10 2001:db8:2::10 2001:db8:2::11 2001:db8:3::10; do
     check "client reaches $a after reconfigure" lab_ping6 "$a"
 done
 check "client still reaches the IPv4 10.0.2.10 and 10.0.3.10" bash -c "$(declare -f lab_ping); CLI=$CLI; lab_ping 10.0.2.10 && lab_ping 10.0.3.10"
+
+# --- The files replay: route6-/rule6- lines are `ip -6 route add` / `ip -6 rule add` arguments -----
+check "ifcfg-eth1 sources to the intended IPv6 values" bash -c ". $ROOT/etc/sysconfig/network-scripts/ifcfg-eth1 &&
+    [ \"\$IPV6INIT \$IPV6ADDR \$IPV6ADDR_SECONDARIES \$IPV6_DEFROUTE \$IPV6_AUTOCONF\" = 'yes 2001:db8:2::10/128 2001:db8:2::11/128 no no' ]"
+check "route6-eth1 and rule6-eth1 replay the runtime state in a fresh namespace" bash -c "
+    ip netns add $LAB-boot && trap 'ip netns del $LAB-boot' EXIT
+    ip -n $LAB-boot link add eth1 type veth peer name p1 && ip -n $LAB-boot link set eth1 up && ip -n $LAB-boot link set p1 up
+    grep -v '^#' $ROOT/etc/sysconfig/network-scripts/route6-eth1 | while read -r l; do ip -n $LAB-boot -6 route add \$l || exit 1; done
+    grep -v '^#' $ROOT/etc/sysconfig/network-scripts/rule6-eth1 | while read -r l; do ip -n $LAB-boot -6 rule add \$l || exit 1; done
+    [ \"\$(ip -n $LAB-boot -6 rule | grep -c 'lookup 10001 proto 234')\" = 2 ] &&
+    [ \"\$(ip -n $LAB-boot -6 route show table 10001 proto 234 | wc -l)\" = 2 ]"
+check "route-eth1 and rule-eth1 keep only IPv4" bash -c "! grep -v '^#' $ROOT/etc/sysconfig/network-scripts/route-eth1 | grep -q : && ! grep -v '^#' $ROOT/etc/sysconfig/network-scripts/rule-eth1 | grep -q :"
 
 # --- Idempotent ----------------------------------------------------------------------------------
 agent diff >"$TMP/diff2.out" 2>&1; rc=$?

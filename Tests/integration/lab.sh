@@ -73,27 +73,42 @@ lab_ping() { ip netns exec "$CLI" ping -n -q -c 3 -i 0.2 -W 1 "$1" >/dev/null 2>
 
 # lab_ipv6: IPv6 on the lab, as the clouds run it. The router forwards IPv6 and checks sources
 # strictly (Linux has no IPv6 rp_filter: nftables drops a packet whose source is not routed back
-# out of the interface it came in on, as a VPC does); r0 2001:db8:1::1/64, rN 2001:db8:N::1/64,
-# rc 2001:db8:100::1/64; the client 2001:db8:100::10. The VM's eth0 has 2001:db8:1::10/64 and a
-# default route via 2001:db8:1::1, as the image sets them. lab_radvd N...: router advertisements
-# on rN (AWS's shape: the ENI learns its router from them), by radvd, stopped by lab_destroy.
+# out of the interface it came in on, as a VPC does); rN 2001:db8:N+1::1/64 (r0 2001:db8:1::1,
+# r1 2001:db8:2::1, r2 2001:db8:3::1, as their IPv4 subnets are numbered), rc 2001:db8:100::1/64;
+# the client 2001:db8:100::10. The VM's eth0 has 2001:db8:1::10/64 and a default route via
+# 2001:db8:1::1, as the image sets them. lab_radvd N...: router advertisements on rN (AWS's shape:
+# the ENI learns its router from them), by radvd, stopped by lab_destroy.
 lab_ipv6() {
     ip netns exec "$RTR" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/forwarding' || return 1
     ip -n "$RTR" -6 addr add 2001:db8:1::1/64 dev r0 nodad && ip -n "$RTR" -6 addr add 2001:db8:100::1/64 dev rc nodad || return 1
     local n
-    for n in 2 3; do ip -n "$RTR" -6 addr add "2001:db8:$n::1/64" dev "r$n" nodad || return 1; done
+    for n in 1 2; do ip -n "$RTR" -6 addr add "2001:db8:$((n + 1))::1/64" dev "r$n" nodad || return 1; done
     printf '%s\n' 'table inet eni-lab {' \
         '  chain pre { type filter hook prerouting priority 0; policy accept; meta nfproto ipv6 fib saddr . iif oif missing counter drop; }' \
         '}' | ip netns exec "$RTR" nft -f - || return 1
     ip -n "$CLI" -6 addr add 2001:db8:100::10/64 dev c0 nodad && ip -n "$CLI" -6 route add default via 2001:db8:100::1 || return 1
-    ip -n "$VM" -6 addr add 2001:db8:1::10/64 dev eth0 nodad && ip -n "$VM" -6 route add default via 2001:db8:1::1 dev eth0
+    ip -n "$VM" -6 addr add 2001:db8:1::10/64 dev eth0 nodad && ip -n "$VM" -6 route add default via 2001:db8:1::1 dev eth0 || return 1
+    lab_wait_dad "$VM" "$RTR" "$CLI"
+}
+
+# lab_wait_dad NS...: until no address in these namespaces is tentative (at most 10 s). A link's
+# own link-local address goes through duplicate address detection for a second or so after it
+# comes up, and until then the link does not answer neighbour solicitations.
+lab_wait_dad() {
+    local deadline=$((SECONDS + 10)) n
+    for n in "$@"; do
+        while ip -n "$n" -6 addr show tentative | grep -q inet6; do
+            [ $SECONDS -lt $deadline ] || return 1
+            sleep 0.1
+        done
+    done
 }
 
 lab_radvd() {
     local conf=$TMP/radvd.conf n
     : >"$conf"
     for n in "$@"; do
-        printf 'interface r%s { AdvSendAdvert on; MinRtrAdvInterval 30; MaxRtrAdvInterval 100; AdvManagedFlag on;\n  prefix 2001:db8:%s::/64 { AdvOnLink on; AdvAutonomous off; };\n};\n' "$n" "$n" >>"$conf"
+        printf 'interface r%s { AdvSendAdvert on; MinRtrAdvInterval 30; MaxRtrAdvInterval 100; AdvManagedFlag on;\n  prefix 2001:db8:%s::/64 { AdvOnLink on; AdvAutonomous off; };\n};\n' "$n" "$((n + 1))" >>"$conf"
     done
     ip netns exec "$RTR" radvd -C "$conf" -p "$TMP/radvd.pid" -u root -n -m stderr 2>"$TMP/radvd.log" &
     LAB_RADVD=$!
