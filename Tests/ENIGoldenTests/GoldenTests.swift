@@ -83,6 +83,25 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(Set(plan.design.interfaces.compactMap(\.table)).count, 8)
     }
     func testIPAdded() throws { try assertConverges("ip-added") }
+    /// IPv6: a dual-stack ENI of each shape (the router from advertisements, from the metadata),
+    /// with each renderer; an address moved; an IPv6 leaf in error and hostile IPv6 values, which
+    /// hold that ENI's IPv6 (its addresses, rules, routes and files) while its IPv4 goes on.
+    func testIPv6DualStack() throws {
+        for name in ["ipv6-dual-stack", "networkd-ipv6-dual-stack", "networkmanager-ipv6-dual-stack"] { try assertConverges(name) }
+    }
+    func testIPv6Moved() throws { try assertConverges("ipv6-moved") }
+    func testIPv6ErrorHoldsOnlyIPv6() throws {
+        try assertConverges("ipv6-error")
+        let (plan, _, _, _) = try check("ipv6-error")
+        XCTAssertFalse(plan.actions.contains { $0.interface == "eth2" && ($0.change.isFile || $0.change.command.contains(" -6 ")) })
+        XCTAssertTrue(plan.actions.contains { $0.change.command == "+ ip addr add 10.0.3.12/24 dev eth2" })
+    }
+    func testIPv6HostileValues() throws {
+        try assertConverges("ipv6-hostile")
+        let (plan, _, _, _) = try check("ipv6-hostile")
+        XCTAssertEqual(plan.problems.count, 2, "\(plan.problems)")
+        XCTAssertFalse(plan.actions.contains { $0.change.command.contains(" -6 ") || $0.change.command.contains("reboot") })
+    }
     func testIPRemoved() throws { try assertConverges("ip-removed") }
     func testENIDetached() throws { try assertConverges("eni-detached") }
     func testPrimaryIPChanged() throws { try assertConverges("primary-ip-changed") }
