@@ -14,6 +14,11 @@ import Musl
 public struct About: Sendable, Equatable, Encodable {
     public var provider: String
     public var renderer: String
+    /// Why no ENI has IPv6 whatever the metadata says (Tencent's has no IPv6 leaf); nil elsewhere.
+    public var ipv6: String?
+    public init(provider: String, renderer: String, ipv6: String? = nil) {
+        self.provider = provider; self.renderer = renderer; self.ipv6 = ipv6
+    }
 }
 
 /// One reconcile pass: the plan, what was done, and what (if anything) still differs afterwards.
@@ -232,7 +237,10 @@ public struct Agent {
     public var routeProtocol: UInt8? { fileRenderer.routeProtocol }
 
     /// The metadata source and the renderer in effect, and why: `status`, `diff --json`.
-    public var about: About { About(provider: (try? provider().name) ?? config.provider.rawValue, renderer: renderer.description) }
+    public var about: About {
+        let p = try? provider()
+        return About(provider: p?.name ?? config.provider.rawValue, renderer: renderer.description, ipv6: p?.ipv6Note)
+    }
 
     /// The plan, without changing anything (`eni-agent diff`).
     public func diff(interfaces: Set<String> = []) throws -> Plan {

@@ -201,6 +201,7 @@ public enum PlanOutput {
         var problems: [String]
         var provider: String
         var renderer: String
+        var ipv6_note: String?
     }
 
     struct JSONStatusENI: Encodable {
@@ -238,7 +239,7 @@ public enum PlanOutput {
     /// `eni-agent status --json`.
     public static func statusJSON(_ plan: Plan, links: [Link], about: About) -> String {
         encode(JSONStatus(enis: statusRows(plan, links: links), problems: plan.problems.map(\.description),
-                          provider: about.provider, renderer: about.renderer))
+                          provider: about.provider, renderer: about.renderer, ipv6_note: about.ipv6))
     }
 
     /// `eni-agent status`: the metadata source and the renderer in effect, each with why; then a
@@ -250,7 +251,7 @@ public enum PlanOutput {
              $0.ips.isEmpty && $0.ipv6s == nil ? "-" : ($0.ips + ($0.ipv6s ?? [])).joined(separator: ",")]
         }
         let widths = (0..<4).map { c in cells.map { $0[c].count }.max()! }
-        var out = "provider: \(about.provider)\nrenderer: \(about.renderer)\n"
+        var out = "provider: \(about.provider)\nrenderer: \(about.renderer)\n" + (about.ipv6.map { "ipv6: \($0)\n" } ?? "")
         for (i, row) in cells.enumerated() {
             out += (0..<4).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }.joined(separator: "  ")
             out += "  " + row[4] + "\n"

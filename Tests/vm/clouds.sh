@@ -101,6 +101,10 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
     esac
     check "$cloud: status says auto chose $cloud at http://$address/ by DMI" \
         grep -qxF "provider: $cloud (http://$address/latest/meta-data/), chosen by $why" "$TMP/status.txt"
+    if [ "$cloud" = tencent ]; then
+        check "tencent: status says IPv6 is not configured: the metadata has no IPv6 leaf" \
+            grep -qxF "ipv6: Tencent Cloud's metadata has no per-ENI IPv6 leaf; IPv6 is not configured" "$TMP/status.txt"
+    fi
     check "$cloud: status says the guest's systemd-networkd reads the files, and why" \
         grep -qxF "renderer: networkd (auto: systemd-networkd is running (/run/systemd/netif/state exists))" "$TMP/status.txt"
     main6_before=$(gx "ip -6 route show default table main")
