@@ -107,7 +107,7 @@ unit-test: deps
 
 integration-test: build
 	bash Tests/integration/run.sh $(BIN_DEBUG)
-	bash Tests/integration/ipv6.sh $(BIN_DEBUG)
+	bash Tests/integration/ipv6.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/providers.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/daemon.sh $(BIN_DEBUG) $(SIM_DEBUG)
 	bash Tests/integration/systemd.sh $(BIN_DEBUG)

@@ -2,13 +2,17 @@
 # IPv6 integration tests: the real eni-agent binary in the lab of lab.sh with IPv6 (lab_ipv6): a
 # router that checks IPv6 sources strictly (nftables), router advertisements on eth1's link (AWS's
 # shape: no gateway in the metadata), a gateway in the metadata for eth2 (Alibaba's shape).
-# Usage: Tests/integration/ipv6.sh PATH-TO-ENI-AGENT
+# With the metadata simulator, the same through AWS's and Alibaba's metadata trees.
+# Usage: Tests/integration/ipv6.sh PATH-TO-ENI-AGENT [PATH-TO-ENI-METADATA-SIM]
 # Needs root, nft and radvd; without root every test is reported as skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 BIN=${1:?usage: ipv6.sh PATH-TO-ENI-AGENT}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+SIM=${2:-}
+[ -z "$SIM" ] || SIM=$(cd "$(dirname "$SIM")" && pwd)/$(basename "$SIM")
+SIM_PID=
 
 LAB=eni-i6-$$
 # shellcheck source=lab.sh
@@ -16,7 +20,7 @@ LAB=eni-i6-$$
 # shellcheck source=checks.sh
 . "$here/checks.sh"
 TMP=$(mktemp -d /tmp/eni-agent-i6.XXXXXX)
-cleanup() { lab_destroy; rm -rf "$TMP"; }
+cleanup() { [ -z "$SIM_PID" ] || { kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; }; lab_destroy; rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
 skip_unless_root "IPv6 integration tests"
 
@@ -175,6 +179,29 @@ agent reconfigure >"$TMP/reconf7.out" 2>&1; rc=$?
 check "after the detach: no IPv6 rule or route of table 10002 is left" bash -c "[ $rc = 0 ] && ! rules6 | grep -q 'lookup 10002' && [ -z \"\$(table6 10002)\" ]"
 agent reconfigure >"$TMP/reconf8.out" 2>&1
 check "then nothing to do" grep -qx "nothing to do" "$TMP/reconf8.out"
+
+# --- Through the clouds' metadata trees (the simulator on the VM's loopback) -----------------------
+if [ -n "$SIM" ]; then
+    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape.
+    sim_scenario() { python3 -c "import json,sys; d=json.load(open('$META')); d['cloud']=sys.argv[1]; print(json.dumps(d))" "$1"; }
+    meta 'e["eth1"].update(ipv6s=["2001:db8:2::20", "2001:db8:2::21"], subnet6="2001:db8:2::/64", gateway6="2001:db8:2::1")'
+    sim_scenario aws >"$TMP/scenario.json"
+    ip netns exec "$VM" "$SIM" --scenario "$TMP/scenario.json" --listen 127.0.0.1:8654 >"$TMP/sim.out" 2>&1 &
+    SIM_PID=$!
+    deadline=$((SECONDS + 10))
+    until grep -q "^listening on" "$TMP/sim.out" || [ $SECONDS -ge $deadline ]; do sleep 0.05; done
+    cloud_agent() { local p=$1; shift; ip netns exec "$VM" "$BIN" "$@" --root "$ROOT" --provider "$p" --metadata-url http://127.0.0.1:8654 --config /dev/null --renderer ifcfg; }
+    cloud_agent aws reconfigure >"$TMP/aws.out" 2>&1; rc=$?
+    check "AWS's tree (ipv6s, subnet-ipv6-cidr-blocks; no gateway leaf): eth1's IPv6 through the advertised router" bash -c "cat $TMP/aws.out; [ $rc = 0 ] &&
+        ip -n $VM -6 rule | grep -q 'from 2001:db8:2::21 lookup 10001 proto 234' && table6 10001 | grep -q '^default via fe80::'"
+    check "client reaches 2001:db8:2::21 (AWS's tree)" lab_ping6 2001:db8:2::21
+    sim_scenario aliyun | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null ||
+        not_ok "the simulator takes Alibaba's scenario"
+    cloud_agent aliyun reconfigure >"$TMP/aliyun.out" 2>&1; rc=$?
+    check "Alibaba's tree (ipv6s as [a,b], ipv6-gateway): eth1's default route goes to the metadata's gateway" bash -c "cat $TMP/aliyun.out; [ $rc = 0 ] &&
+        table6 10001 | grep -q '^default via 2001:db8:2::1 dev eth1 proto 234' && [ \$(table6 10001 | grep -c '^default') = 1 ]"
+    check "client reaches 2001:db8:2::20 (Alibaba's tree)" lab_ping6 2001:db8:2::20
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
