@@ -113,17 +113,22 @@ class Lab:
 
 
 class ENI:
-    """ENI n (1…8): ethn, MAC 52:54:00:00:<n+1>:0a, subnet 10.0.<n+1>.0/24, `ips` addresses."""
+    """ENI n (1…8): ethn, MAC 52:54:00:00:<n+1>:0a, subnet 10.0.<n+1>.0/24, `ips` addresses; with
+    `ipv6`, that many IPv6 addresses in 2001:db8:<n+1>::/64, router fe80::1 (named by the metadata)."""
 
-    def __init__(self, n, ips):
+    def __init__(self, n, ips, ipv6=0):
         self.n, self.name = n, f"eth{n}"
         self.mac = f"52:54:00:00:{n + 1:02x}:0a"
         self.net = f"10.0.{n + 1}"
         self.ips = [f"{self.net}.{10 + i}" for i in range(ips)]
+        self.ipv6s = [f"2001:db8:{n + 1}::{10 + i:x}" for i in range(ipv6)]
 
     def scenario(self):
-        return {"mac": self.mac, "primary_ip": self.ips[0], "secondary_ips": self.ips[1:],
-                "subnet": f"{self.net}.0/24", "gateway": f"{self.net}.1", "device_number": self.n}
+        e = {"mac": self.mac, "primary_ip": self.ips[0], "secondary_ips": self.ips[1:],
+             "subnet": f"{self.net}.0/24", "gateway": f"{self.net}.1", "device_number": self.n}
+        if self.ipv6s:
+            e.update(ipv6s=self.ipv6s, subnet6=f"2001:db8:{self.n + 1}::/64", gateway6="fe80::1")
+        return e
 
 
 def scenario(enis, cloud="tencent"):
@@ -406,34 +411,43 @@ SOURCES = [("tencent", "Tencent tree (HTTP)"), ("aliyun", "Alibaba tree (HTTP)")
            ("file", "metadata file (no HTTP)")]
 
 
-def apply_cost(ctx, runs):
-    """8 x 30 from nothing: `eni-agent reconfigure` (per metadata source) vs the same kernel changes by
-    `ip -batch` (one process, the floor) and by a script of one `ip` (or sysctl write) per object."""
-    enis = [ENI(n, 30) for n in range(1, 9)]
-    ctx.write_instance(enis)
-    ctx.sim.set_enis(enis)
-    ctx.lab.prepare(enis)
-    ctx.lab.attach(enis)
+def apply_runs(ctx, enis, runs, sources, with_files):
+    """`eni-agent reconfigure` of `enis` from nothing, per metadata source, vs the same kernel changes
+    by `ip -batch` (one process per family, the floor) and by a script of one `ip` (or sysctl write)
+    per object. The ENIs are attached, the metadata file and the simulator describe them."""
     tmp = ctx.tmp
     root = os.path.join(tmp, "apply-root")
     os.makedirs(root, exist_ok=True)
-    plan = sh(ctx.bin, "diff", *agent_args(ctx, root, "tencent", "none"), check=False)
+    first = sources[0][0]
+    plan = sh(ctx.bin, "diff", *agent_args(ctx, root, first, "none"), check=False)
     if plan.returncode != 2:
         raise RuntimeError(f"diff before apply exited {plan.returncode}: {plan.stderr[:500]}")
     ip_lines = [l[len("+ ip "):] for l in plan.stdout.splitlines() if l.startswith("+ ip ")]
     sysctls = [l[len("+ sysctl -w "):].split()[0] for l in plan.stdout.splitlines() if l.startswith("+ sysctl -w ")]
-    batch = os.path.join(tmp, "apply.batch")
-    with open(batch, "w") as f:
-        f.write("\n".join(ip_lines) + "\n")
+    # `ip -batch` takes no option per line: one batch per family (the IPv6 lines without `-6`).
+    batches = {}
+    for family, opt in (("4", ""), ("6", "-6 ")):
+        lines = [l for l in ip_lines if l.startswith("-6 ") == (family == "6")]
+        if lines:
+            path = os.path.join(tmp, f"apply{family}.batch")
+            with open(path, "w") as f:
+                f.write("\n".join(l[len(opt):] for l in lines) + "\n")
+            batches[family] = path
+    # IPv6 settings first, as the agent orders them (no duplicate address detection on the addresses).
+    sysctls.sort(key=lambda kv: not kv.startswith("net.ipv6."))
     writes = "".join(f"echo {kv.split('=')[1]} > /proc/sys/{kv.split('=')[0].replace('.', '/')}\n" for kv in sysctls)
+    v6_writes = "".join(w for w in writes.splitlines(keepends=True) if "/ipv6/" in w)
+    v4_writes = "".join(w for w in writes.splitlines(keepends=True) if "/ipv6/" not in w)
     script = os.path.join(tmp, "apply-per-object.sh")
     with open(script, "w") as f:
-        f.write("#!/bin/sh\nset -e\n" + "".join(f"ip {l}\n" for l in ip_lines) + writes)
+        f.write("#!/bin/sh\nset -e\n" + v6_writes + "".join(f"ip {l}\n" for l in ip_lines) + v4_writes)
     batch_sh = os.path.join(tmp, "apply-batch.sh")
     with open(batch_sh, "w") as f:
-        f.write(f"#!/bin/sh\nset -e\nip -batch {batch}\n" + writes)
-    # Reset to "attached, nothing configured": the ENIs leave and come back (addresses and routes
-    # go with them), the rules carrying protocol 234 go, rp_filter back to the image's 1.
+        f.write("#!/bin/sh\nset -e\n" + v6_writes + "".join(f"ip {'-6 ' if fam == '6' else ''}-batch {p}\n" for fam, p in sorted(batches.items()))
+                + v4_writes)
+    # Reset to "attached, nothing configured": the ENIs leave and come back (addresses, routes and
+    # their per-link settings go with them), the rules carrying protocol 234 go, rp_filter back to
+    # the image's 1.
     reset = os.path.join(tmp, "reset.sh")
     moves_out = "".join(f"link set {e.name} netns {ctx.lab.stage}\n" for e in enis)
     moves_in = "".join(f"link set {e.name} netns {ctx.lab.vm}\n" for e in enis)
@@ -441,32 +455,52 @@ def apply_cost(ctx, runs):
         f.write("#!/bin/sh\nset -e\n"
                 f"printf '{moves_out}' | ip -batch -\n"
                 f"printf '{moves_in}' | ip -n {ctx.lab.stage} -batch -\n"
-                "ip rule flush protocol 234\n"
-                "for t in $(seq 10001 10008); do ip route flush table $t 2>/dev/null || true; done\n"
+                "ip rule flush protocol 234\nip -6 rule flush protocol 234\n"
+                "for t in $(seq 10001 10008); do ip route flush table $t 2>/dev/null || true; ip -6 route flush table $t 2>/dev/null || true; done\n"
                 "for k in all default; do echo 1 > /proc/sys/net/ipv4/conf/$k/rp_filter; done\n"
                 f"rm -rf {root}/etc\n")
     ctx.reset = f"sh {reset}"
     results = {}
-    for source, label in SOURCES:
+    for source, label in sources:
         ctx.sim.set_enis(enis, cloud="tencent" if source == "file" else source)
         cmd = " ".join([ctx.bin, "reconfigure", *agent_args(ctx, root, source, "none")])
         results[f"eni-agent reconfigure, {label}"] = hyperfine(ctx, label, cmd, runs, ctx.reset)
-    ctx.sim.set_enis(enis)
-    cmd = " ".join([ctx.bin, "reconfigure", *agent_args(ctx, root, "tencent")])
-    results["eni-agent reconfigure, Tencent tree (HTTP), ifcfg files too"] = hyperfine(ctx, "files", cmd, runs, ctx.reset)
+    if with_files:
+        ctx.sim.set_enis(enis)
+        cmd = " ".join([ctx.bin, "reconfigure", *agent_args(ctx, root, "tencent")])
+        results["eni-agent reconfigure, Tencent tree (HTTP), ifcfg files too"] = hyperfine(ctx, "files", cmd, runs, ctx.reset)
     results["ip -batch"] = hyperfine(ctx, "ip -batch", f"sh {batch_sh}", runs, ctx.reset)
     results["one ip per object"] = hyperfine(ctx, "per object", f"sh {script}", runs, ctx.reset)
     # Every way must leave the same kernel state: the agent's diff is clean after the baselines too.
-    if sh(ctx.bin, "diff", *agent_args(ctx, root, "tencent", "none"), check=False).returncode != 0:
+    if sh(ctx.bin, "diff", *agent_args(ctx, root, first, "none"), check=False).returncode != 0:
         raise RuntimeError("apply: after the per-object script, eni-agent diff still finds changes")
     floor = results["ip -batch"]["median_ms"]
     for r in results.values():
         r["ratio_to_ip_batch"] = round(r["median_ms"] / floor, 2)
-    # Leave it configured, with files, for the no-op pass.
-    sh("sh", reset)
-    sh(ctx.bin, "reconfigure", *agent_args(ctx, root, "tencent"))
     return {"objects": {"ip_commands": len(ip_lines), "sysctl_writes": len(sysctls)}, "runs": runs,
-            "commands": results}, enis, root
+            "commands": results}, root, reset
+
+
+def apply_cost(ctx, runs):
+    """8 x 30 from nothing, per metadata source, with and without files (`apply_runs`); then the
+    same ENIs dual-stack, 10 IPv6 addresses each (the Alibaba tree and the file: the shapes that name
+    the router). Left configured (IPv4, with files) for the no-op pass."""
+    enis = [ENI(n, 30) for n in range(1, 9)]
+    ctx.write_instance(enis)
+    ctx.sim.set_enis(enis)
+    ctx.lab.prepare(enis)
+    ctx.lab.attach(enis)
+    out, root, reset = apply_runs(ctx, enis, runs, SOURCES, with_files=True)
+    sh("sh", reset)
+    dual = [ENI(n, 30, ipv6=10) for n in range(1, 9)]
+    ctx.write_instance(dual)
+    ctx.sim.set_enis(dual, cloud="aliyun")
+    out["dual_stack"], root, reset = apply_runs(ctx, dual, runs, [s for s in SOURCES if s[0] in ("aliyun", "file")], with_files=False)
+    sh("sh", reset)
+    ctx.write_instance(enis)
+    ctx.sim.set_enis(enis)
+    sh(ctx.bin, "reconfigure", *agent_args(ctx, root, "tencent"))
+    return out, enis, root
 
 
 # --- 3. No-op pass ---------------------------------------------------------------------------------
@@ -917,6 +951,14 @@ def render_table(r):
         v = ap[k]
         goal = f"<= {GOALS['apply_ratio']} x ip -batch" if k.startswith("eni-agent") and "files" not in k else ""
         rows.append((f"apply 8 x 30: {k} (ms)", f"{v['median_ms']} ({v['ratio_to_ip_batch']} x ip -batch)", goal))
+    if "dual_stack" in r["apply"]:
+        ds = r["apply"]["dual_stack"]["commands"]
+        for k in ["eni-agent reconfigure, Alibaba tree (HTTP)", "eni-agent reconfigure, metadata file (no HTTP)", "ip -batch",
+                  "one ip per object"]:
+            v = ds[k]
+            goal = f"<= {GOALS['apply_ratio']} x ip -batch" if k.startswith("eni-agent") else ""
+            rows.append((f"apply 8 x (30 IPv4 + 10 IPv6): {k.replace('eni-agent reconfigure, ', 'eni-agent, ')} (ms)",
+                         f"{v['median_ms']} ({v['ratio_to_ip_batch']} x ip -batch)", goal))
     for k in [label for _, label in SOURCES]:
         v = r["noop"]["one_shot"][k]
         reqs = f", {v['metadata_requests']} requests" if "metadata_requests" in v else ""
