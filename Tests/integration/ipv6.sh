@@ -12,7 +12,7 @@ BIN=${1:?usage: ipv6.sh PATH-TO-ENI-AGENT}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 SIM=${2:-}
 [ -z "$SIM" ] || SIM=$(cd "$(dirname "$SIM")" && pwd)/$(basename "$SIM")
-SIM_PID=
+SIM_PID= DAEMON_PID=
 
 LAB=eni-i6-$$
 # shellcheck source=lab.sh
@@ -20,7 +20,11 @@ LAB=eni-i6-$$
 # shellcheck source=checks.sh
 . "$here/checks.sh"
 TMP=$(mktemp -d /tmp/eni-agent-i6.XXXXXX)
-cleanup() { [ -z "$SIM_PID" ] || { kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; }; lab_destroy; rm -rf "$TMP"; }
+cleanup() {
+    local p
+    for p in $DAEMON_PID $SIM_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    lab_destroy; rm -rf "$TMP"
+}
 trap cleanup EXIT INT TERM
 skip_unless_root "IPv6 integration tests"
 
@@ -201,6 +205,33 @@ if [ -n "$SIM" ]; then
     check "Alibaba's tree (ipv6s as [a,b], ipv6-gateway): eth1's default route goes to the metadata's gateway" bash -c "cat $TMP/aliyun.out; [ $rc = 0 ] &&
         table6 10001 | grep -q '^default via 2001:db8:2::1 dev eth1 proto 234' && [ \$(table6 10001 | grep -c '^default') = 1 ]"
     check "client reaches 2001:db8:2::20 (Alibaba's tree)" lab_ping6 2001:db8:2::20
+
+    # --- The daemon: a restore, and a dual-stack hot-attach whose router it solicits ---------------
+    # New links get accept_ra 0 (as networkd and NetworkManager set it): the kernel solicits no
+    # router on eth3, and radvd advertises unsolicited only every 30 to 100 s.
+    sim_scenario aws | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null
+    ip netns exec "$VM" sh -c 'echo 0 > /proc/sys/net/ipv6/conf/default/accept_ra'
+    LOG=$TMP/daemon.log
+    ip netns exec "$VM" "$BIN" daemon --root "$ROOT" --provider aws --metadata-url http://127.0.0.1:8654 --config /dev/null \
+        --renderer ifcfg --resync-interval 3600 --log-level debug >"$LOG" 2>&1 &
+    DAEMON_PID=$!
+    eventually() { local limit=$1 i; shift; for i in $(seq $((limit * 10))); do "$@" && return 0; sleep 0.1; done; "$@"; }
+    has_rule6() { ip -n "$VM" -6 rule | grep -q "from $1 lookup $2 proto 234"; }
+    check "daemon: started, eth1's IPv6 as it was" eventually 10 has_rule6 2001:db8:2::21 10001
+    ip -n "$VM" -6 rule del from 2001:db8:2::21 lookup 10001 priority 10001
+    check "daemon: an IPv6 rule another program deleted is back" eventually 5 has_rule6 2001:db8:2::21 10001
+    meta 'd["enis"].append({"mac": "52:54:00:00:03:0a", "primary_ip": "10.0.3.10", "subnet": "10.0.3.0/24", "gateway": "10.0.3.1",
+                            "ipv6s": ["2001:db8:3::30"], "subnet6": "2001:db8:3::/64"})'
+    sim_scenario aws | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null
+    { lab_prepare 3 52:54:00:00:03:0a && ip -n "$RTR" -6 addr add 2001:db8:3::1/64 dev r3 nodad && lab_radvd 1 3 && lab_plug 3; } ||
+        not_ok "daemon: eth3 hot-attached"
+    check "daemon: hot-attached eth3's IPv6, its router solicited (accept_ra 0) and learned" \
+        eventually 15 bash -c "ip -n $VM -6 route show table 10003 | grep -q '^default via fe80::' && ip -n $VM -6 rule | grep -q 'from 2001:db8:3::30 lookup 10003'"
+    check "client reaches 2001:db8:3::30 (hot-attached)" lab_ping6 2001:db8:3::30
+    check "daemon: the log says eth3's IPv6 router was announced" grep -q "IPv6 router fe80::[0-9a-f:]* announced on eth3" "$LOG"
+    kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?; DAEMON_PID=
+    check "daemon: SIGTERM, exit 0" test "$rc" = 0
+    [ "$fail" = 0 ] || { echo "--- daemon log"; cat "$LOG"; }
 fi
 
 echo "$pass passed, $fail failed"

@@ -106,6 +106,7 @@ lab_wait_dad() {
 
 lab_radvd() {
     local conf=$TMP/radvd.conf n
+    if [ -n "${LAB_RADVD:-}" ]; then kill "$LAB_RADVD" 2>/dev/null; wait "$LAB_RADVD" 2>/dev/null; LAB_RADVD=; fi
     : >"$conf"
     for n in "$@"; do
         printf 'interface r%s { AdvSendAdvert on; MinRtrAdvInterval 30; MaxRtrAdvInterval 100; AdvManagedFlag on;\n  prefix 2001:db8:%s::/64 { AdvOnLink on; AdvAutonomous off; };\n};\n' "$n" "$((n + 1))" >>"$conf"

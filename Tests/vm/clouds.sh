@@ -133,6 +133,7 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         clean() { one_default && configured 2 && configured 3; }
         check "$cloud (catch-all DHCP): one default route in the main table, no DHCP address left" eventually 20 clean
         gx "networkctl list --no-pager" | sed 's/^/#   /'
+        gx "journalctl -b -u systemd-networkd -o cat --no-pager | grep -iE 'fail|error|warn|out of range' | tail -15" | sed 's/^/#   networkd: /'
         # ... and stays so through what networkd, the agent and a reboot do.
         settled() { configured 2 && configured 3 && configured6 3 && one_default && gx "eni-vm-check consistent"; }
         gx "systemctl restart systemd-networkd"
