@@ -472,8 +472,10 @@ def apply_runs(ctx, enis, runs, sources, with_files):
     results["ip -batch"] = hyperfine(ctx, "ip -batch", f"sh {batch_sh}", runs, ctx.reset)
     results["one ip per object"] = hyperfine(ctx, "per object", f"sh {script}", runs, ctx.reset)
     # Every way must leave the same kernel state: the agent's diff is clean after the baselines too.
-    if sh(ctx.bin, "diff", *agent_args(ctx, root, first, "none"), check=False).returncode != 0:
-        raise RuntimeError("apply: after the per-object script, eni-agent diff still finds changes")
+    ctx.sim.set_enis(enis, cloud="tencent" if first == "file" else first)
+    after = sh(ctx.bin, "diff", *agent_args(ctx, root, first, "none"), check=False)
+    if after.returncode != 0:
+        raise RuntimeError(f"apply: after the per-object script, eni-agent diff still finds changes (exit {after.returncode}):\n{after.stdout[:2000]}{after.stderr[:2000]}")
     floor = results["ip -batch"]["median_ms"]
     for r in results.values():
         r["ratio_to_ip_batch"] = round(r["median_ms"] / floor, 2)
