@@ -158,7 +158,7 @@ public struct Agent {
         for mac in expected { watches.appeared(mac, name: names[mac] ?? "\(mac)", at: started) }
         while true {
             var metadata = try provider.fetch(waitingFor: expected)
-            let observed = try m.observe(renderer: observedPaths, assumeSettled: assumeSettled)
+            let observed = try m.observe(renderer: observedPaths, assumeSettled: assumeSettled, for: metadata.instance)
             let plan = self.plan(metadata.instance, observed, interfaces: interfaces, warnings: metadata.warnings)
             let now = ContinuousClock.now
             _ = watches.passed(plan.enis, names: names, at: now) { ENIWatches.pollDelay($0, base: config.pendingBackoffMilliseconds) }
@@ -269,7 +269,7 @@ public struct Agent {
         let m = try machine()
         let settled = assumeSettled.union(try m.waitForUdev(udevWait))
         let (metadata, first) = if let given {
-            (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces))
+            (MetadataResult(instance: given), self.plan(given, try m.observe(renderer: observedPaths, assumeSettled: settled, for: given), interfaces: interfaces))
         } else {
             try describe(m, interfaces: interfaces, waitingFor: waitingFor, assumeSettled: settled)
         }
@@ -291,7 +291,7 @@ public struct Agent {
                 }
                 _ = poll(nil, 0, 50)  // the neighbour table has no event to wait on here: a look every 50 ms
             }
-            let again = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces)
+            let again = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled, for: instance), interfaces: interfaces)
             applied = applied.followed(by: m.apply(again))
             plan = Plan(actions: plan.actions + again.actions, problems: again.problems, enis: again.enis, design: again.design)
         }
@@ -304,7 +304,7 @@ public struct Agent {
         }
         result.managerProblems += solicitationProblems
         if !plan.isEmpty {
-            result.remaining = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled), interfaces: interfaces).actions
+            result.remaining = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled, for: instance), interfaces: interfaces).actions
         }
         return result
     }

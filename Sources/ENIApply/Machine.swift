@@ -99,19 +99,24 @@ public struct Machine {
     }
 
     /// Reads everything the planner needs: the kernel, /proc/sys, udev and the renderer's files.
-    /// Links in `assumeSettled` are taken as finished by udev whatever its database says.
-    public func observe(renderer: any FileRenderer, assumeSettled: Set<String> = []) throws -> ObservedState {
+    /// Links in `assumeSettled` are taken as finished by udev whatever its database says. The IPv6
+    /// settings are read only for the links of the ENIs in `for` that have IPv6, and the routers
+    /// only where one of them has no gateway in the metadata: an IPv4-only machine reads neither.
+    public func observe(renderer: any FileRenderer, assumeSettled: Set<String> = [], for instance: Instance? = nil) throws -> ObservedState {
         let finished = udev.finished()  // before the links: see `Udev.finished`
         let links = try kernel.links()
+        let ipv6 = (instance?.enis ?? []).filter { $0.ipv6 != nil }
+        let ipv6MACs = Set(ipv6.map(\.mac))
         var sysctls: [String: String] = [:]
         var keys = ["all", "default"].map { SysctlSetting.ipv4Conf($0, "rp_filter") }
-        for l in links where l.mac != nil {
+        for l in links {
+            guard let mac = l.mac else { continue }
             keys += ["rp_filter", "promote_secondaries"].map { SysctlSetting.ipv4Conf(l.name, $0) }
-            keys += SysctlSetting.ipv6ENILeaves.map { SysctlSetting.ipv6Conf(l.name, $0.leaf) }
+            if ipv6MACs.contains(mac) { keys += SysctlSetting.ipv6ENILeaves.map { SysctlSetting.ipv6Conf(l.name, $0.leaf) } }
         }
         for k in keys { sysctls[k] = procSys.read(k) }
         return ObservedState(links: links, addresses: try kernel.addresses(), routes: try kernel.routes(), rules: try kernel.rules(),
-                             routers: try kernel.routers(),
+                             routers: ipv6.contains { $0.ipv6?.gateway == nil } ? try kernel.routers() : [],
                              sysctls: sysctls, files: try files.observe(directories: renderer.directories, files: renderer.files),
                              unsettled: Udev.unsettled(links, finished: finished).subtracting(assumeSettled))
     }
