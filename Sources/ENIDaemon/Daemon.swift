@@ -443,7 +443,7 @@ struct Loop {
                 if removedByPass.remove(Self.key(o.change)) == nil { why.append("\(a.address)/\(a.prefixLength) removed from \(l.name)") }
             case (.new, .route(let r, _)) where r.proto != ours && r.proto != managerRoutes && tables.contains(r.table):
                 why.append("a route of another program in table \(r.table)")
-            case (.new, .route(let r, let index?)) where r.table == Self.mainTable && r.destination.length == 0 && r.proto != ours:
+            case (.new, .route(let r, let index?)) where r.table == Planner.mainTable && r.destination.isDefault && r.proto != ours:
                 // A second default route in the main table through an ENI (a DHCP client the image
                 // runs on it): a pass, in which the network manager may be told of the agent's file.
                 guard let l = known[index], isCandidate(l), l.mac != lastInstance?.primaryMAC else { continue }
@@ -457,9 +457,6 @@ struct Loop {
         }
         return why
     }
-
-    /// `RT_TABLE_MAIN`.
-    static let mainTable: UInt32 = 254
 
     /// What identifies an address, route or rule in the kernel's notifications.
     static func key(_ c: LinkEvents.Change) -> String {

@@ -90,13 +90,13 @@ public struct SysctlSetting: Hashable, Sendable {
     public init(key: String, value: String, owner: MACAddress? = nil) { self.key = key; self.value = value; self.owner = owner }
 
     /// `net.ipv4.conf.IF.LEAF`; a dot in an interface name is written `/`, as sysctl.d(5) has it.
-    public static func ipv4Conf(_ interface: String, _ leaf: String) -> String {
-        "net.ipv4.conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
-    }
+    public static func ipv4Conf(_ interface: String, _ leaf: String) -> String { conf("ipv4", interface, leaf) }
 
     /// `net.ipv6.conf.IF.LEAF`, written as `ipv4Conf`.
-    public static func ipv6Conf(_ interface: String, _ leaf: String) -> String {
-        "net.ipv6.conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
+    public static func ipv6Conf(_ interface: String, _ leaf: String) -> String { conf("ipv6", interface, leaf) }
+
+    static func conf(_ family: String, _ interface: String, _ leaf: String) -> String {
+        "net.\(family).conf.\(interface.replacingOccurrences(".", with: "/")).\(leaf)"
     }
 
     /// What a secondary ENI with IPv6 needs: IPv6 on (`disable_ipv6` 0); no duplicate address

@@ -43,7 +43,7 @@ public enum Planner {
     public static let maxSlot = 32 * 256 - 1
     /// The kernel's rule for the main table; ours must come before it.
     public static let mainRulePriority: UInt32 = 32766
-    /// The main table's number.
+    /// The main table's number (`RT_TABLE_MAIN`).
     public static let mainTable: UInt32 = 254
 
     /// `retired`: the renderers not in effect. The agent's marked files at their paths are
@@ -455,12 +455,13 @@ private struct Builder {
         var keys = Set(sysctls.map(\.key))
         let linkOwners = Dictionary(observed.links.compactMap { l in l.mac.map { (SysctlSetting.ipv4Conf(l.name, "rp_filter"), $0) } },
                                     uniquingKeysWith: { a, _ in a })
-        let ipv6Held = Set(designs.filter { $0.eni.ipv6Unknown != nil }.map(\.mac))
+        // (Not those whose router is awaited: their settings are set, above.)
+        let ipv6Unknown = Set(designs.filter { $0.eni.ipv6Unknown != nil }.map(\.mac))
         let ipv6Leaves = SysctlSetting.ipv6ENILeaves.map { "." + $0.leaf }
         for var p in renderer.persistedSettings(observed.files) {
             let isIPv6 = p.key.hasPrefix("net.ipv6.conf.") && ipv6Leaves.contains { p.key.hasSuffix($0) }
             guard p.key.hasSuffix(".rp_filter") || isIPv6, let owner = p.owner ?? linkOwners[p.key],
-                  protectedOwners.contains(owner) || (isIPv6 && ipv6Held.contains(owner)), keys.insert(p.key).inserted else { continue }
+                  protectedOwners.contains(owner) || (isIPv6 && ipv6Unknown.contains(owner)), keys.insert(p.key).inserted else { continue }
             p.owner = owner
             sysctls.append(p)
         }
