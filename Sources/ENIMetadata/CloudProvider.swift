@@ -367,8 +367,13 @@ final class AliyunTree: OneBatchTree {
 /// trusted only for the top-level MAC (a hot-plugged ENI reads 0 until it propagates);
 /// `network-card` answers 404 on single-card instances. IPv6: `ipv6s` (one per line) and
 /// `subnet-ipv6-cidr-blocks` (exactly one); no gateway leaf (router advertisements name it).
+///
+/// An ENI in an IPv6-only subnet has no IPv4: `local-ipv4s` and `subnet-ipv4-cidr-block` both
+/// answer 404 and `ipv6s` answers. Only all three together say so: either IPv4 leaf missing alone,
+/// or both with no `ipv6s`, is an ENI whose metadata has not propagated yet (pending).
 final class AWSTree: OneBatchTree {
-    struct Static { var subnet: IPv4Prefix; var id: String?; var deviceNumber: Int?; var networkCard: Int? }
+    /// `subnet` nil: an IPv6-only ENI.
+    struct Static { var subnet: IPv4Prefix?; var id: String?; var deviceNumber: Int?; var networkCard: Int? }
     let statics = MACCache<Static>()
     let ipv6 = IPv6Leaves(addresses: .ipv6List, subnet: "subnet-ipv6-cidr-blocks", subnetIsListing: true, gateway: nil)
     var caches: [any MACKeyed] { [statics, ipv6.statics] }
@@ -385,11 +390,12 @@ final class AWSTree: OneBatchTree {
 
     func eni(_ e: ENIDir, _ reads: Reads) throws(ENIRead) -> ENI {
         let dir = e.dir, url = reads.pass.url
+        let subnetPath = dir + "subnet-ipv4-cidr-block", listPath = dir + "local-ipv4s"
         var st: Static
         if let c = statics[e.mac] {
             st = c
         } else {
-            let subnet = try reads.need(dir + "subnet-ipv4-cidr-block", .prefix)
+            let subnet = try reads.optional(subnetPath, .prefix)
             let id = try reads.optional(dir + "interface-id", .text)
             let card = try reads.optional(dir + "network-card", .int(0...31))
             st = Static(subnet: subnet, id: id, deviceNumber: nil, networkCard: card)
@@ -398,20 +404,36 @@ final class AWSTree: OneBatchTree {
             let n = try reads.optional(dir + "device-number", .int(0...255))
             st.deviceNumber = (n == 0 && !e.isPrimary) ? nil : n
         }
-        let listPath = dir + "local-ipv4s"
-        let lines = try reads.need(listPath, .list)
+        let lines = try reads.optional(listPath, .list)
+        guard let subnet = st.subnet else {
+            // No IPv4 subnet: an IPv6-only ENI while `local-ipv4s` is 404 and `ipv6s` answers;
+            // anything else is read again next pass, subnet included.
+            guard lines == nil, reads.exists(ipv6.addressesPath(e)) else {
+                statics[e.mac] = nil
+                throw .pending("\(url(lines == nil ? listPath : subnetPath)) answers 404")
+            }
+            statics[e.mac] = st
+            do {
+                // Its IPv6 is read next (`IPv6Leaves.describe`).
+                return try ENI(mac: e.mac, ipv4: nil, deviceNumber: st.deviceNumber, networkCard: st.networkCard, id: st.id,
+                               ipv6Unknown: .pending("\(url(ipv6.addressesPath(e))) not read yet"))
+            } catch {
+                throw .invalid("\(url(dir)): \(error)")
+            }
+        }
+        guard let lines else { throw .pending("\(url(listPath)) answers 404") }
         var ips: [IPv4Address] = []
         for l in lines {
             do { ips.append(try parseIPv4(l, at: url(listPath))) } catch { throw .invalid(error.message) }
         }
         guard let primaryIP = ips.first else { throw .pending("\(url(listPath)) is empty") }
-        for ip in ips where !st.subnet.contains(ip) {
-            throw .invalid("\(url(listPath)): \(ip) is outside the subnet \(st.subnet)")
+        for ip in ips where !subnet.contains(ip) {
+            throw .invalid("\(url(listPath)): \(ip) is outside the subnet \(subnet)")
         }
-        let gateway = IPv4Address(value: st.subnet.network.value &+ 1)
+        let gateway = IPv4Address(value: subnet.network.value &+ 1)
         let eni: ENI
         do {
-            eni = try ENI(mac: e.mac, primaryIP: primaryIP, secondaryIPs: Array(ips.dropFirst()), subnet: st.subnet,
+            eni = try ENI(mac: e.mac, primaryIP: primaryIP, secondaryIPs: Array(ips.dropFirst()), subnet: subnet,
                           gateway: gateway, deviceNumber: st.deviceNumber, networkCard: st.networkCard, id: st.id)
         } catch {
             throw .invalid("\(url(dir)): \(error)")
@@ -432,8 +454,9 @@ final class AWSTree: OneBatchTree {
 /// Whatever goes wrong here holds the ENI's IPv6 only (`ENI.ipv6Unknown`), never its IPv4:
 /// pending for "not yet" as the IPv4 leaves have it (the subnet or router leaf answers 404, an
 /// empty list of addresses or blocks), invalid for anything else (an HTTP error, a malformed
-/// list, a bad value, what `ENIIPv6` refuses). Only an ENI whose IPv4 was described gets its IPv6
-/// (and its subnet read).
+/// list, a bad value, what `ENIIPv6` refuses). Only an ENI whose IPv4 was described, or that the
+/// tree found IPv6-only, gets its IPv6 (and its subnet read); an IPv6-only ENI whose IPv6 is held
+/// has nothing configured and keeps what it has.
 final class IPv6Leaves {
     struct Static: Equatable { var subnet: IPv6Prefix; var gateway: IPv6Address? }
     let statics = MACCache<Static>()
@@ -480,8 +503,14 @@ final class IPv6Leaves {
         for (mac, r) in found {
             guard case .success(var eni) = out[mac] else { continue }
             switch r {
-            case .success(let v6): eni.ipv6 = v6
-            case .failure(let why): eni.ipv6Unknown = why.undescribed
+            case .success(let v6):
+                // An IPv6-only ENI whose `ipv6s` is gone meanwhile: not described yet.
+                guard v6 != nil || eni.ipv4 != nil else {
+                    out[mac] = .failure(.pending("\(pass.url(addressesPath(enis.first { $0.mac == mac }!))) answers 404"))
+                    continue
+                }
+                eni.ipv6 = v6; eni.ipv6Unknown = nil
+            case .failure(let why): eni.ipv6 = nil; eni.ipv6Unknown = why.undescribed
             }
             out[mac] = .success(eni)
         }

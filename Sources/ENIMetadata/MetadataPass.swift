@@ -221,6 +221,9 @@ struct Reads {
         return v
     }
 
+    /// The leaf at `path` answered, whatever its value (neither 404 nor an error).
+    func exists(_ path: String) -> Bool { ((try? answers[path]!.get()) ?? nil) != nil }
+
     /// A leaf that may be absent (404 -> nil).
     func optional<T>(_ path: String, _ parse: Leaf<T>) throws(ENIRead) -> T? {
         do { return try value(path, parse) } catch { throw .invalid(error.message) }

@@ -51,8 +51,9 @@ public struct InterfaceDesign: Hashable, Sendable {
     /// `ip addr` entries this interface must carry (the primary ENI: its secondary IPs only), IPv4
     /// then IPv6.
     public var addresses: [InterfaceAddress] {
-        let ips = role == .primary ? eni.secondaryIPs : eni.allIPs
-        return ips.map { InterfaceAddress(address: $0, prefixLength: eni.subnet.length, device: name) }
+        let v4 = eni.ipv4
+        let ips = role == .primary ? v4?.secondaryIPs ?? [] : eni.allIPs
+        return ips.map { InterfaceAddress(address: $0, prefixLength: v4!.subnet.length, device: name) }
             + (ipv6?.eni.addresses ?? []).map { InterfaceAddress(address: $0, prefixLength: ENIIPv6.addressPrefixLength, device: name) }
     }
 
@@ -60,10 +61,13 @@ public struct InterfaceDesign: Hashable, Sendable {
     /// each family it has.
     public var routes: [Route] {
         guard role == .secondary, let table else { return [] }
-        var routes = [
-            Route(table: table, destination: eni.subnet, device: name, scope: .link, proto: routeProto),
-            Route(table: table, destination: .any, gateway: eni.gateway, device: name, proto: routeProto),
-        ]
+        var routes: [Route] = []
+        if let v4 = eni.ipv4 {
+            routes += [
+                Route(table: table, destination: v4.subnet, device: name, scope: .link, proto: routeProto),
+                Route(table: table, destination: .any, gateway: v4.gateway, device: name, proto: routeProto),
+            ]
+        }
         if let (v6, gateway) = ipv6 {
             routes += [
                 Route(table: table, destination: .v6(v6.subnet), device: name, proto: routeProto),

@@ -45,44 +45,26 @@ public struct ENIIPv6: Hashable, Sendable {
     }
 }
 
-/// One elastic network interface as the cloud describes it.
-public struct ENI: Hashable, Sendable {
-    public var mac: MACAddress
+/// An ENI's IPv4 addresses as the cloud describes them.
+public struct ENIIPv4: Hashable, Sendable {
     public var primaryIP: IPv4Address
     /// Secondary private IPs, sorted, without duplicates and without the primary IP.
     public var secondaryIPs: [IPv4Address]
     public var subnet: IPv4Prefix
     public var gateway: IPv4Address
-    /// The provider's device index (AWS `device-number`), when it has one.
-    public var deviceNumber: Int?
-    /// The provider's network card index (AWS `network-card`), when it has one.
-    public var networkCard: Int?
-    /// The provider's ENI id (`eni-...`), for display only.
-    public var id: String?
-    /// Its IPv6 addresses; nil when it has none, or when `ipv6Unknown` says why they are not known.
-    public var ipv6: ENIIPv6?
-    /// Why the metadata could not describe its IPv6 this time (an invalid value, a router not yet
-    /// known): its IPv6 is left as it is, its IPv4 is configured all the same.
-    public var ipv6Unknown: Undescribed?
 
-    /// Builds and validates an ENI: a unicast MAC; a subnet of /8 to /30; every IP and the gateway
-    /// inside the subnet and neither its network nor its broadcast address; the gateway not one of
-    /// the ENI's IPs; indices in range.
-    public init(
-        mac: MACAddress, primaryIP: IPv4Address, secondaryIPs: [IPv4Address] = [],
-        subnet: IPv4Prefix, gateway: IPv4Address,
-        deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil,
-        ipv6: ENIIPv6? = nil, ipv6Unknown: Undescribed? = nil
-    ) throws(ModelError) {
-        let name = "ENI \(mac)"
-        try mac.requireUnicast(for: name)
+    /// Validates: a subnet of /8 to /30; every IP and the gateway inside the subnet and neither its
+    /// network nor its broadcast address; the gateway not one of the IPs. `name` begins each error
+    /// (`ENI 52:54:00:00:00:02`).
+    public init(primaryIP: IPv4Address, secondaryIPs: [IPv4Address] = [], subnet: IPv4Prefix, gateway: IPv4Address,
+                name: String) throws(ModelError) {
         guard subnet.length <= 30 else {
             throw ModelError("\(name): subnet \(subnet) is too small for an ENI")
         }
         // No cloud has a subnet larger than a /8 (VPCs are /8 to /28); a /0 would make every address
         // on the link "in the subnet" and strip the ENI.
-        guard subnet.length >= ENI.minimumSubnetLength else {
-            throw ModelError("\(name): subnet \(subnet) is too large for an ENI (shorter than /\(ENI.minimumSubnetLength))")
+        guard subnet.length >= ENIIPv4.minimumSubnetLength else {
+            throw ModelError("\(name): subnet \(subnet) is too large for an ENI (shorter than /\(ENIIPv4.minimumSubnetLength))")
         }
         for ip in [primaryIP] + secondaryIPs {
             guard subnet.contains(ip) else { throw ModelError("\(name): IP \(ip) is outside its subnet \(subnet)") }
@@ -99,6 +81,49 @@ public struct ENI: Hashable, Sendable {
         guard gateway != primaryIP, !secondaryIPs.contains(gateway) else {
             throw ModelError("\(name): gateway \(gateway) is also one of its IPs")
         }
+        self.primaryIP = primaryIP
+        self.secondaryIPs = Array(Set(secondaryIPs).subtracting([primaryIP])).sorted()
+        self.subnet = subnet
+        self.gateway = gateway
+    }
+
+    /// The shortest subnet prefix an ENI may have.
+    public static let minimumSubnetLength = 8
+
+    /// Primary IP first, then the secondary IPs in order.
+    public var allIPs: [IPv4Address] { [primaryIP] + secondaryIPs }
+}
+
+/// One elastic network interface as the cloud describes it: IPv4, IPv6 or both (an ENI in an
+/// IPv6-only subnet has no IPv4 address).
+public struct ENI: Hashable, Sendable {
+    public var mac: MACAddress
+    /// Its IPv4 addresses; nil for an IPv6-only ENI.
+    public var ipv4: ENIIPv4?
+    /// The provider's device index (AWS `device-number`), when it has one.
+    public var deviceNumber: Int?
+    /// The provider's network card index (AWS `network-card`), when it has one.
+    public var networkCard: Int?
+    /// The provider's ENI id (`eni-...`), for display only.
+    public var id: String?
+    /// Its IPv6 addresses; nil when it has none, or when `ipv6Unknown` says why they are not known.
+    public var ipv6: ENIIPv6?
+    /// Why the metadata could not describe its IPv6 this time (an invalid value, a router not yet
+    /// known): its IPv6 is left as it is, its IPv4 is configured all the same.
+    public var ipv6Unknown: Undescribed?
+
+    /// Builds and validates an ENI: a unicast MAC; IPv4, IPv6 or an IPv6 not known this time (an
+    /// ENI without IPv4 whose IPv6 is unknown is left as it is); indices in range.
+    public init(
+        mac: MACAddress, ipv4: ENIIPv4?,
+        deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil,
+        ipv6: ENIIPv6? = nil, ipv6Unknown: Undescribed? = nil
+    ) throws(ModelError) {
+        let name = "ENI \(mac)"
+        try mac.requireUnicast(for: name)
+        guard ipv4 != nil || ipv6 != nil || ipv6Unknown != nil else {
+            throw ModelError("\(name): no IPv4 and no IPv6 address")
+        }
         if let d = deviceNumber, d < 0 || d > 255 {
             throw ModelError("\(name): device number \(d) out of range 0...255")
         }
@@ -109,10 +134,7 @@ public struct ENI: Hashable, Sendable {
             throw ModelError("\(name): invalid ENI id \(quoted(id))")
         }
         self.mac = mac
-        self.primaryIP = primaryIP
-        self.secondaryIPs = Array(Set(secondaryIPs).subtracting([primaryIP])).sorted()
-        self.subnet = subnet
-        self.gateway = gateway
+        self.ipv4 = ipv4
         self.deviceNumber = deviceNumber
         self.networkCard = networkCard
         self.id = id
@@ -120,11 +142,20 @@ public struct ENI: Hashable, Sendable {
         self.ipv6Unknown = ipv6Unknown
     }
 
-    /// The shortest subnet prefix an ENI may have.
-    public static let minimumSubnetLength = 8
+    /// An ENI with IPv4 (and perhaps IPv6), validated as `ENIIPv4` and the other `init` do.
+    public init(
+        mac: MACAddress, primaryIP: IPv4Address, secondaryIPs: [IPv4Address] = [],
+        subnet: IPv4Prefix, gateway: IPv4Address,
+        deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil,
+        ipv6: ENIIPv6? = nil, ipv6Unknown: Undescribed? = nil
+    ) throws(ModelError) {
+        try mac.requireUnicast(for: "ENI \(mac)")
+        let v4 = try ENIIPv4(primaryIP: primaryIP, secondaryIPs: secondaryIPs, subnet: subnet, gateway: gateway, name: "ENI \(mac)")
+        try self.init(mac: mac, ipv4: v4, deviceNumber: deviceNumber, networkCard: networkCard, id: id, ipv6: ipv6, ipv6Unknown: ipv6Unknown)
+    }
 
-    /// Primary IP first, then the secondary IPs in order.
-    public var allIPs: [IPv4Address] { [primaryIP] + secondaryIPs }
+    /// Its IPv4 addresses, primary first (none for an IPv6-only ENI).
+    public var allIPs: [IPv4Address] { ipv4?.allIPs ?? [] }
 }
 
 /// Why the metadata could not describe an ENI this time. Either way nothing of it is changed.

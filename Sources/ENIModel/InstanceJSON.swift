@@ -14,6 +14,8 @@
 ///     }
 ///
 /// `secondary_ips`, `device_number`, `network_card` and `id` are optional. Unknown keys are errors.
+/// An IPv6-only ENI has none of `primary_ip`, `subnet`, `gateway` and `secondary_ips`, and lists
+/// addresses in `ipv6s`; an ENI with one of the three IPv4 keys needs all three.
 ///
 /// IPv6, optional: `ipv6s` (the ENI's addresses, any RFC 4291 text form), `subnet6` (their
 /// subnet, `ADDR/n`, host bits zero), needed when `ipv6s` lists addresses, and `gateway6` (the
@@ -61,7 +63,7 @@ public enum InstanceJSON {
         let o = try item.object(at: at,
             keys: ["mac", "primary_ip", "secondary_ips", "subnet", "gateway", "device_number", "network_card", "id",
                    "ipv6s", "subnet6", "gateway6"],
-            required: ["mac", "primary_ip", "subnet", "gateway"])
+            required: ["mac"])
         // A fixed order (the secondary IPs, the subnet's text, then `ENI.init`'s parameters): of
         // several bad fields, the first in that order is named.
         var secondaries: [IPv4Address] = []
@@ -69,19 +71,36 @@ public enum InstanceJSON {
             guard case .array(let ips) = s else { throw ModelError("\(at).secondary_ips: expected an array, found \(s.summary)") }
             for (j, ip) in ips.enumerated() { secondaries.append(try ip.ipv4(at: "\(at).secondary_ips[\(j)]")) }
         }
-        let subnetText = try o["subnet"]!.string(at: "\(at).subnet")
+        let ipv4Keys = ["primary_ip", "subnet", "gateway"]
+        let hasIPv4 = ipv4Keys.contains { o[$0] != nil } || o["secondary_ips"] != nil
+        if hasIPv4, let missing = ipv4Keys.first(where: { o[$0] == nil }) {
+            throw ModelError("\(at).\(missing): missing (an ENI with IPv4 needs primary_ip, subnet and gateway)")
+        }
+        let subnetText = try o["subnet"]?.string(at: "\(at).subnet")
         let mac = try o["mac"]!.mac(at: "\(at).mac")
-        let primaryIP = try o["primary_ip"]!.ipv4(at: "\(at).primary_ip")
-        let subnet: IPv4Prefix
-        do { subnet = try IPv4Prefix(subnetText) } catch { throw ModelError("\(at).subnet: \(error)") }
-        let gateway = try o["gateway"]!.ipv4(at: "\(at).gateway")
+        var ipv4: ENIIPv4?
+        if hasIPv4 {
+            let primaryIP = try o["primary_ip"]!.ipv4(at: "\(at).primary_ip")
+            let subnet: IPv4Prefix
+            do { subnet = try IPv4Prefix(subnetText!) } catch { throw ModelError("\(at).subnet: \(error)") }
+            let gateway = try o["gateway"]!.ipv4(at: "\(at).gateway")
+            do {
+                try mac.requireUnicast(for: "ENI \(mac)")
+                ipv4 = try ENIIPv4(primaryIP: primaryIP, secondaryIPs: secondaries, subnet: subnet, gateway: gateway, name: "ENI \(mac)")
+            } catch {
+                throw ModelError("\(at): \(error)")
+            }
+        }
         let deviceNumber = try o["device_number"]?.int(at: "\(at).device_number")
         let networkCard = try o["network_card"]?.int(at: "\(at).network_card")
         let id = try o["id"]?.string(at: "\(at).id")
         let (ipv6, ipv6Unknown) = Self.ipv6(o, mac: mac, at: at)
+        if ipv4 == nil, ipv6 == nil, ipv6Unknown == nil {
+            throw ModelError("\(at): no IPv4 (primary_ip, subnet, gateway) and no IPv6 (ipv6s)")
+        }
         do {
-            return try ENI(mac: mac, primaryIP: primaryIP, secondaryIPs: secondaries, subnet: subnet, gateway: gateway,
-                           deviceNumber: deviceNumber, networkCard: networkCard, id: id, ipv6: ipv6, ipv6Unknown: ipv6Unknown)
+            return try ENI(mac: mac, ipv4: ipv4, deviceNumber: deviceNumber, networkCard: networkCard, id: id,
+                           ipv6: ipv6, ipv6Unknown: ipv6Unknown)
         } catch {
             throw ModelError("\(at): \(error)")
         }

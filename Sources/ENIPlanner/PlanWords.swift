@@ -24,6 +24,10 @@ extension Plan {
     public func condition(of s: ENIStatus) -> (condition: ENICondition, reason: String?) {
         switch s.state {
         case .managed(let d):
+            // An IPv6-only ENI whose IPv6 is held has nothing configured: it is as its IPv6 is.
+            if d.role == .secondary, d.eni.ipv4 == nil, let held = d.ipv6Held {
+                return held.isPending ? (.pending, held.reason) : (.error, held.reason)
+            }
             let n = actions.filter { $0.interface == d.name }.count
             return n == 0 ? (.configured, nil) : (.unconfigured, "\(n) changes to apply")
         case .waiting: return (.pending, "listed by the metadata; no link with this MAC yet")

@@ -314,18 +314,21 @@ private struct Builder {
             let have = observed.addresses.filter { $0.device == d.name }.sorted()
             let want = d.addresses
             let wanted = Set(want.map(\.identity))
-            // IPv6: the agent's own on a secondary ENI whose IPv6 is not held: in its subnet, or
-            // the source of one of the agent's rules to its table (its IPv6 gone from the metadata).
+            // The agent's own: on a secondary ENI, an address in its subnet of that family or the
+            // source of one of the agent's rules to its table (an address gone from the metadata
+            // with its subnet: IPv6 taken off, an ENI now IPv6-only); IPv6 only where its IPv6 is
+            // not held. On the primary, its secondary IPs in its subnet.
             let v6Held = d.ipv6Held != nil
-            let formerV6 = Set(observed.rules.filter { r in
-                isOurs(r) && r.family == .v6 && r.table == d.table && r.source?.isHost == true
+            let formerSources = Set(observed.rules.filter { r in
+                isOurs(r) && r.table == d.table && r.source?.isHost == true
             }.compactMap { $0.source?.network })
             func isAgents(_ a: InterfaceAddress) -> Bool {
                 switch a.address {
                 case .v4(let ip):
-                    d.eni.subnet.contains(ip) && (d.role == .secondary || (a.isSecondary && ip != d.eni.primaryIP))
+                    (d.eni.ipv4.map { v4 in v4.subnet.contains(ip) && (d.role == .secondary || (a.isSecondary && ip != v4.primaryIP)) } ?? false)
+                        || (d.role == .secondary && formerSources.contains(a.address))
                 case .v6(let ip):
-                    d.role == .secondary && !v6Held && ((d.eni.ipv6?.subnet.contains(ip) ?? false) || formerV6.contains(a.address))
+                    d.role == .secondary && !v6Held && ((d.eni.ipv6?.subnet.contains(ip) ?? false) || formerSources.contains(a.address))
                 }
             }
             // An address duplicate address detection has not passed does not work: added again.
@@ -431,6 +434,8 @@ private struct Builder {
         case .strict: rpValue = "1"; targets = designs.filter { $0.role == .secondary }
         case .off: rpValue = "0"; targets = designs; machineWide = ["all", "default"]
         }
+        // rp_filter is IPv4's: an IPv6-only ENI has nothing for it to check.
+        targets = targets.filter { $0.eni.ipv4 != nil }
         if let rpValue {
             let why = "rp_filter mode \(config.rpFilter.rawValue)"
             wanted += machineWide.map { (nil, SysctlSetting(key: SysctlSetting.ipv4Conf($0, "rp_filter"), value: rpValue), why) }

@@ -90,7 +90,8 @@ public struct NetworkManagerRenderer: FileRenderer {
 
     /// The `[ipv4]` or `[ipv6]` group's keys after its name: the ENI's addresses, routes and rules
     /// of that family.
-    /// - IPv4: `method=manual` (the metadata's addresses, set statically: no DHCP client).
+    /// - IPv4: `method=manual` (the metadata's addresses, set statically: no DHCP client);
+    ///   `method=disabled` for an IPv6-only ENI (no IPv4 at all, no DHCP client either).
     /// - IPv6 of an ENI with IPv6: `method=manual` as well: the metadata's addresses (/128), and
     ///   neither NetworkManager's router advertisement client (it would add a default route to the
     ///   main table, and SLAAC addresses) nor DHCPv6; NetworkManager sets the link's `accept_ra` 0.
@@ -101,7 +102,7 @@ public struct NetworkManagerRenderer: FileRenderer {
     /// whatever else it says; the ENI's default route is in its own table.
     static func ipLines(_ d: InterfaceDesign, _ family: IPFamily) throws(ModelError) -> [String] {
         let addresses = d.addresses.filter { $0.family == family }
-        guard family == .v4 || !addresses.isEmpty else { return ["method=link-local"] }
+        guard !addresses.isEmpty else { return [family == .v4 ? "method=disabled" : "method=link-local"] }
         var lines = ["method=manual"]
         for (i, a) in addresses.enumerated() { lines.append("address\(i + 1)=\(a.address)/\(a.prefixLength)") }
         lines.append("never-default=true")

@@ -116,13 +116,16 @@ public struct IfcfgRenderer: FileRenderer {
             try validateInterfaceName(d.name)
             let marker = FileMarker.line(owner: d.mac)
             var ifcfg = [marker]
-            let len = String(d.eni.subnet.length)
+            // An IPv6-only ENI: no IPADDR, so no IPv4 at all (`BOOTPROTO=none`).
+            var ipv4: [(String, String)] = []
+            if let v4 = d.eni.ipv4 {
+                let len = String(v4.subnet.length)
+                ipv4 = [("IPADDR", v4.primaryIP.description), ("PREFIX", len)]
+                    + v4.secondaryIPs.enumerated().flatMap { i, ip in [("IPADDR\(i + 1)", ip.description), ("PREFIX\(i + 1)", len)] }
+            }
             let fields: [(String, String)] = [
                 ("DEVICE", d.name), ("HWADDR", d.mac.description), ("ONBOOT", "yes"), ("BOOTPROTO", "none"),
-                ("IPADDR", d.eni.primaryIP.description), ("PREFIX", len),
-            ] + d.eni.secondaryIPs.enumerated().flatMap { i, ip in
-                [("IPADDR\(i + 1)", ip.description), ("PREFIX\(i + 1)", len)]
-            } + [("DEFROUTE", "no")] + Self.ipv6Fields(d) + [("NM_CONTROLLED", nmControlled ? "yes" : "no")]
+            ] + ipv4 + [("DEFROUTE", "no")] + Self.ipv6Fields(d) + [("NM_CONTROLLED", nmControlled ? "yes" : "no")]
             for (k, v) in fields { ifcfg.append(try ShellValue.assignment(k, v)) }
             out["\(Self.directory)/ifcfg-\(d.name)"] = ifcfg.joined(separator: "\n") + "\n"
             // `ifup-routes` runs the lines of `route-IF` / `rule-IF` with `ip -4`, those of
@@ -130,8 +133,9 @@ public struct IfcfgRenderer: FileRenderer {
             for family in IPFamily.allCases {
                 let suffix = family == .v4 ? "" : "6"
                 let routes = d.routes.filter { $0.family == family }, rules = d.rules.filter { $0.family == family }
-                // The IPv4 files always (as before IPv6); the IPv6 ones where there is something to say.
-                guard family == .v4 || !routes.isEmpty || !rules.isEmpty else { continue }
+                // The IPv4 files of an ENI with IPv4 always (as before IPv6); the others where there
+                // is something to say.
+                guard (family == .v4 && d.eni.ipv4 != nil) || !routes.isEmpty || !rules.isEmpty else { continue }
                 out["\(Self.directory)/route\(suffix)-\(d.name)"] = ([marker] + routes.map(\.description)).joined(separator: "\n") + "\n"
                 out["\(Self.directory)/rule\(suffix)-\(d.name)"] = ([marker] + rules.map(\.description)).joined(separator: "\n") + "\n"
             }

@@ -15,10 +15,12 @@ public struct Scenario: Codable, Sendable, Equatable {
 
     public struct ENI: Codable, Sendable, Equatable {
         public var mac: String
-        public var primaryIP: String
+        /// `primary_ip`, `subnet` and `gateway` absent: an ENI without IPv4 (an IPv6-only ENI on
+        /// AWS), whose IPv4 leaves answer 404.
+        public var primaryIP: String?
         public var secondaryIPs: [String]
-        public var subnet: String
-        public var gateway: String
+        public var subnet: String?
+        public var gateway: String?
         /// AWS `device-number`. Alibaba and Tencent have none.
         public var deviceNumber: Int?
         /// AWS `network-card`: absent means the leaf answers 404 (single-card instance).
@@ -37,7 +39,7 @@ public struct Scenario: Codable, Sendable, Equatable {
         /// Alibaba `ipv6-gateway`; absent: 404. AWS has no gateway leaf: ignored.
         public var gateway6: String?
 
-        public init(mac: String, primaryIP: String, secondaryIPs: [String] = [], subnet: String, gateway: String,
+        public init(mac: String, primaryIP: String?, secondaryIPs: [String] = [], subnet: String?, gateway: String?,
                     deviceNumber: Int? = nil, networkCard: Int? = nil, id: String? = nil,
                     ipv6s: [String]? = nil, subnet6: String? = nil, gateway6: String? = nil) {
             self.mac = mac; self.primaryIP = primaryIP; self.secondaryIPs = secondaryIPs; self.subnet = subnet
@@ -54,10 +56,10 @@ public struct Scenario: Codable, Sendable, Equatable {
         public init(from d: any Decoder) throws {
             let c = try d.container(keyedBy: CodingKeys.self)
             mac = try c.decode(String.self, forKey: .mac)
-            primaryIP = try c.decode(String.self, forKey: .primaryIP)
+            primaryIP = try c.decodeIfPresent(String.self, forKey: .primaryIP)
             secondaryIPs = try c.decodeIfPresent([String].self, forKey: .secondaryIPs) ?? []
-            subnet = try c.decode(String.self, forKey: .subnet)
-            gateway = try c.decode(String.self, forKey: .gateway)
+            subnet = try c.decodeIfPresent(String.self, forKey: .subnet)
+            gateway = try c.decodeIfPresent(String.self, forKey: .gateway)
             deviceNumber = try c.decodeIfPresent(Int.self, forKey: .deviceNumber)
             networkCard = try c.decodeIfPresent(Int.self, forKey: .networkCard)
             id = try c.decodeIfPresent(String.self, forKey: .id)
@@ -160,22 +162,23 @@ extension Scenario {
             t[macs] = enis.map { $0.mac.uppercased() + "/" }.joined(separator: "\n")
             for e in enis {
                 let d = macs + e.mac.uppercased() + "/"
-                t[d] = ["mac", "primary-local-ipv4", "local-ipv4s/", "vpc-id", "subnet-id", "public-ipv4s", "owner-id"]
-                    .joined(separator: "\n")
+                t[d] = (["mac", "vpc-id", "subnet-id", "public-ipv4s", "owner-id"]
+                    + (e.primaryIP == nil ? [] : ["primary-local-ipv4", "local-ipv4s/"])).joined(separator: "\n")
                 t[d + "mac"] = e.mac.uppercased()
-                t[d + "primary-local-ipv4"] = e.primaryIP
                 t[d + "vpc-id"] = "vpc-sim"
                 t[d + "subnet-id"] = "subnet-sim"
                 t[d + "owner-id"] = "100000000001"
                 t[d + "public-ipv4s"] = ""
-                let ips = [e.primaryIP] + e.secondaryIPs
+                guard let primaryIP = e.primaryIP else { continue }
+                t[d + "primary-local-ipv4"] = primaryIP
+                let ips = [primaryIP] + e.secondaryIPs
                 let slash = (listingSlashes ?? true) ? "/" : ""
                 t[d + "local-ipv4s/"] = ips.map { $0 + slash }.joined(separator: "\n")
                 for ip in ips {
                     let l = d + "local-ipv4s/" + ip + "/"
                     t[l] = "gateway\nlocal-ipv4\npublic-ipv4\npublic-ipv4-mode\nsubnet-mask"
-                    t[l + "gateway"] = e.ipGateways?[ip] ?? e.gateway
-                    t[l + "subnet-mask"] = e.ipMasks?[ip] ?? Self.netmask(e.subnet)
+                    t[l + "gateway"] = e.ipGateways?[ip] ?? e.gateway ?? ""
+                    t[l + "subnet-mask"] = e.ipMasks?[ip] ?? Self.netmask(e.subnet ?? "")
                     t[l + "local-ipv4"] = ip
                     t[l + "public-ipv4-mode"] = "NAT"
                 }
@@ -185,16 +188,15 @@ extension Scenario {
             t[macs] = enis.map { $0.mac.lowercased() + "/" }.joined(separator: "\n")
             for e in enis {
                 let d = macs + e.mac.lowercased() + "/"
-                var leaves = ["gateway", "netmask", "network-interface-id", "primary-ip-address", "private-ipv4s",
-                              "vpc-cidr-block", "vpc-id", "vswitch-cidr-block", "vswitch-id"]
+                var leaves = ["network-interface-id", "vpc-cidr-block", "vpc-id", "vswitch-id"]
                 leaves += Self.serve(&t, d, [("ipv6s", e.ipv6s.map { "[" + $0.joined(separator: ",") + "]" }),
-                                              ("ipv6-gateway", e.gateway6), ("vswitch-ipv6-cidr-block", e.subnet6)])
+                                              ("ipv6-gateway", e.gateway6), ("vswitch-ipv6-cidr-block", e.subnet6),
+                                              ("primary-ip-address", e.primaryIP),
+                                              ("private-ipv4s", e.primaryIP.map { p in
+                                                  "[" + ([p] + e.secondaryIPs).map { "\"\($0)\"" }.joined(separator: ",") + "]" }),
+                                              ("netmask", e.subnet.map(Self.netmask)), ("gateway", e.gateway),
+                                              ("vswitch-cidr-block", e.subnet)])
                 t[d] = leaves.sorted().joined(separator: "\n")
-                t[d + "primary-ip-address"] = e.primaryIP
-                t[d + "private-ipv4s"] = "[" + ([e.primaryIP] + e.secondaryIPs).map { "\"\($0)\"" }.joined(separator: ",") + "]"
-                t[d + "netmask"] = Self.netmask(e.subnet)
-                t[d + "gateway"] = e.gateway
-                t[d + "vswitch-cidr-block"] = e.subnet
                 t[d + "vpc-cidr-block"] = "10.0.0.0/8"
                 t[d + "network-interface-id"] = e.id ?? "eni-sim"
                 t[d + "vswitch-id"] = "vsw-sim"
@@ -205,16 +207,16 @@ extension Scenario {
             t[macs] = enis.map { $0.mac.lowercased() + "/" }.joined(separator: "\n")
             for e in enis {
                 let d = macs + e.mac.lowercased() + "/"
-                var leaves = ["device-number", "interface-id", "local-hostname", "local-ipv4s", "mac",
-                              "security-group-ids", "subnet-id", "subnet-ipv4-cidr-block", "vpc-id"]
+                var leaves = ["device-number", "interface-id", "local-hostname", "mac",
+                              "security-group-ids", "subnet-id", "vpc-id"]
                 leaves += Self.serve(&t, d, [("network-card", e.networkCard.map(String.init)),
-                                              ("ipv6s", e.ipv6s?.joined(separator: "\n")), ("subnet-ipv6-cidr-blocks", e.subnet6)])
+                                              ("ipv6s", e.ipv6s?.joined(separator: "\n")), ("subnet-ipv6-cidr-blocks", e.subnet6),
+                                              ("local-ipv4s", e.primaryIP.map { ([$0] + e.secondaryIPs).joined(separator: "\n") }),
+                                              ("subnet-ipv4-cidr-block", e.subnet)])
                 t[d] = leaves.sorted().joined(separator: "\n")
                 t[d + "mac"] = e.mac.lowercased()
                 t[d + "device-number"] = String(e.deviceNumber ?? 0)
                 t[d + "interface-id"] = e.id ?? "eni-sim"
-                t[d + "local-ipv4s"] = ([e.primaryIP] + e.secondaryIPs).joined(separator: "\n")
-                t[d + "subnet-ipv4-cidr-block"] = e.subnet
                 t[d + "subnet-id"] = "subnet-sim"
                 t[d + "vpc-id"] = "vpc-sim"
                 t[d + "security-group-ids"] = "sg-sim"

@@ -48,7 +48,7 @@ public enum PlanOutput {
             switch s.state {
             case .managed(let d):
                 "ENI \(s.mac): \(d.name), \(d.role.rawValue)" + (d.table.map { ", table \($0), rule priority \(d.priority!)" } ?? "")
-                    + ", \(d.eni.allIPs.count) IPs" + (d.ipv6.map { ", \($0.eni.addresses.count) IPv6 via \($0.gateway)" } ?? "")
+                    + (d.eni.ipv4 == nil ? ", IPv6 only" : ", \(d.eni.allIPs.count) IPs") + (d.ipv6.map { ", \($0.eni.addresses.count) IPv6 via \($0.gateway)" } ?? "")
                     + (d.ipv6Held.map { ", IPv6 held (\($0))" } ?? "")
             case .waiting: "ENI \(s.mac): waiting for its link"
             case .settling(let d): "ENI \(s.mac): waiting for udev to finish with \(d)"
@@ -256,7 +256,8 @@ public enum PlanOutput {
             out += (0..<4).map { row[$0] + String(repeating: " ", count: widths[$0] - row[$0].count) }.joined(separator: "  ")
             out += "  " + row[4] + "\n"
             if i > 0, let r = rows[i - 1].reason { out += "    \(r)\n" }
-            if i > 0, let h = rows[i - 1].ipv6_held { out += "    IPv6 left as it is: \(h)\n" }
+            // (Not again where it is the reason: an IPv6-only ENI's state is its IPv6's.)
+            if i > 0, let h = rows[i - 1].ipv6_held, !h.hasSuffix(rows[i - 1].reason ?? "\0") { out += "    IPv6 left as it is: \(h)\n" }
         }
         return out
     }

@@ -143,7 +143,8 @@ func goldenText(_ plan: Plan) -> String {
     for e in plan.enis {
         switch e.state {
         case .managed(let d):
-            out += "\(e.mac) managed \(d.name) \(d.role.rawValue)" + (d.table.map { " table \($0) priority \(d.priority!)" } ?? "") + "\n"
+            out += "\(e.mac) managed \(d.name) \(d.role.rawValue)" + (d.table.map { " table \($0) priority \(d.priority!)" } ?? "")
+                + (d.eni.ipv4 == nil ? " ipv6-only" : "") + (d.ipv6Held.map { " ipv6 held (\($0))" } ?? "") + "\n"
         case .waiting: out += "\(e.mac) waiting\n"
         case .settling(let d): out += "\(e.mac) settling \(d)\n"
         case .unknown(let r): out += "\(e.mac) unknown: \(r)\n"
@@ -214,8 +215,8 @@ enum RendererFixtures {
         let state = ObservedState(
             links: [Link(index: 1, name: "lo", mac: nil, isUp: true), Link(index: 2, name: "eth0", mac: primary.mac, isUp: true),
                     Link(index: 3, name: "eth1", mac: secondary.mac, isUp: false)],
-            addresses: [InterfaceAddress(address: primary.primaryIP, prefixLength: 24, device: "eth0")],
-            routes: [Route(table: 254, destination: .any, gateway: primary.gateway, device: "eth0", proto: 3)],
+            addresses: [InterfaceAddress(address: primary.ipv4!.primaryIP, prefixLength: 24, device: "eth0")],
+            routes: [Route(table: 254, destination: .any, gateway: primary.ipv4!.gateway, device: "eth0", proto: 3)],
             rules: [(0, 255), (32766, 254), (32767, 253)].map { Rule(priority: $0, source: nil, table: $1, proto: 2) },
             routers: try advertisedRouter.map { [IPv6Router(device: "eth1", address: try IPv6Address($0))] } ?? [])
         return (try Instance(primaryMAC: primary.mac, enis: [primary, secondary]), state)

@@ -89,6 +89,25 @@ final class GoldenTests: XCTestCase {
     func testIPv6DualStack() throws {
         for name in ["ipv6-dual-stack", "networkd-ipv6-dual-stack", "networkmanager-ipv6-dual-stack"] { try assertConverges(name) }
     }
+    /// IPv6-only ENIs (no IPv4 in the metadata), with each renderer: the router from advertisements
+    /// (eth1, whose foreign IPv4 address stays), from the metadata (eth2), not known yet (eth3:
+    /// nothing but its IPv6 settings and its link, and the ENI pending).
+    func testIPv6Only() throws {
+        for name in ["ipv6-only", "networkd-ipv6-only", "networkmanager-ipv6-only"] {
+            try assertConverges(name)
+            let (plan, _, _, _) = try check(name)
+            XCTAssertEqual(plan.problems, [], name)
+            // Nothing IPv4 on the IPv6-only ENIs: no address, route, rule or rp_filter.
+            XCTAssertFalse(plan.actions.contains { a in
+                a.interface != "eth0" && !a.change.isFile && (a.change.command.contains("ip addr") || a.change.command.contains("ip route")
+                    || a.change.command.contains("ip rule") || a.change.command.contains("rp_filter"))
+            }, name)
+            XCTAssertFalse(plan.actions.contains { $0.change.command.contains("192.168.50.5") }, name)
+            let eth3 = plan.enis.first { $0.mac.description == "52:54:00:00:04:0a" }!
+            XCTAssertEqual(plan.condition(of: eth3).condition, .pending, name)
+            XCTAssertFalse(plan.actions.contains { $0.interface == "eth3" && $0.change.command.contains(" -6 ") }, name)
+        }
+    }
     func testIPv6Moved() throws { try assertConverges("ipv6-moved") }
     func testIPv6ErrorHoldsOnlyIPv6() throws {
         try assertConverges("ipv6-error")

@@ -91,6 +91,67 @@ final class IPv6ProviderTests: XCTestCase {
         }
     }
 
+    /// AWS's IPv6-only ENI: `local-ipv4s` and `subnet-ipv4-cidr-block` both 404 and `ipv6s`
+    /// listed. Its statics are cached as for any ENI: a steady pass asks what a dual-stack ENI's does.
+    func testAWSIPv6OnlyENI() throws {
+        var s = Self.scenario(.aws)
+        s.enis[1].primaryIP = nil; s.enis[1].secondaryIPs = []; s.enis[1].subnet = nil
+        let sim = try MetadataSimulator(scenario: s)
+        let p = provider(sim, .aws)
+        let r = try p.fetch(waitingFor: [])
+        XCTAssertEqual(r.instance, try P.expected(s))
+        let e = try XCTUnwrap(r.instance.eni(mac: mac(P.eth1)))
+        XCTAssertNil(e.ipv4)
+        XCTAssertNil(e.ipv6Unknown)
+        XCTAssertEqual(e.ipv6?.addresses.map(\.description), ["2001:db8:0:2::a", "2001:db8:0:2::b"])
+        XCTAssertEqual(e.deviceNumber, 1)
+        XCTAssertEqual(r.instance.unknown, [:])
+        let steady = try p.fetch(waitingFor: [])
+        XCTAssertEqual(steady.instance, r.instance)
+        XCTAssertEqual(steady.requests, 2 + 3 * 2, "as a dual-stack ENI's steady pass")
+        XCTAssertEqual(requests(sim, "\(P.eth1)/subnet-ipv4-cidr-block"), 1)
+
+        // Its IPv4 appears (not in an IPv6-only subnet: not seen on AWS, but not trusted either):
+        // pending for one pass, its subnet read again, then dual-stack.
+        s.enis[1].primaryIP = "10.0.2.10"; s.enis[1].subnet = "10.0.2.0/24"
+        sim.setScenario(s)
+        let appeared = try p.fetch(waitingFor: [])
+        XCTAssertEqual(appeared.instance.unknown[mac(P.eth1)]?.isPending, true, "\(appeared.instance.unknown)")
+        let dual = try XCTUnwrap(try p.fetch(waitingFor: []).instance.eni(mac: mac(P.eth1)))
+        XCTAssertEqual(dual.allIPs.map(\.description), ["10.0.2.10"])
+        XCTAssertNotNil(dual.ipv6)
+    }
+
+    /// Only the three together make an IPv6-only ENI: an ENI whose metadata lags (either IPv4 leaf
+    /// 404 alone, or both with no `ipv6s`) is pending, never stripped of its IPv4. An IPv6-only
+    /// ENI whose IPv6 is invalid is described with its IPv6 held (nothing of it is changed).
+    func testAWSLaggingENIIsNotIPv6Only() throws {
+        let cases: [(String, (inout Scenario.ENI) -> Void, String)] = [
+            ("local-ipv4s 404", { $0.primaryIP = nil; $0.secondaryIPs = [] }, "local-ipv4s answers 404"),
+            ("subnet 404", { $0.subnet = nil }, "subnet-ipv4-cidr-block answers 404"),
+            ("no IPv4, no ipv6s", { $0.primaryIP = nil; $0.secondaryIPs = []; $0.subnet = nil; $0.ipv6s = nil }, "local-ipv4s answers 404"),
+        ]
+        for (name, change, why) in cases {
+            var s = Self.scenario(.aws)
+            change(&s.enis[1])
+            let sim = try MetadataSimulator(scenario: s)
+            let r = try provider(sim, .aws).fetch(waitingFor: [])
+            XCTAssertNil(r.instance.eni(mac: mac(P.eth1)), name)
+            let u = try XCTUnwrap(r.instance.unknown[mac(P.eth1)], name)
+            XCTAssertTrue(u.isPending, "\(name): \(u)")
+            XCTAssertTrue(u.reason.hasSuffix(why), "\(name): \(u)")
+        }
+        var s = Self.scenario(.aws)
+        s.enis[1].primaryIP = nil; s.enis[1].secondaryIPs = []; s.enis[1].subnet = nil
+        s.enis[1].ipv6s = ["2001:db8:0:2::a", "2001:db8:9::1"]
+        let r = try provider(try MetadataSimulator(scenario: s), .aws).fetch(waitingFor: [])
+        let e = try XCTUnwrap(r.instance.eni(mac: mac(P.eth1)))
+        XCTAssertNil(e.ipv4)
+        XCTAssertNil(e.ipv6)
+        guard case .invalid(let why) = e.ipv6Unknown else { return XCTFail("\(String(describing: e.ipv6Unknown))") }
+        XCTAssertTrue(why.contains("2001:db8:9::1 is outside its subnet 2001:db8:0:2::/64"), why)
+    }
+
     func testTencentHasNoIPv6() throws {
         let s = Self.scenario(.tencent)
         let sim = try MetadataSimulator(scenario: s)

@@ -30,16 +30,21 @@ final class ProviderTests: XCTestCase {
     /// gateway; Tencent has none).
     static func expected(_ s: Scenario) throws -> Instance {
         try Instance(primaryMAC: MACAddress(s.primaryMAC), enis: s.enis.map { e in
-            let subnet = try IPv4Prefix(e.subnet)
             var ipv6: ENIIPv6?
             if s.cloud != .tencent, let a = e.ipv6s, !a.isEmpty, let subnet6 = e.subnet6 {
                 ipv6 = try ENIIPv6(addresses: a.map { try IPv6Address($0) }, subnet: IPv6Prefix(subnet6),
                                    gateway: s.cloud == .aliyun ? e.gateway6.map { try IPv6Address($0) } : nil, name: e.mac)
             }
-            return try ENI(mac: MACAddress(e.mac), primaryIP: IPv4Address(e.primaryIP),
-                           secondaryIPs: e.secondaryIPs.map { try IPv4Address($0) }, subnet: subnet,
-                           gateway: s.cloud == .aws ? IPv4Address(value: subnet.network.value + 1) : IPv4Address(e.gateway),
-                           deviceNumber: e.deviceNumber, networkCard: e.networkCard, id: e.id, ipv6: ipv6)
+            var ipv4: ENIIPv4?
+            if let primaryIP = e.primaryIP, let subnetText = e.subnet {
+                let subnet = try IPv4Prefix(subnetText)
+                ipv4 = try ENIIPv4(primaryIP: IPv4Address(primaryIP), secondaryIPs: e.secondaryIPs.map { try IPv4Address($0) },
+                                   subnet: subnet,
+                                   gateway: s.cloud == .aws ? IPv4Address(value: subnet.network.value + 1) : IPv4Address(e.gateway!),
+                                   name: e.mac)
+            }
+            return try ENI(mac: MACAddress(e.mac), ipv4: ipv4, deviceNumber: e.deviceNumber, networkCard: e.networkCard, id: e.id,
+                           ipv6: ipv6)
         })
     }
 

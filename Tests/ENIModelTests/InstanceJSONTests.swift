@@ -243,10 +243,38 @@ final class InstanceJSONTests: XCTestCase {
             XCTAssertEqual(e.ipv6Unknown, .invalid(message), extra)
             XCTAssertNil(e.ipv6, extra)
             XCTAssertEqual(e.allIPs.map(\.description), ["10.0.2.10"], extra)
-            XCTAssertEqual(e.gateway.description, "10.0.2.1", extra)
+            XCTAssertEqual(e.ipv4!.gateway.description, "10.0.2.1", extra)
         }
         // An unknown key is still an error for the whole file.
         XCTAssertError(Array(doc(eni + #", "ipv6": ["2001:db8:0:2::a"]"#).utf8), "i.json: enis[1].ipv6: unknown key")
+    }
+
+    /// An IPv6-only ENI: none of the IPv4 keys, addresses in `ipv6s`. One IPv4 key needs the other
+    /// two; an ENI with neither family is an error for the file. An IPv6-only ENI whose IPv6 is in
+    /// error is described with its IPv6 held.
+    func testIPv6OnlyENI() throws {
+        let mac = #""mac": "52:54:00:00:02:0a""#
+        let v6 = #", "ipv6s": ["2001:db8:0:2::a"], "subnet6": "2001:db8:0:2::/64""#
+        let e = try XCTUnwrap(try parse(doc(mac + v6)).eni(mac: MACAddress("52:54:00:00:02:0a")))
+        XCTAssertNil(e.ipv4)
+        XCTAssertEqual(e.allIPs, [])
+        XCTAssertEqual(e.ipv6?.addresses.map(\.description), ["2001:db8:0:2::a"])
+        let held = try XCTUnwrap(try parse(doc(mac + #", "ipv6s": ["2001:db8:9::1"], "subnet6": "2001:db8:0:2::/64""#))
+            .eni(mac: MACAddress("52:54:00:00:02:0a")))
+        XCTAssertNil(held.ipv4)
+        XCTAssertEqual(held.ipv6Unknown,
+                       .invalid("enis[1]: ENI 52:54:00:00:02:0a: IPv6 address 2001:db8:9::1 is outside its subnet 2001:db8:0:2::/64"))
+        let cases: [(String, String)] = [
+            (mac, "i.json: enis[1]: no IPv4 (primary_ip, subnet, gateway) and no IPv6 (ipv6s)"),
+            (mac + #", "ipv6s": []"#, "i.json: enis[1]: no IPv4 (primary_ip, subnet, gateway) and no IPv6 (ipv6s)"),
+            (mac + #", "primary_ip": "10.0.2.10""# + v6, "i.json: enis[1].subnet: missing (an ENI with IPv4 needs primary_ip, subnet and gateway)"),
+            (mac + #", "subnet": "10.0.2.0/24", "gateway": "10.0.2.1""# + v6,
+             "i.json: enis[1].primary_ip: missing (an ENI with IPv4 needs primary_ip, subnet and gateway)"),
+            (mac + #", "secondary_ips": ["10.0.2.11"]"# + v6,
+             "i.json: enis[1].primary_ip: missing (an ENI with IPv4 needs primary_ip, subnet and gateway)"),
+            (#""mac": "ff:ff:ff:ff:ff:ff""# + v6, "i.json: enis[1]: ENI ff:ff:ff:ff:ff:ff: ff:ff:ff:ff:ff:ff is not a unicast MAC address"),
+        ]
+        for (eni, message) in cases { XCTAssertError(Array(doc(eni).utf8), message) }
     }
 
     /// An IPv6 address under two ENIs: the IPv6 of both is unknown, the file is read.

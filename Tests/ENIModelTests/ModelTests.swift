@@ -57,6 +57,21 @@ final class ModelTests: XCTestCase {
                 subnet: IPv4Prefix(subnet), gateway: IPv4Address(gw))
     }
 
+    /// An ENI has IPv4, IPv6 or an IPv6 not known this time; never nothing.
+    func testAnENIHasAFamily() throws {
+        let mac = try MACAddress("52:54:00:00:02:0a")
+        XCTAssertThrowsError(try ENI(mac: mac, ipv4: nil)) {
+            XCTAssertEqual("\($0)", "ENI 52:54:00:00:02:0a: no IPv4 and no IPv6 address")
+        }
+        let v6 = try ENIIPv6(addresses: [IPv6Address("2001:db8::a")], subnet: IPv6Prefix("2001:db8::/64"), gateway: nil, name: "x")
+        XCTAssertEqual(try ENI(mac: mac, ipv4: nil, ipv6: v6).allIPs, [])
+        let held = try ENI(mac: mac, ipv4: nil, ipv6: v6, ipv6Unknown: .pending("router"))
+        XCTAssertNil(held.ipv6, "an unknown IPv6 has no addresses")
+        XCTAssertThrowsError(try ENI(mac: MACAddress("01:00:5e:00:00:01"), ipv4: nil, ipv6: v6)) {
+            XCTAssertEqual("\($0)", "ENI 01:00:5e:00:00:01: 01:00:5e:00:00:01 is not a unicast MAC address")
+        }
+    }
+
     func testENIValidation() throws {
         XCTAssertThrowsError(try eni("52:54:00:00:02:0a", "10.0.3.10")) {
             XCTAssertEqual("\($0)", "ENI 52:54:00:00:02:0a: IP 10.0.3.10 is outside its subnet 10.0.2.0/24")
@@ -83,7 +98,7 @@ final class ModelTests: XCTestCase {
         XCTAssertNoThrow(try eni("52:54:00:00:02:0a", "10.0.2.10", subnet: "10.0.0.0/8", gw: "10.0.0.1"))
         // Secondary IPs: sorted, deduplicated, without the primary.
         let e = try eni("52:54:00:00:02:0a", "10.0.2.10", ["10.0.2.12", "10.0.2.10", "10.0.2.11", "10.0.2.12"])
-        XCTAssertEqual(e.secondaryIPs.map(\.description), ["10.0.2.11", "10.0.2.12"])
+        XCTAssertEqual(e.ipv4!.secondaryIPs.map(\.description), ["10.0.2.11", "10.0.2.12"])
     }
 
     func testInstanceRejectsAnIPOnTwoENIs() throws {

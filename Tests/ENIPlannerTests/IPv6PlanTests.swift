@@ -150,7 +150,7 @@ final class IPv6PlanTests: XCTestCase {
     func testAnIPv6ErrorHoldsItsIPv6AndNotItsIPv4() throws {
         let s = converge(try instance(try eni(2, v6: ["2001:db8:2::a"], gateway6: "fe80::1")), machine)
         var broken = try eni(2, unknown: .invalid("http://100.100.100.200/latest/meta-data/network/interfaces/macs/52:54:00:00:02:0a/ipv6s: invalid IPv6 address \"zz\""))
-        broken.secondaryIPs = [try IPv4Address("10.0.2.11")]
+        broken.ipv4!.secondaryIPs = [try IPv4Address("10.0.2.11")]
         let p = plan(try instance(broken), s)
         XCTAssertEqual(kernelChanges(p), [
             "[eth1] + ip addr add 10.0.2.11/24 dev eth1",
@@ -202,5 +202,69 @@ final class IPv6PlanTests: XCTestCase {
             "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
         ])
         XCTAssertEqual(p.actions.first?.reason, "duplicate address detection has not passed: added again without it")
+    }
+
+    /// An IPv6-only ENI (no IPv4 in the metadata).
+    func v6Only(_ v6: [String], gateway6: String? = "fe80::1", unknown: Undescribed? = nil) throws -> ENI {
+        try ENI(mac: mac, ipv4: nil, ipv6: ENIIPv6(addresses: v6.map(ip6), subnet: subnet6, gateway: gateway6.map(ip6), name: "ENI"),
+                ipv6Unknown: unknown)
+    }
+
+    /// An IPv6-only ENI gets its IPv6 alone: its settings, link, addresses, table and rules; no
+    /// IPv4 object and no `rp_filter` (IPv4's). An IPv4 address someone else put on it stays.
+    func testAnIPv6OnlyENI() throws {
+        var m = machine
+        m.addresses.append(InterfaceAddress(address: try IPv4Address("192.168.50.5"), prefixLength: 24, device: "eth1"))
+        let i = try instance(try v6Only(["2001:db8:2::a"]))
+        let p = plan(i, m)
+        XCTAssertEqual(kernelChanges(p), [
+            "[eth1] + sysctl -w net.ipv6.conf.eth1.disable_ipv6=0",
+            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_dad=0",
+            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_defrtr=0",
+            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_pinfo=0",
+            "[eth1] + ip link set dev eth1 up",
+            "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
+            "[eth1] + ip -6 route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 route add default via fe80::1 dev eth1 table 10001 proto 234",
+            "[eth1] + ip -6 rule add from 2001:db8:2::a lookup 10001 priority 10001 protocol 234",
+        ])
+        XCTAssertEqual(p.problems, [])
+        let eth1 = p.enis.first { $0.mac == mac }!
+        XCTAssertEqual(p.condition(of: eth1).condition, .unconfigured)
+        let after = converge(i, m)
+        XCTAssertTrue(after.addresses.contains { $0.address == .v4(try! IPv4Address("192.168.50.5")) })
+        XCTAssertEqual(plan(i, after).condition(of: eth1).condition, .configured)
+    }
+
+    /// Its IPv6 held (an error, a router not known yet): nothing of it changes, and its state is
+    /// its IPv6's (error, pending), not "configured".
+    func testAnIPv6OnlyENIWhoseIPv6IsHeld() throws {
+        let s = converge(try instance(try v6Only(["2001:db8:2::a"])), machine)
+        let broken = try instance(try v6Only(["2001:db8:2::a"], unknown: .invalid("ipv6s: invalid IPv6 address \"zz\"")))
+        let p = plan(broken, s)
+        XCTAssertEqual(p.actions.map(\.change.command), [])
+        let eth1 = p.enis.first { $0.mac == mac }!
+        XCTAssertEqual(p.condition(of: eth1).condition, .error)
+        XCTAssertEqual(p.condition(of: eth1).reason, "ipv6s: invalid IPv6 address \"zz\"")
+        // No router known: pending, its settings set, nothing else.
+        let waiting = plan(try instance(try v6Only(["2001:db8:2::a"], gateway6: nil)), machine)
+        XCTAssertEqual(waiting.condition(of: waiting.enis.first { $0.mac == mac }!).condition, .pending)
+        XCTAssertEqual(kernelChanges(waiting).filter { !$0.contains("sysctl") }, ["[eth1] + ip link set dev eth1 up"])
+    }
+
+    /// A dual-stack ENI that the metadata now describes as IPv6-only: the IPv4 addresses the agent
+    /// added (those its rules name) go, with their rules and routes; its IPv6 stays.
+    func testADualStackENIBecomesIPv6Only() throws {
+        let s = converge(try instance(try eni(2, v6: ["2001:db8:2::a"], gateway6: "fe80::1")), machine)
+        let i = try instance(try v6Only(["2001:db8:2::a"]))
+        XCTAssertEqual(kernelChanges(plan(i, s)), [
+            "[eth1] - ip rule del from 10.0.2.10 lookup 10001 priority 10001 protocol 234",
+            "[eth1] - ip route del default via 10.0.2.1 dev eth1 table 10001 proto 234",
+            "[eth1] - ip route del 10.0.2.0/24 dev eth1 scope link table 10001 proto 234",
+            "[eth1] - ip addr del 10.0.2.10/24 dev eth1",
+        ])
+        let after = converge(i, s)
+        XCTAssertFalse(after.addresses.contains { $0.family == .v4 && $0.device == "eth1" })
+        XCTAssertTrue(after.addresses.contains { $0.address == .v6(ip6("2001:db8:2::a")) })
     }
 }

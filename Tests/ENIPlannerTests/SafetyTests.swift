@@ -42,9 +42,9 @@ struct SafetyChecks {
             links: [Link(index: 1, name: "lo", mac: nil, isUp: true)]
                 + names.indices.map { Link(index: Int32($0 + 2), name: names[$0], mac: enis[$0].mac, isUp: $0 == 0) },
             addresses: [InterfaceAddress(address: try IPv4Address("127.0.0.1"), prefixLength: 8, device: "lo"),
-                        InterfaceAddress(address: enis[0].primaryIP, prefixLength: 24, device: "eth0")],
-            routes: [Route(table: 254, destination: .any, gateway: enis[0].gateway, device: "eth0", proto: 3),
-                     Route(table: 254, destination: enis[0].subnet, device: "eth0", scope: .link, proto: 2)],
+                        InterfaceAddress(address: enis[0].ipv4!.primaryIP, prefixLength: 24, device: "eth0")],
+            routes: [Route(table: 254, destination: .any, gateway: enis[0].ipv4!.gateway, device: "eth0", proto: 3),
+                     Route(table: 254, destination: enis[0].ipv4!.subnet, device: "eth0", scope: .link, proto: 2)],
             rules: [(0, 255), (32766, 254), (32767, 253)].map { Rule(priority: $0, source: nil, table: $1, proto: 2) },
             sysctls: Dictionary(uniqueKeysWithValues: (["all", "default"] + names).map { (SysctlSetting.ipv4Conf($0, "rp_filter"), "1") }),
             files: ["/etc/sysconfig/network-scripts/ifcfg-eth0": ObservedFile(.regular(content: "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n"))])
@@ -186,7 +186,7 @@ struct SafetyChecks {
         let instance = try Instance(primaryMAC: primary.mac, enis: [primary, big])
         let empty = ObservedState(links: [Link(index: 1, name: "eth0", mac: primary.mac, isUp: true),
                                           Link(index: 2, name: "eth1", mac: big.mac, isUp: true)],
-                                  addresses: [InterfaceAddress(address: primary.primaryIP, prefixLength: 24, device: "eth0")])
+                                  addresses: [InterfaceAddress(address: primary.ipv4!.primaryIP, prefixLength: 24, device: "eth0")])
         let first = Planner.plan(desired: instance, observed: empty, config: PlannerConfig(), renderer: renderer)
         XCTAssertEqual(first.actions.filter { if case .addRule = $0.change { true } else { false } }.count, 10_000)
         let applied = simulate(first, on: empty)

@@ -188,10 +188,42 @@ check "after the detach: no IPv6 rule or route of table 10002 is left" bash -c "
 agent reconfigure >"$TMP/reconf8.out" 2>&1
 check "then nothing to do" grep -qx "nothing to do" "$TMP/reconf8.out"
 
+# --- An IPv6-only ENI: no IPv4 in the metadata (an IPv6-only subnet) ------------------------------
+# eth4 on the router's r4 (2001:db8:5::1/64, advertised by radvd): its IPv6 alone, nothing IPv4.
+{ lab_prepare 4 52:54:00:00:05:0a && ip -n "$RTR" -6 addr add 2001:db8:5::1/64 dev r4 nodad && lab_radvd 1 4 && lab_plug 4; } ||
+    not_ok "eth4 (IPv6-only) attached"
+rp4_before=$(ip netns exec "$VM" cat /proc/sys/net/ipv4/conf/eth4/rp_filter)
+meta 'd["enis"].append({"mac": "52:54:00:00:05:0a", "ipv6s": ["2001:db8:5::10", "2001:db8:5::11"], "subnet6": "2001:db8:5::/64"})'
+agent reconfigure >"$TMP/reconf9.out" 2>&1; rc=$?
+check "IPv6-only eth4: reconfigure exits 0" bash -c "cat $TMP/reconf9.out; [ $rc = 0 ]"
+check "IPv6-only eth4: its two /128s, its rules, its table's on-link subnet and advertised router" bash -c "
+    addr6 eth4 | grep -q 'inet6 2001:db8:5::10/128' && addr6 eth4 | grep -q 'inet6 2001:db8:5::11/128' &&
+    [ \$(rules6 | grep -c 'lookup 10004 proto 234') = 2 ] && table6 10004 | grep -q '^2001:db8:5::/64 dev eth4 proto 234' &&
+    table6 10004 | grep -q '^default via fe80::[0-9a-f:]* dev eth4 proto 234'"
+check "IPv6-only eth4: nothing IPv4 (no address, rule or route of table 10004; rp_filter as it was)" bash -c "
+    [ -z \"\$(ip -n $VM -4 addr show dev eth4)\" ] && ! ip -n $VM -4 rule | grep -q 'lookup 10004' &&
+    [ -z \"\$(ip -n $VM -4 route show table 10004 2>/dev/null)\" ] && [ \$(ip netns exec $VM cat /proc/sys/net/ipv4/conf/eth4/rp_filter) = $rp4_before ]"
+for a in 2001:db8:5::10 2001:db8:5::11; do
+    check "client reaches $a on the IPv6-only ENI through the strict router" lab_ping6 "$a"
+done
+check "IPv6-only eth4: ifcfg-eth4 without IPADDR, route6-/rule6-eth4, no route-/rule-eth4" bash -c "
+    d=$ROOT/etc/sysconfig/network-scripts; ! grep -q '^IPADDR' \$d/ifcfg-eth4 && grep -qx 'IPV6ADDR=2001:db8:5::10/128' \$d/ifcfg-eth4 &&
+    [ -f \$d/route6-eth4 ] && [ -f \$d/rule6-eth4 ] && [ ! -e \$d/route-eth4 ] && [ ! -e \$d/rule-eth4 ]"
+agent status --json >"$TMP/status4.json" 2>&1
+check "status --json: eth4 configured, no IPv4, its IPv6" python3 -c "
+import json
+d = {e['interface']: e for e in json.load(open('$TMP/status4.json'))['enis']}
+assert d['eth4']['state'] == 'configured' and d['eth4']['ips'] == [] and d['eth4']['ipv6s'] == ['2001:db8:5::10', '2001:db8:5::11'], d['eth4']"
+agent reconfigure >"$TMP/reconf10.out" 2>&1
+check "IPv6-only eth4: then nothing to do" grep -qx "nothing to do" "$TMP/reconf10.out"
+
 # --- Through the clouds' metadata trees (the simulator on the VM's loopback) -----------------------
 if [ -n "$SIM" ]; then
-    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape.
-    sim_scenario() { python3 -c "import json,sys; d=json.load(open('$META')); d['cloud']=sys.argv[1]; print(json.dumps(d))" "$1"; }
+    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape. Alibaba's ENIs
+    # always have IPv4: the IPv6-only eth4 is not in its tree (unlisted, so left alone).
+    sim_scenario() { python3 -c "import json,sys; d=json.load(open('$META')); d['cloud']=sys.argv[1]
+if d['cloud'] == 'aliyun': d['enis'] = [e for e in d['enis'] if 'primary_ip' in e]
+print(json.dumps(d))" "$1"; }
     meta 'e["eth1"].update(ipv6s=["2001:db8:2::20", "2001:db8:2::21"], subnet6="2001:db8:2::/64", gateway6="2001:db8:2::1")'
     sim_scenario aws >"$TMP/scenario.json"
     ip netns exec "$VM" "$SIM" --scenario "$TMP/scenario.json" --listen 127.0.0.1:8654 >"$TMP/sim.out" 2>&1 &
@@ -203,6 +235,13 @@ if [ -n "$SIM" ]; then
     check "AWS's tree (ipv6s, subnet-ipv6-cidr-blocks; no gateway leaf): eth1's IPv6 through the advertised router" bash -c "cat $TMP/aws.out; [ $rc = 0 ] &&
         ip -n $VM -6 rule | grep -q 'from 2001:db8:2::21 lookup 10001 proto 234' && table6 10001 | grep -q '^default via fe80::'"
     check "client reaches 2001:db8:2::21 (AWS's tree)" lab_ping6 2001:db8:2::21
+    check "AWS's tree: IPv6-only eth4 (local-ipv4s and subnet-ipv4-cidr-block 404, ipv6s listed) as from the file: unchanged" \
+        bash -c "! grep -q eth4 $TMP/aws.out && [ \$(rules6 | grep -c 'lookup 10004 proto 234') = 2 ]"
+    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape. Alibaba's ENIs
+    # always have IPv4: the IPv6-only eth4 is not in its tree (unlisted, so left alone).
+    sim_scenario() { python3 -c "import json,sys; d=json.load(open('$META')); d['cloud']=sys.argv[1]
+if d['cloud'] == 'aliyun': d['enis'] = [e for e in d['enis'] if 'primary_ip' in e]
+print(json.dumps(d))" "$1"; }
     sim_scenario aliyun | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null ||
         not_ok "the simulator takes Alibaba's scenario"
     cloud_agent aliyun reconfigure >"$TMP/aliyun.out" 2>&1; rc=$?
@@ -227,7 +266,7 @@ if [ -n "$SIM" ]; then
     meta 'd["enis"].append({"mac": "52:54:00:00:03:0a", "primary_ip": "10.0.3.10", "subnet": "10.0.3.0/24", "gateway": "10.0.3.1",
                             "ipv6s": ["2001:db8:3::30"], "subnet6": "2001:db8:3::/64"})'
     sim_scenario aws | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null
-    { lab_prepare 3 52:54:00:00:03:0a && ip -n "$RTR" -6 addr add 2001:db8:3::1/64 dev r3 nodad && lab_radvd 1 3 && lab_plug 3; } ||
+    { lab_prepare 3 52:54:00:00:03:0a && ip -n "$RTR" -6 addr add 2001:db8:3::1/64 dev r3 nodad && lab_radvd 1 3 4 && lab_plug 3; } ||
         not_ok "daemon: eth3 hot-attached"
     check "daemon: hot-attached eth3's IPv6, its router solicited (accept_ra 0) and learned" \
         eventually 15 bash -c "ip -n $VM -6 route show table 10003 | grep -q '^default via fe80::' && ip -n $VM -6 rule | grep -q 'from 2001:db8:3::30 lookup 10003'"
