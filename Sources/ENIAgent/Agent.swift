@@ -275,7 +275,16 @@ public struct Agent {
         }
         let instance = metadata.instance
         var plan = first
-        var applied = m.apply(plan)
+        var applied: Applied
+        var networkd: (notes: [String], problems: [String]) = ([], [])
+        let replan = { [self] () throws -> Plan in
+            self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled, for: instance), interfaces: interfaces)
+        }
+        if tellsNetworkd, let h = try handOverToNetworkd(plan, on: m, replan: replan) {
+            (plan, applied, networkd.notes, networkd.problems) = h
+        } else {
+            applied = m.apply(plan)
+        }
         var solicitationProblems: [String] = []
         // A one-shot run waits for the routers of the ENIs whose IPv6 awaits one (the link just
         // came up: its router solicitation is answered within a second or so), then plans again.
@@ -291,7 +300,7 @@ public struct Agent {
                 }
                 _ = poll(nil, 0, 50)  // the neighbour table has no event to wait on here: a look every 50 ms
             }
-            let again = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled, for: instance), interfaces: interfaces)
+            let again = try replan()
             applied = applied.followed(by: m.apply(again))
             plan = Plan(actions: plan.actions + again.actions, problems: again.problems, enis: again.enis, design: again.design)
         }
@@ -300,11 +309,12 @@ public struct Agent {
             result.managerProblems = tellNetworkManager(after: applied, links: (try? m.kernel.links()).map { Set($0.map(\.name)) })
         }
         if tellsNetworkd {
-            (result.managerNotes, result.managerProblems) = tellNetworkd(links: (try? m.kernel.links()) ?? [])
+            let after = tellNetworkd(links: (try? m.kernel.links()) ?? [])
+            (result.managerNotes, result.managerProblems) = (networkd.notes + after.notes, networkd.problems + after.problems)
         }
         result.managerProblems += solicitationProblems
         if !plan.isEmpty {
-            result.remaining = self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled, for: instance), interfaces: interfaces).actions
+            result.remaining = try replan().actions
         }
         return result
     }

@@ -1,7 +1,13 @@
 import ENIApply
 import ENIDBus
 import ENIModel
+import ENIPlanner
 import ENIRender
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// What the agent tells the network manager after a pass, beyond the files it wrote: NetworkManager
 /// loads and runs the agent's keyfiles; systemd-networkd reloads where it runs another file on an
@@ -94,22 +100,63 @@ extension Agent {
     /// rules; a link it runs a file on was configured, and such rules dropped, by networkd itself.
     /// Returns what it did (one line, info) and what failed (one line).
     func tellNetworkd(links: [Link]) -> (notes: [String], problems: [String]) {
-        var taken: [String] = [], keys: [String] = []
-        for l in links.sorted(by: { $0.index < $1.index }) where l.mayBeENI && Link.isSafeName(l.name) {
-            let ours = NetworkdRenderer.path(l.name)
-            guard let running = networkdLink(l.index)?.networkFile, running != ours,
-                  files.isRegularFile(ours) else { continue }
-            let key = "\(l.index) \(running)"
-            guard !networkdReloads.contains(key) else { continue }
-            taken.append("\(l.name) (\(running))")
-            keys.append(key)
-        }
-        guard !taken.isEmpty else { return ([], []) }
-        keys.forEach(networkdReloads.insert)
+        let others = networkdRunsOtherFiles(links: links)
+        guard !others.isEmpty else { return ([], []) }
+        let taken = others.map { "\($0.link.name) (\($0.running))" }
+        others.map(\.key).forEach(networkdReloads.insert)
         do throws(BusError) { try reloadNetworkd() } catch {
             return ([], ["systemd-networkd was not told to read the agent's files for \(taken.joined(separator: ", ")) (\(error)); it reads them when it restarts"])
         }
         return (["systemd-networkd told to read the agent's files (networkctl reload): it ran another file on \(taken.joined(separator: ", "))"], [])
+    }
+
+    /// The links of `links` where networkd runs another file than the agent's, and the agent has
+    /// its `.network` file (or `writing` says it writes it now), not reloaded for yet.
+    func networkdRunsOtherFiles(links: [Link], writing: Set<String> = []) -> [(link: Link, running: String, key: String)] {
+        links.sorted(by: { $0.index < $1.index }).compactMap { l in
+            guard l.mayBeENI, Link.isSafeName(l.name) else { return nil }
+            let ours = NetworkdRenderer.path(l.name)
+            guard let running = networkdLink(l.index)?.networkFile, running != ours,
+                  writing.contains(ours) || files.isRegularFile(ours) else { return nil }
+            let key = "\(l.index) \(running)"
+            return networkdReloads.contains(key) ? nil : (l, running, key)
+        }
+    }
+
+    /// How long a pass waits for networkd to run the agent's files on the links it reloaded for.
+    static let networkdHandoverWait: Duration = .seconds(5)
+
+    /// Applies `plan` where networkd runs another file on ENIs' links (an image's catch-all DHCP
+    /// file): the agent's files first, networkd told to read them, the wait (at most
+    /// `networkdHandoverWait`) until it runs them on those links, and only then the kernel
+    /// changes, planned afresh by `replan` on what networkd left. The other way round, systemd
+    /// 252 loops: when it takes the link from its DHCP file it removes the lease's address, the
+    /// kernel promotes the ENI's secondary IP the agent had added, and networkd sends requests
+    /// for that address until its netlink socket has 65535 outstanding, and marks every link it
+    /// has a request for `failed` ("Numerical result out of range"), the primary included, whose
+    /// DHCP client it then stops. nil when no link needs it: the caller applies `plan` as usual.
+    func handOverToNetworkd(_ plan: Plan, on m: Machine, replan: () throws -> Plan) throws
+        -> (plan: Plan, applied: Applied, notes: [String], problems: [String])? {
+        let written = Set(plan.actions.compactMap { a -> String? in
+            if case .writeFile(let path, _, _, _, _) = a.change { return path }
+            return nil
+        })
+        let others = networkdRunsOtherFiles(links: try m.kernel.links(), writing: written)
+        guard !others.isEmpty else { return nil }
+        let files = Plan(actions: plan.actions.filter(\.change.isFile), problems: plan.problems, enis: plan.enis, design: plan.design)
+        var applied = m.apply(files)
+        let (notes, problems) = tellNetworkd(links: try m.kernel.links())
+        if problems.isEmpty {
+            let deadline = ContinuousClock.now + Self.networkdHandoverWait
+            while others.contains(where: { networkdLink($0.link.index)?.networkFile != NetworkdRenderer.path($0.link.name) }),
+                  ContinuousClock.now < deadline {
+                _ = poll(nil, 0, 50)  // networkd's state files have no event to wait on here: a look every 50 ms
+            }
+        }
+        let again = try replan()
+        applied = applied.followed(by: m.apply(again))
+        return (Plan(actions: files.actions + again.actions, problems: again.problems, enis: again.enis, design: again.design),
+                applied, notes, problems)
     }
 
     /// The `uuid=` of a keyfile's `[connection]` section.

@@ -376,6 +376,52 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
         XCTAssertEqual(reloads(), 1)
     }
 
+    /// Where networkd runs an image's DHCP file on an ENI's link, the agent's files go first,
+    /// networkd is told to read them, and the kernel changes come only once it runs the agent's
+    /// file there (planned afresh on what networkd left): networkd's takeover must not find the
+    /// ENI's secondary IPs beside its lease's address (systemd 252 loops, see
+    /// `handOverToNetworkd`).
+    func testNetworkdTakesTheLinkBeforeTheAgentAddsAnything() throws {
+        let kernel = FakeKernel(links: [eth0, eth1])
+        try scratch.sysctls(for: ["eth0", "eth1"])
+        var c = AgentConfig()
+        c.root = scratch.root
+        c.renderer = .networkd
+        let described = instance([eni(1), eni(2, ["10.0.2.11"])])
+        var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: FakeMetadata(described), kernel: { kernel })
+        a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        final class Networkd: @unchecked Sendable {
+            var running: [Int32: String] = [:]
+            var addressesAtReload: [InterfaceAddress]?
+            var looks = 0
+        }
+        let networkd = Networkd()
+        networkd.running[eth1.index] = catchAll
+        let ours = NetworkdRenderer.path("eth1")
+        a.reloadNetworkd = { () throws(BusError) in
+            networkd.addressesAtReload = kernel.addressSet.filter { $0.device == "eth1" }.sorted()
+            XCTAssertTrue(a.files.isRegularFile(ours), "the agent's file is there before the reload")
+        }
+        a.networkdLink = { index in
+            // networkd takes the link a few looks after the reload.
+            if networkd.addressesAtReload != nil, index == self.eth1.index { networkd.looks += 1; if networkd.looks > 2 { networkd.running[index] = ours } }
+            return NetworkdLinkState(networkFile: networkd.running[index])
+        }
+        let m = try a.machine()
+        let plan = a.plan(described, try m.observe(renderer: a.observedPaths), interfaces: [])
+        let h = try XCTUnwrap(try a.handOverToNetworkd(plan, on: m, replan: {
+            a.plan(described, try m.observe(renderer: a.observedPaths), interfaces: [])
+        }))
+        XCTAssertEqual(networkd.addressesAtReload, [], "nothing added to eth1 before networkd read the agent's file")
+        XCTAssertEqual(networkd.running[eth1.index], ours)
+        XCTAssertEqual(h.notes, ["systemd-networkd told to read the agent's files (networkctl reload): it ran another file on eth1 (\(catchAll))"])
+        XCTAssertEqual(Set(kernel.addressSet.filter { $0.device == "eth1" }.map(\.address.description)), ["10.0.2.10", "10.0.2.11"])
+        XCTAssertTrue(h.applied.failed.isEmpty)
+        XCTAssertTrue(h.plan.actions.first?.change.isFile ?? false, "files first")
+        // Once networkd runs the agent's file, a pass applies as usual.
+        XCTAssertNil(try a.handOverToNetworkd(plan, on: m, replan: { plan }))
+    }
+
     func testNoReloadWithoutTheAgentsFileOrForALinkNetworkdDoesNotManageOrRunsTheAgentsFile() throws {
         let (a, reloads) = try agent([eth0.index: "/etc/systemd/network/10-primary.network", eth1.index: NetworkdRenderer.path("eth1")],
                                      files: ["eth1", "eth2"])

@@ -132,7 +132,13 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         done
         clean() { one_default && configured 2 && configured 3; }
         check "$cloud (catch-all DHCP): one default route in the main table, no DHCP address left" eventually 20 clean
-        gx "networkctl list --no-pager" | sed 's/^/#   /'
+        # networkd took ENIs 2 and 3 from its catch-all without marking a link failed: on a failed
+        # link it stops its DHCP and router advertisement clients (the primary's too: systemd 252
+        # failed it when the takeover made it loop, see Agent.handOverToNetworkd).
+        gx "networkctl list --no-pager" >"$TMP/networkctl.txt"
+        check "$cloud (catch-all DHCP): networkd marks no link failed, the primary's neither" bash -c \
+            "! grep -q ' failed *\$' $TMP/networkctl.txt || { cat $TMP/networkctl.txt; exit 1; }"
+        sed 's/^/#   /' "$TMP/networkctl.txt"
         gx "journalctl -b -u systemd-networkd -o cat --no-pager | grep -iE 'fail|error|warn|out of range' | tail -15" | sed 's/^/#   networkd: /'
         # ... and stays so through what networkd, the agent and a reboot do.
         settled() { configured 2 && configured 3 && configured6 3 && one_default && gx "eni-vm-check consistent"; }
