@@ -12,7 +12,8 @@ import ENIPlanner
 ///            link appears / present at start            plan: managed
 ///   (none) ─────────────────────────────────▶ attaching ─────────────────▶ (none), "configured"
 ///                                               │  plan: pending, settling, within the deadline:
-///                                               │  polled again (250 ms doubling to 4 s)
+///                                               │  polled again (250 ms doubling to 4 s); so is
+///                                               │  one managed whose IPv6 leaves are pending
 ///                                               ▼  past the deadline, invalid, skipped
 ///                                             pending ──── plan: described or gone ───▶ (none)
 ///            link goes while listed          (resyncs only; reported once past the deadline)
@@ -38,6 +39,8 @@ public struct ENIWatches {
         public var polls = 0
         /// When it is polled next (attaching, detaching); nil: at the resyncs only (pending).
         public var next: ContinuousClock.Instant?
+        /// Its "configured" was reported (its IPv4), while it is still polled for its IPv6.
+        public var reported = false
     }
 
     /// What a pass meant for one watched ENI, for the log.
@@ -108,8 +111,21 @@ public struct ENIWatches {
             if case .unknown(let why)? = state { pending = why.isPending }
             switch (w.phase, state) {
             case (.attaching, .managed(let d)?):
-                reports.append(.configured(name: d.name, mac: mac, after: now - w.since))
-                watches[mac] = nil
+                // Its IPv6 leaves may lag the others (pending): polled again soon, until the
+                // deadline, as the ENI is; its IPv4 is configured meanwhile and said so (an
+                // IPv6-only ENI once its IPv6 is).
+                let ipv6Pending = d.eni.ipv6Unknown?.isPending == true
+                if !w.reported, !(ipv6Pending && d.eni.ipv4 == nil) {
+                    reports.append(.configured(name: d.name, mac: mac, after: now - w.since))
+                    w.reported = true
+                }
+                if ipv6Pending, within {
+                    w.polls += 1
+                    w.next = now + backoff(w.polls)
+                    watches[mac] = w
+                } else {
+                    watches[mac] = nil
+                }
             case (.attaching, .unknown?) where within && pending, (.attaching, .settling?) where within:
                 // Not described yet, or udev not finished with it: polled again soon, nothing
                 // said until the deadline (udev's grace is shorter).

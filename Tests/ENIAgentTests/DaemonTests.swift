@@ -364,6 +364,34 @@ final class ENIWatchTests: XCTestCase {
         XCTAssertNil(w.nextPoll)
     }
 
+    /// An ENI whose IPv6 leaves lag the others (pending) is configured, and said so, for its IPv4,
+    /// and polled on until its IPv6 is described (until the deadline); an IPv6-only one is said
+    /// configured only then.
+    func testAnENIWhoseIPv6LagsIsPolledOn() throws {
+        var lagging = design
+        lagging.eni.ipv6Unknown = .pending("http://x/ipv6s lists no address")
+        var w = ENIWatches(deadline: .seconds(60))
+        w.appeared(mac, name: "eth1", at: t0)
+        var r = w.passed(status(.managed(lagging)), names: [mac: "eth1"], at: t0 + .seconds(1), backoff: step)
+        XCTAssertEqual(r.reports, [.configured(name: "eth1", mac: mac, after: .seconds(1))])
+        XCTAssertEqual(w[mac]?.next, t0 + .seconds(1) + .milliseconds(250), "polled again for its IPv6")
+        r = w.passed(status(.managed(lagging)), names: [mac: "eth1"], at: t0 + .seconds(2), backoff: step)
+        XCTAssertEqual(r.reports, [], "said once")
+        _ = w.passed(status(.managed(design)), names: [mac: "eth1"], at: t0 + .seconds(3), backoff: step)
+        XCTAssertNil(w[mac], "its IPv6 described: nothing left to wait for")
+        // Past the deadline: left to the resyncs.
+        w.appeared(mac, name: "eth1", at: t0)
+        _ = w.passed(status(.managed(lagging)), names: [mac: "eth1"], at: t0 + .seconds(61), backoff: step)
+        XCTAssertNil(w[mac])
+        // IPv6-only: nothing configured until its IPv6 is described.
+        var only = lagging
+        only.eni = try ENI(mac: mac, ipv4: nil, ipv6Unknown: .pending("http://x/ipv6s lists no address"))
+        w.appeared(mac, name: "eth1", at: t0)
+        r = w.passed(status(.managed(only)), names: [mac: "eth1"], at: t0 + .seconds(1), backoff: step)
+        XCTAssertEqual(r.reports, [])
+        XCTAssertNotNil(w[mac]?.next)
+    }
+
     /// A link the plan does not mention (no metadata source waits for it) is not polled for ever:
     /// a poll due at every turn of the loop was a busy loop.
     func testALinkThePlanDoesNotMentionIsNotPolled() {
