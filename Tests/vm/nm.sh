@@ -2,11 +2,12 @@
 # The VM lab's NetworkManager guest: the packaged agent beside NetworkManager with Debian's default
 # configuration, which gives every NIC without a profile an automatic DHCP profile ("Wired
 # connection N"), the primary too, as RHEL 9, Rocky, TencentOS 4 and Alibaba Cloud Linux 3 images
-# run it. The VPC answers DHCP (dnsmasq, 2-minute leases: renewed during the run). See
-# Tests/vm/README.md.
+# run it. The VPC answers DHCP (dnsmasq, 2-minute leases: renewed during the run). The guest is an
+# Alibaba Cloud one (its metadata names the IPv6 gateway): the hot-plugged ENI 3 is dual-stack, the
+# VPC checks IPv6 sources strictly. See Tests/vm/README.md.
 # Usage: Tests/vm/nm.sh DEB ENI-METADATA-SIM
 # Needs root and qemu-system-x86_64; without them the tests are reported as skipped.
-# Environment: VM_CLOUD (tencent), VM_KEEP=1 (keep the scratch directory), VM_ACCEL.
+# Environment: VM_CLOUD (aliyun), VM_KEEP=1 (keep the scratch directory), VM_ACCEL.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -14,7 +15,11 @@ repo=$(cd "$here/../.." && pwd)
 . "$repo/Tests/integration/checks.sh"
 usage="usage: Tests/vm/nm.sh DEB ENI-METADATA-SIM"
 VMLAB=eninm-$$
-CLOUD=${VM_CLOUD:-tencent}
+CLOUD=${VM_CLOUD:-aliyun}
+# On Alibaba (the default) ENI 3, hot-plugged in scenario 2, is dual-stack: 2001:db8:3::10 and
+# ::11, its router 2001:db8:3::1 named by the metadata (scenario in lib.sh).
+V6=
+if [ "$CLOUD" = aliyun ]; then export IPV6=3; V6=1; fi
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 vm_require "VM lab (NetworkManager)"
@@ -64,6 +69,7 @@ enis_ok() {
     for n in "$@"; do
         v=EXTRA_$n
         configured "$n" ${!v:-} >/dev/null || { configured "$n" ${!v:-}; return 1; }
+        [ "$n" != 3 ] || [ -z "$V6" ] || configured6 3 >/dev/null || { configured6 3; return 1; }
         runs_agents_profile "$n" || return 1
     done
     consistent && one_default
@@ -101,9 +107,14 @@ check "foreign objects: in place" foreign_intact
 # === 2. Hot-plug: NetworkManager starts DHCP on the new NIC; the agent's profile replaces it ========
 t=$(now) c=$(cursor)
 sim_scenario "$(scenario "$CLOUD" 2 3 4)"
-vm_plug 3 || abort "hot-plug: device_add eni3"
-check "hot-plug: ENI 3 configured, run by the agent's profile, no DHCP address, one default route" eventually 60 enis_ok 2 3
+vm_plug 3 && { [ -z "$V6" ] || vpc_ipv6 3; } || abort "hot-plug: device_add eni3, IPv6 on its tap"
+check "hot-plug: ENI 3 configured (its IPv6 too), run by the agent's profile, no DHCP address, one default route" eventually 60 enis_ok 2 3
 check "hot-plug: ENI 3's IPs answer the client" eventually 20 reachable 10.0.3.10 10.0.3.11
+[ -z "$V6" ] ||
+    check "hot-plug: ENI 3's IPv6 addresses answer the client through the strict router" eventually 20 reachable6 2001:db8:3::10 2001:db8:3::11
+check "hot-plug: the keyfile holds ENI 3's IPv6 (method manual, its table's routes, its rules)" gx \
+    "f=/etc/NetworkManager/system-connections/eni-agent-\$(eni-vm-check iface $(mac 3)).nmconnection; [ -z '$V6' ] ||
+     { grep -qx 'address1=2001:db8:3::10/128' \$f && grep -q '^routing-rule[0-9]*=priority [0-9]* from 2001:db8:3::11 table' \$f; }"
 timed "2a hot-plug one NIC" "$(since "$t")"
 t=$(now)
 vm_plug 4 || abort "hot-plug: device_add eni4"
@@ -172,6 +183,8 @@ $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping || abort "reboot: the guest agen
 check "reboot: eni-agent is not running" gx "! systemctl is-active -q eni-agent"
 check "reboot: every secondary ENI back from its keyfile alone, one default route" eventually 60 enis_ok 2 3
 check "reboot: the secondary ENIs' IPs answer the client" eventually 20 reachable 10.0.2.11 10.0.3.12
+[ -z "$V6" ] ||
+    check "reboot: ENI 3's IPv6 back from its keyfile and answering" eventually 20 reachable6 2001:db8:3::10 2001:db8:3::11
 gx "eni-agent diff >/run/eni-vm/diff.txt 2>&1; echo \$? >/run/eni-vm/diff.rc"
 gx "cat /run/eni-vm/diff.txt" >"$TMP/reboot-diff.txt"
 sed 's/^/#   diff: /' "$TMP/reboot-diff.txt"
