@@ -123,10 +123,26 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         same_main6() { [ "$(main6)" = "$main6_before" ] || { echo "before: $main6_before"; echo "now: $(main6)"; return 1; }; }
         check "$cloud: the main table's IPv6 default route is as it was" eventually 10 same_main6
         echo "#   main table IPv6 default: ${main6_before:-none}"
+        gx "eni-agent diff >/run/eni-vm/diff6.txt 2>&1; echo \$? >/run/eni-vm/diff6.rc"
+        check "$cloud: then eni-agent diff wants nothing" gx \
+            "[ \$(cat /run/eni-vm/diff6.rc) = 0 ] && [ ! -s /run/eni-vm/diff6.txt ] || { cat /run/eni-vm/diff6.txt; exit 1; }"
+    fi
+    NICS="2 3"
+    if [ "$cloud" = aws ]; then
+        # An IPv6-only ENI (AWS: local-ipv4s and subnet-ipv4-cidr-block 404): its IPv6 alone. The
+        # image's catch-all takes it first with DHCP (the VPC's dnsmasq answers its MAC).
+        NICS="2 3 4"
+        sim_scenario "$(IPV6=3 IPV6_ONLY=4 scenario aws 2 3 4)"
+        { vpc_tap 4 && vpc_ipv6 4 && vpc_radvd 1 3 4; } || not_ok "aws: tap4 with IPv6"
+        $VMCTL --qmp "$TMP/qmp.sock" plug eni4 tap4 "$(mac 4)" || not_ok "aws: device_add eni4"
+        check "aws: hot-plugged IPv6-only ENI 4: its IPv6 configured (its router from its advertisements)" eventually 60 configured6 4
+        check "aws: ENI 4's IPv6 addresses answer the client through the strict router" eventually 20 reachable6 2001:db8:4::10 2001:db8:4::11
+        no_ipv4() { gx "i=\$(eni-vm-check iface $(mac "$1")); [ -z \"\$(ip -4 -o addr show dev \$i)\" ] || { ip -4 addr show dev \$i; exit 1; }"; }
+        check "aws: no IPv4 address on ENI 4 (the catch-all's DHCP lease went with networkd's switch to the agent's file)" eventually 20 no_ipv4 4
     fi
     if [ -n "$CATCH_ALL" ]; then
         # The image's catch-all ran DHCP on ENIs 2 and 3: networkd was told to read the agent's files.
-        for n in 2 3; do
+        for n in $NICS; do
             check "$cloud (catch-all DHCP): networkd runs the agent's file on ENI $n, not the catch-all" eventually 20 gx \
                 "i=\$(eni-vm-check iface $(mac "$n")); networkctl status \$i --no-pager | grep -q \"Network File: /etc/systemd/network/05-eni-agent-\$i.network\""
         done
@@ -141,23 +157,34 @@ for cloud in ${VM_CLOUDS:-aws aliyun tencent}; do
         sed 's/^/#   /' "$TMP/networkctl.txt"
         gx "journalctl -b -u systemd-networkd -o cat --no-pager | grep -iE 'fail|error|warn|out of range' | tail -15" | sed 's/^/#   networkd: /'
         # ... and stays so through what networkd, the agent and a reboot do.
-        settled() { configured 2 && configured 3 && configured6 3 && one_default && gx "eni-vm-check consistent"; }
+        settled() {
+            configured 2 && configured 3 && configured6 3 && { [ "$NICS" = "2 3" ] || { configured6 4 && no_ipv4 4; }; } &&
+                one_default && gx "eni-vm-check consistent"
+        }
         gx "systemctl restart systemd-networkd"
         check "$cloud (catch-all DHCP): systemd-networkd restart: ENIs 2 and 3 as they were, one default route" eventually 10 settled
         gx "networkctl reload"
         check "$cloud (catch-all DHCP): networkctl reload: likewise" eventually 10 settled
         gx "systemctl restart eni-agent"
         check "$cloud (catch-all DHCP): agent restart: likewise" eventually 20 settled
-        pin_slots 1 2 3 >"$TMP/slots.txt" || not_ok "$cloud: the PCI slots of the NICs" "$(cat "$TMP/slots.txt")"
+        pin_slots 1 $NICS >"$TMP/slots.txt" || not_ok "$cloud: the PCI slots of the NICs" "$(cat "$TMP/slots.txt")"
         gx "systemctl disable --now eni-agent 2>/dev/null && sync"
         vm_stop
-        vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$cloud" 1 2 3 && $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping ||
+        vm_start "$TMP/disk.raw" "$BASE.vmlinuz" "$BASE.initrd" "$cloud" 1 $NICS && $VMCTL --qga "$TMP/qga.sock" --timeout 300 ping ||
             not_ok "$cloud: the guest boots again" "$(tail -20 "$TMP/console.log")"
-        check "$cloud (catch-all DHCP): reboot with the agent disabled: ENIs 2 and 3 (its IPv6 too) from the agent's files alone, no DHCP, one default route" \
+        check "$cloud (catch-all DHCP): reboot with the agent disabled: ENIs $NICS (their IPv6 too) from the agent's files alone, no DHCP, one default route" \
             eventually 60 settled
         check "$cloud (catch-all DHCP): reboot: networkd runs the agent's files, not the catch-all" gx \
-            "[ \$(grep -l '^NETWORK_FILE=/etc/systemd/network/05-eni-agent-' /run/systemd/netif/links/* | wc -l) = 2 ] && ! grep -q '^NETWORK_FILE=.*99-catch-all' /run/systemd/netif/links/*"
+            "[ \$(grep -l '^NETWORK_FILE=/etc/systemd/network/05-eni-agent-' /run/systemd/netif/links/* | wc -l) = $(echo $NICS | wc -w) ] && ! grep -q '^NETWORK_FILE=.*99-catch-all' /run/systemd/netif/links/*"
         gx "systemctl enable --now eni-agent 2>/dev/null"
+    fi
+    if [ -n "$IPV6_CLOUD" ]; then
+        # The dual-stack ENI 3 detached: nothing of it is left, IPv6 included.
+        T3=$(gx "eni-vm-check table 10.0.3.10") DEV3=$(gx "eni-vm-check iface $(mac 3)")
+        vm_unplug 3 || not_ok "$cloud: device_del eni3"
+        if [ "$cloud" = aws ]; then sim_scenario "$(IPV6_ONLY=4 scenario aws 2 4)"; else sim_scenario "$(scenario "$cloud" 2)"; fi
+        check "$cloud: dual-stack ENI 3 detached: no rule, route (IPv4 or IPv6), file or sysctl line of it left" eventually 20 gx \
+            "eni-vm-check gone $T3 $DEV3 10.0.3.10 10.0.3.11 2001:db8:3::10 2001:db8:3::11"
     fi
     gx "journalctl -b -u eni-agent -o cat --no-pager" >"$TMP/journal.txt"
     gx "journalctl -b -u eni-agent -p warning -o cat --no-pager" >"$TMP/warnings.txt"

@@ -181,6 +181,8 @@ for x in os.environ.get("EXTRA_IPS", "").split():
 # IPV6="3 4": those ENIs get 2001:db8:N::10 and ::11 in 2001:db8:N::/64; on Alibaba with the
 # gateway 2001:db8:N::1 (AWS names none: router advertisements do).
 ipv6 = [int(n) for n in os.environ.get("IPV6", "").split()]
+# IPV6_ONLY="4": those ENIs have no IPv4 at all (an IPv6-only subnet; AWS's shape), IPv6 as above.
+ipv6_only = [int(n) for n in os.environ.get("IPV6_ONLY", "").split()]
 cloud = sys.argv[1]
 enis = []
 for n in [1] + [int(a) for a in sys.argv[2:]]:
@@ -189,7 +191,10 @@ for n in [1] + [int(a) for a in sys.argv[2:]]:
          "subnet": "10.0.%d.0/24" % n, "gateway": "10.0.%d.1" % n, "id": "eni-%02d" % n}
     if cloud == "aws":
         e["device_number"] = n - 1
-    if n in ipv6:
+    if n in ipv6_only:
+        for k in ("primary_ip", "secondary_ips", "subnet", "gateway"):
+            del e[k]
+    if n in ipv6 or n in ipv6_only:
         e.update(ipv6s=["2001:db8:%d::10" % n, "2001:db8:%d::11" % n], subnet6="2001:db8:%d::/64" % n)
         if cloud != "aws":
             e["gateway6"] = "2001:db8:%d::1" % n
