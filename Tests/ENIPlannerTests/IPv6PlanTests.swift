@@ -46,17 +46,16 @@ final class IPv6PlanTests: XCTestCase {
         return after
     }
 
+    /// eth1's IPv6 settings, then its link up: how a secondary ENI's IPv6 begins.
+    let eth1SettingsThenUp = SysctlSetting.ipv6ENILeaves.map { "[eth1] + sysctl -w net.ipv6.conf.eth1.\($0.leaf)=\($0.value)" }
+        + ["[eth1] + ip link set dev eth1 up"]
+
     func kernelChanges(_ p: Plan) -> [String] { p.actions.filter { !$0.change.isFile }.map { "[\($0.interface ?? "-")] \($0.change.command)" } }
 
     func testDualStackWithTheMetadatasGateway() throws {
         let i = try instance(try eni(2, v6: ["2001:db8:2::b", "2001:DB8:2::a"], gateway6: "fe80::1"))
         let p = plan(i, machine)
-        XCTAssertEqual(kernelChanges(p), [
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.disable_ipv6=0",
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_dad=0",
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_defrtr=0",
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_pinfo=0",
-            "[eth1] + ip link set dev eth1 up",
+        XCTAssertEqual(kernelChanges(p), eth1SettingsThenUp + [
             "[eth1] + ip addr add 10.0.2.10/24 dev eth1",
             "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
             "[eth1] + ip -6 addr add 2001:db8:2::b/128 dev eth1",
@@ -217,12 +216,7 @@ final class IPv6PlanTests: XCTestCase {
         m.addresses.append(InterfaceAddress(address: try IPv4Address("192.168.50.5"), prefixLength: 24, device: "eth1"))
         let i = try instance(try v6Only(["2001:db8:2::a"]))
         let p = plan(i, m)
-        XCTAssertEqual(kernelChanges(p), [
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.disable_ipv6=0",
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_dad=0",
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_defrtr=0",
-            "[eth1] + sysctl -w net.ipv6.conf.eth1.accept_ra_pinfo=0",
-            "[eth1] + ip link set dev eth1 up",
+        XCTAssertEqual(kernelChanges(p), eth1SettingsThenUp + [
             "[eth1] + ip -6 addr add 2001:db8:2::a/128 dev eth1",
             "[eth1] + ip -6 route add 2001:db8:2::/64 dev eth1 table 10001 proto 234",
             "[eth1] + ip -6 route add default via fe80::1 dev eth1 table 10001 proto 234",
