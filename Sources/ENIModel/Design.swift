@@ -51,10 +51,13 @@ public struct InterfaceDesign: Hashable, Sendable {
     /// `ip addr` entries this interface must carry (the primary ENI: its secondary IPs only), IPv4
     /// then IPv6.
     public var addresses: [InterfaceAddress] {
-        let v4 = eni.ipv4
-        let ips = role == .primary ? v4?.secondaryIPs ?? [] : eni.allIPs
-        return ips.map { InterfaceAddress(address: $0, prefixLength: v4!.subnet.length, device: name) }
-            + (ipv6?.eni.addresses ?? []).map { InterfaceAddress(address: $0, prefixLength: ENIIPv6.addressPrefixLength, device: name) }
+        var v4: [InterfaceAddress] = []
+        if let ipv4 = eni.ipv4 {
+            v4 = (role == .primary ? ipv4.secondaryIPs : ipv4.allIPs).map {
+                InterfaceAddress(address: $0, prefixLength: ipv4.subnet.length, device: name)
+            }
+        }
+        return v4 + (ipv6?.eni.addresses ?? []).map { InterfaceAddress(address: $0, prefixLength: ENIIPv6.addressPrefixLength, device: name) }
     }
 
     /// Routes in this interface's own table: the subnet (`scope link`) and the default route, of

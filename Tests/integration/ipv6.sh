@@ -237,11 +237,6 @@ print(json.dumps(d))" "$1"; }
     check "client reaches 2001:db8:2::21 (AWS's tree)" lab_ping6 2001:db8:2::21
     check "AWS's tree: IPv6-only eth4 (local-ipv4s and subnet-ipv4-cidr-block 404, ipv6s listed) as from the file: unchanged" \
         bash -c "! grep -q eth4 $TMP/aws.out && [ \$(rules6 | grep -c 'lookup 10004 proto 234') = 2 ]"
-    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape. Alibaba's ENIs
-    # always have IPv4: the IPv6-only eth4 is not in its tree (unlisted, so left alone).
-    sim_scenario() { python3 -c "import json,sys; d=json.load(open('$META')); d['cloud']=sys.argv[1]
-if d['cloud'] == 'aliyun': d['enis'] = [e for e in d['enis'] if 'primary_ip' in e]
-print(json.dumps(d))" "$1"; }
     sim_scenario aliyun | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null ||
         not_ok "the simulator takes Alibaba's scenario"
     cloud_agent aliyun reconfigure >"$TMP/aliyun.out" 2>&1; rc=$?
