@@ -17,6 +17,13 @@ protocol CloudTree: AnyObject {
     /// Reads the ENIs, together (in as few batches of requests as the tree allows): each one's
     /// description, or why there is none.
     func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>]
+    /// Why no ENI has IPv6 whatever the tree says (`Cloud.ipv6Note`), as far as the passes so far
+    /// tell.
+    var ipv6Note: String? { get }
+}
+
+extension CloudTree {
+    var ipv6Note: String? { nil }
 }
 
 /// A tree whose ENIs are read in one batch: the paths each needs, with its IPv6 addresses, then the
@@ -52,6 +59,7 @@ final class MACCache<Value>: MACKeyed {
         get { entries[mac] }
         set { entries[mac] = newValue }
     }
+    var values: [Value] { Array(entries.values) }
     var macs: Set<MACAddress> { Set(entries.keys) }
     func forget(keeping keep: Set<MACAddress>) { entries = entries.filter { keep.contains($0.key) } }
 }
@@ -118,7 +126,7 @@ public final class CloudMetadataProvider: MetadataProvider {
     /// The ENIs whose metadata is cached between passes: at most those of the last listing.
     public var cachedMACs: Set<MACAddress> { tree.caches.reduce(into: []) { $0.formUnion($1.macs) } }
 
-    public var ipv6Note: String? { cloud.ipv6Note }
+    public var ipv6Note: String? { tree.ipv6Note }
 
     static let macsPath = "network/interfaces/macs/"
 
@@ -205,20 +213,54 @@ public final class CloudMetadataProvider: MetadataProvider {
 // MARK: Tencent Cloud
 
 /// Tencent: gateway and mask are per IP (`local-ipv4s/<ip>/gateway`, `subnet-mask`); no device
-/// number, no ENI id, no token, no IPv6 leaf (`Cloud.ipv6Note`: its ENIs have no IPv6). The
-/// per-IP leaves never change for an IP on an ENI: they are cached, so a pass costs the MAC
-/// listing plus two requests per ENI when nothing changed. Two batches: every ENI's primary IP
-/// and IP listing, then the per-IP leaves not cached yet.
+/// number, no ENI id, no token. The per-IP leaves never change for an IP on an ENI: they are
+/// cached, so a pass costs the MAC listing plus two requests per ENI when nothing changed. Two
+/// batches: every ENI's primary IP and IP listing, then the per-IP leaves not cached yet.
+///
+/// Tencent documents no per-ENI IPv6 leaf (`Cloud.ipv6Note`). Its ENI directory is listed once per
+/// ENI (with the first batch; cached): should it offer the IPv6 leaves AWS and Alibaba have
+/// (`ipv6s` and an IPv6 subnet leaf, perhaps `ipv6-gateway`), they are read as theirs are
+/// (`IPv6Leaves`, `ipv6s` of either form), and the note is not shown.
 final class TencentTree: CloudTree {
     struct IPLeaves: Equatable { var gateway: IPv4Address; var maskLength: Int }
     let leaves = MACCache<[IPv4Address: IPLeaves]>()
-    var caches: [any MACKeyed] { [leaves] }
+    /// What each ENI's directory offers for IPv6: its reader, or none.
+    struct Offer { var ipv6: IPv6Leaves? }
+    let offers = MACCache<Offer>()
+    var caches: [any MACKeyed] { [leaves, offers] + offers.values.compactMap { $0.ipv6?.statics } }
 
     var tokenFlow: TokenFlow? { nil }
 
+    var ipv6Note: String? { offers.values.contains { $0.ipv6 != nil } ? nil : Cloud.tencent.ipv6Note }
+
+    /// The IPv6 subnet leaves of the other clouds, and whether each is a listing.
+    static let subnetLeaves: [(name: String, isListing: Bool)] = [
+        ("subnet-ipv6-cidr-blocks", true), ("subnet-ipv6-cidr-block", false), ("vswitch-ipv6-cidr-block", false),
+    ]
+
+    /// The IPv6 reader for an ENI directory listing `entries`, if it offers `ipv6s` and a subnet.
+    static func offer(_ entries: [String]) -> Offer {
+        let names = Set(entries.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+        guard names.contains("ipv6s"), let subnet = subnetLeaves.first(where: { names.contains($0.name) }) else { return Offer(ipv6: nil) }
+        return Offer(ipv6: IPv6Leaves(addresses: .eitherIPv6s, subnet: subnet.name, subnetIsListing: subnet.isListing,
+                                      gateway: names.contains("ipv6-gateway") ? "ipv6-gateway" : nil))
+    }
+
     func readENIs(_ pass: MetadataPass, _ enis: [ENIDir]) -> [MACAddress: Result<ENI, ENIRead>] {
         var out: [MACAddress: Result<ENI, ENIRead>] = [:]
-        let first = pass.read(enis.flatMap { [$0.dir + "primary-local-ipv4", $0.dir + "local-ipv4s/"] })
+        let first = pass.read(enis.flatMap { e in
+            [e.dir + "primary-local-ipv4", e.dir + "local-ipv4s/"]
+                + (offers[e.mac] == nil ? [e.dir] : offers[e.mac]!.ipv6.map { [$0.addressesPath(e)] } ?? [])
+        })
+        // Each ENI's directory, once: what it offers for IPv6 (a listing that fails is read again
+        // next pass; its IPv6 is not read this one).
+        var newlyOffered: [ENIDir] = []
+        for e in enis where offers[e.mac] == nil {
+            guard let entries = try? first.value(e.dir, .list) else { continue }
+            let o = Self.offer(entries)
+            offers[e.mac] = o
+            if o.ipv6 != nil { newlyOffered.append(e) }
+        }
         // Each ENI's IPs, and the leaves it has cached for them.
         var found: [(e: ENIDir, primaryIP: IPv4Address, ips: [IPv4Address], leaves: [IPv4Address: IPLeaves])] = []
         for e in enis {
@@ -229,9 +271,15 @@ final class TencentTree: CloudTree {
         }
         let second = pass.read(found.flatMap { f in
             f.ips.filter { f.leaves[$0] == nil }.flatMap { ["\(f.e.dir)local-ipv4s/\($0)/gateway", "\(f.e.dir)local-ipv4s/\($0)/subnet-mask"] }
-        })
+        } + newlyOffered.map { offers[$0.mac]!.ipv6!.addressesPath($0) })
         for f in found {
             out[f.e.mac] = Result { () throws(ENIRead) in try eni(f.e, f.primaryIP, f.ips, f.leaves, second) }
+        }
+        // The IPv6 the directories offer, each ENI by its own reader.
+        let newly = Set(newlyOffered.map(\.mac))
+        for e in enis {
+            guard let reader = offers[e.mac]?.ipv6 else { continue }
+            reader.describe(pass, newly.contains(e.mac) ? second : first, [e], &out)
         }
         return out
     }

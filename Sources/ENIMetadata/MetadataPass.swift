@@ -271,6 +271,13 @@ extension Leaf where T == [IPv6Address] {
     static var bracketedIPv6s: Leaf {
         Leaf { t, u, d throws(MetadataError) in try Answer.bracketedIPv6s(try Answer.leaf(t, url: u), at: u, max: d.maxEntries) }
     }
+    /// An `ipv6s` of either form: Alibaba's when it begins with `[`, else AWS's listing (a tree
+    /// that documents neither, Tencent's).
+    static var eitherIPv6s: Leaf {
+        Leaf { t, u, d throws(MetadataError) in
+            t.drop { $0 == " " || $0 == "\t" }.hasPrefix("[") ? try bracketedIPv6s.read(t, u, d) : try ipv6List.read(t, u, d)
+        }
+    }
 }
 
 extension Leaf where T == MACAddress {

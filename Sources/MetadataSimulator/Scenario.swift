@@ -80,6 +80,10 @@ public struct Scenario: Codable, Sendable, Equatable {
     public var maxTokenTTL: Int?
     /// Tencent: whether `local-ipv4s/` lists `<ip>/` (true) or `<ip>` (false).
     public var listingSlashes: Bool?
+    /// Tencent: serve the ENIs' IPv6 (`ipv6s` one per line, `subnet-ipv6-cidr-block`,
+    /// `ipv6-gateway`) and list them in each ENI's directory. Tencent documents no such leaf: this
+    /// is a tree that offers one, for the tests that the agent picks it up.
+    public var tencentIPv6: Bool?
     public var faults: [Fault]
 
     public init(cloud: Cloud, primaryMAC: String, enis: [ENI], faults: [Fault] = []) {
@@ -88,7 +92,7 @@ public struct Scenario: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case cloud, enis, faults
-        case primaryMAC = "primary_mac", tokenRequired = "token_required", listingSlashes = "listing_slashes"
+        case primaryMAC = "primary_mac", tokenRequired = "token_required", listingSlashes = "listing_slashes", tencentIPv6 = "tencent_ipv6"
         case maxTokenTTL = "max_token_ttl"
     }
 
@@ -99,6 +103,7 @@ public struct Scenario: Codable, Sendable, Equatable {
         enis = try c.decode([ENI].self, forKey: .enis)
         tokenRequired = try c.decodeIfPresent(Bool.self, forKey: .tokenRequired)
         listingSlashes = try c.decodeIfPresent(Bool.self, forKey: .listingSlashes)
+        tencentIPv6 = try c.decodeIfPresent(Bool.self, forKey: .tencentIPv6)
         maxTokenTTL = try c.decodeIfPresent(Int.self, forKey: .maxTokenTTL)
         faults = try c.decodeIfPresent([Fault].self, forKey: .faults) ?? []
     }
@@ -162,8 +167,10 @@ extension Scenario {
             t[macs] = enis.map { $0.mac.uppercased() + "/" }.joined(separator: "\n")
             for e in enis {
                 let d = macs + e.mac.uppercased() + "/"
+                let ipv6 = tencentIPv6 == true ? Self.serve(&t, d, [("ipv6s", e.ipv6s?.joined(separator: "\n")),
+                                                                  ("subnet-ipv6-cidr-block", e.subnet6), ("ipv6-gateway", e.gateway6)]) : []
                 t[d] = (["mac", "vpc-id", "subnet-id", "public-ipv4s", "owner-id"]
-                    + (e.primaryIP == nil ? [] : ["primary-local-ipv4", "local-ipv4s/"])).joined(separator: "\n")
+                    + (e.primaryIP == nil ? [] : ["primary-local-ipv4", "local-ipv4s/"]) + ipv6).joined(separator: "\n")
                 t[d + "mac"] = e.mac.uppercased()
                 t[d + "vpc-id"] = "vpc-sim"
                 t[d + "subnet-id"] = "subnet-sim"

@@ -152,6 +152,36 @@ final class IPv6ProviderTests: XCTestCase {
         XCTAssertTrue(why.contains("2001:db8:9::1 is outside its subnet 2001:db8:0:2::/64"), why)
     }
 
+    /// Should Tencent's tree offer IPv6 leaves in an ENI's directory (`ipv6s` and a subnet leaf, as
+    /// AWS and Alibaba name them), they are read as theirs are, and `status` no longer says the
+    /// tree has none. The directory is listed once per ENI; a steady pass costs what it did.
+    func testTencentPicksUpIPv6LeavesItsTreeOffers() throws {
+        var s = Self.scenario(.tencent)
+        s.tencentIPv6 = true
+        let sim = try MetadataSimulator(scenario: s)
+        let p = provider(sim, .tencent)
+        XCTAssertNotNil(p.ipv6Note, "nothing seen yet")
+        let r = try p.fetch(waitingFor: [])
+        let v6 = try XCTUnwrap(r.instance.eni(mac: mac(P.eth1))?.ipv6)
+        XCTAssertEqual(v6.addresses.map(\.description), ["2001:db8:0:2::a", "2001:db8:0:2::b"])
+        XCTAssertEqual(v6.subnet.description, Self.subnet6)
+        XCTAssertEqual(v6.gateway?.description, "fe80::1")
+        XCTAssertNil(p.ipv6Note)
+        XCTAssertNil(r.instance.eni(mac: mac(P.eth2))?.ipv6, "its directory offers none")
+        let steady = try p.fetch(waitingFor: [])
+        XCTAssertEqual(steady.instance, r.instance)
+        XCTAssertEqual(steady.requests, 1 + 3 * 2 + 1, "the listing, two per ENI, eth1's ipv6s")
+        XCTAssertEqual(requests(sim, "\(P.eth1.uppercased())/subnet-ipv6-cidr-block"), 1, "cached")
+        // A bad value holds eth1's IPv6 only.
+        s.enis[1].ipv6s = ["2001:db8:9::1"]
+        sim.setScenario(s)
+        let bad = try XCTUnwrap(try p.fetch(waitingFor: []).instance.eni(mac: mac(P.eth1)))
+        XCTAssertNil(bad.ipv6)
+        XCTAssertEqual(bad.allIPs, try P.expected(s).eni(mac: mac(P.eth1))?.allIPs, "its IPv4 goes on")
+        guard case .invalid(let why) = bad.ipv6Unknown else { return XCTFail("\(String(describing: bad.ipv6Unknown))") }
+        XCTAssertTrue(why.contains("2001:db8:9::1 is outside its subnet"), why)
+    }
+
     func testTencentHasNoIPv6() throws {
         let s = Self.scenario(.tencent)
         let sim = try MetadataSimulator(scenario: s)

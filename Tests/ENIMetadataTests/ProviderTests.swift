@@ -487,7 +487,7 @@ final class ProviderTests: XCTestCase {
         let p = provider(sim, .tencent)
         let first = try p.fetch(waitingFor: [])
         XCTAssertEqual(first.instance, try Self.expected(s))
-        XCTAssertEqual(first.requests, 2 + 8 * (2 + 30 * 2))
+        XCTAssertEqual(first.requests, 2 + 8 * (3 + 30 * 2), "the ENI's directory listed once (what it offers for IPv6)")
         XCTAssertLessThanOrEqual(sim.stats.connections, FetchDiscipline().concurrency, "connections are reused")
         let second = try p.fetch(waitingFor: [])
         XCTAssertEqual(second.instance, first.instance)

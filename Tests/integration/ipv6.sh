@@ -219,10 +219,12 @@ check "IPv6-only eth4: then nothing to do" grep -qx "nothing to do" "$TMP/reconf
 
 # --- Through the clouds' metadata trees (the simulator on the VM's loopback) -----------------------
 if [ -n "$SIM" ]; then
-    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape. Alibaba's ENIs
-    # always have IPv4: the IPv6-only eth4 is not in its tree (unlisted, so left alone).
+    # sim_scenario CLOUD: the metadata file's description, served in CLOUD's shape. Alibaba's and
+    # Tencent's ENIs always have IPv4: the IPv6-only eth4 is not in their trees (unlisted, so left
+    # alone). Tencent's tree offers the IPv6 leaves it does not document (tencent_ipv6).
     sim_scenario() { python3 -c "import json,sys; d=json.load(open('$META')); d['cloud']=sys.argv[1]
-if d['cloud'] == 'aliyun': d['enis'] = [e for e in d['enis'] if 'primary_ip' in e]
+if d['cloud'] != 'aws': d['enis'] = [e for e in d['enis'] if 'primary_ip' in e]
+if d['cloud'] == 'tencent': d['tencent_ipv6'] = True
 print(json.dumps(d))" "$1"; }
     meta 'e["eth1"].update(ipv6s=["2001:db8:2::20", "2001:db8:2::21"], subnet6="2001:db8:2::/64", gateway6="2001:db8:2::1")'
     sim_scenario aws >"$TMP/scenario.json"
@@ -243,6 +245,12 @@ print(json.dumps(d))" "$1"; }
     check "Alibaba's tree (ipv6s as [a,b], ipv6-gateway): eth1's default route goes to the metadata's gateway" bash -c "cat $TMP/aliyun.out; [ $rc = 0 ] &&
         table6 10001 | grep -q '^default via 2001:db8:2::1 dev eth1 proto 234' && [ \$(table6 10001 | grep -c '^default') = 1 ]"
     check "client reaches 2001:db8:2::20 (Alibaba's tree)" lab_ping6 2001:db8:2::20
+    sim_scenario tencent | ip netns exec "$VM" curl -sf -X PUT --data-binary @- http://127.0.0.1:8654/_sim/scenario >/dev/null ||
+        not_ok "the simulator takes Tencent's scenario"
+    cloud_agent tencent reconfigure >"$TMP/tencent.out" 2>&1; rc=$?
+    cloud_agent tencent status >"$TMP/tencent-status.out" 2>&1
+    check "Tencent's tree offering IPv6 leaves it does not document: picked up, eth1's IPv6 kept as it was, no note" bash -c "cat $TMP/tencent.out; [ $rc = 0 ] &&
+        ! grep -q ' -6 ' $TMP/tencent.out && [ \$(rules6 | grep -c 'lookup 10001 proto 234') = 2 ] && ! grep -q '^ipv6:' $TMP/tencent-status.out"
 
     # --- The daemon: a restore, and a dual-stack hot-attach whose router it solicits ---------------
     # New links get accept_ra 0 (as networkd and NetworkManager set it): the kernel solicits no
