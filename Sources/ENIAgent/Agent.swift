@@ -280,7 +280,7 @@ public struct Agent {
         let replan = { [self] () throws -> Plan in
             self.plan(instance, try m.observe(renderer: observedPaths, assumeSettled: settled, for: instance), interfaces: interfaces)
         }
-        if tellsNetworkd, let h = try handOverToNetworkd(plan, on: m, replan: replan) {
+        if tellsNetworkd, let h = try handOverToNetworkd(plan, applied: false, on: m, replan: replan) {
             (plan, applied, networkd.notes, networkd.problems) = h
         } else {
             applied = m.apply(plan)
@@ -309,8 +309,14 @@ public struct Agent {
             result.managerProblems = tellNetworkManager(after: applied, links: (try? m.kernel.links()).map { Set($0.map(\.name)) })
         }
         if tellsNetworkd {
-            let after = tellNetworkd(links: (try? m.kernel.links()) ?? [])
-            (result.managerNotes, result.managerProblems) = (networkd.notes + after.notes, networkd.problems + after.problems)
+            // networkd may have taken a hot-plugged NIC with another file during the pass.
+            if let h = try handOverToNetworkd(plan, applied: true, on: m, replan: replan) {
+                plan = Plan(actions: plan.actions + h.plan.actions, problems: h.plan.problems, enis: h.plan.enis, design: h.plan.design)
+                result.plan = plan
+                result.applied = result.applied.followed(by: h.applied)
+                (networkd.notes, networkd.problems) = (networkd.notes + h.notes, networkd.problems + h.problems)
+            }
+            (result.managerNotes, result.managerProblems) = (networkd.notes, result.managerProblems + networkd.problems)
         }
         result.managerProblems += solicitationProblems
         if !plan.isEmpty {

@@ -126,25 +126,38 @@ extension Agent {
     /// How long a pass waits for networkd to run the agent's files on the links it reloaded for.
     static let networkdHandoverWait: Duration = .seconds(5)
 
-    /// Applies `plan` where networkd runs another file on ENIs' links (an image's catch-all DHCP
-    /// file): the agent's files first, networkd told to read them, the wait (at most
-    /// `networkdHandoverWait`) until it runs them on those links, and only then the kernel
-    /// changes, planned afresh by `replan` on what networkd left. The other way round, systemd
-    /// 252 loops: when it takes the link from its DHCP file it removes the lease's address, the
-    /// kernel promotes the ENI's secondary IP the agent had added, and networkd sends requests
-    /// for that address until its netlink socket has 65535 outstanding, and marks every link it
-    /// has a request for `failed` ("Numerical result out of range"), the primary included, whose
-    /// DHCP client it then stops. nil when no link needs it: the caller applies `plan` as usual.
-    func handOverToNetworkd(_ plan: Plan, on m: Machine, replan: () throws -> Plan) throws
+    /// Hands ENIs' links over to the agent's files where networkd runs another file on them (an
+    /// image's catch-all DHCP file). `plan` not applied yet (`applied` false): its files first.
+    /// Then, on those links, the secondary IPv4 addresses go for a moment; networkd is told to
+    /// read the files; the pass waits (at most `networkdHandoverWait`) until networkd runs them
+    /// there; and the kernel changes, planned afresh by `replan` on what networkd left, come
+    /// last. Otherwise systemd 252 loops: taking the link from its DHCP file it removes the
+    /// lease's address, the kernel promotes the ENI's secondary IP, and networkd sends requests
+    /// for that address until its netlink socket has 65535 outstanding; then it marks every link
+    /// it has a request for `failed` ("Numerical result out of range"), the primary included,
+    /// and stops their DHCP and router advertisement clients. The secondary IPs may be there
+    /// before the takeover whatever the agent does first (networkd takes a hot-plugged NIC, and
+    /// its lease may name the address the agent added, seconds after the agent's pass): so the
+    /// pass looks both before its changes and after them. nil when no link needs it.
+    func handOverToNetworkd(_ plan: Plan, applied: Bool, on m: Machine, replan: () throws -> Plan) throws
         -> (plan: Plan, applied: Applied, notes: [String], problems: [String])? {
-        let written = Set(plan.actions.compactMap { a -> String? in
+        let written = applied ? [] : Set(plan.actions.compactMap { a -> String? in
             if case .writeFile(let path, _, _, _, _) = a.change { return path }
             return nil
         })
         let others = networkdRunsOtherFiles(links: try m.kernel.links(), writing: written)
         guard !others.isEmpty else { return nil }
-        let files = Plan(actions: plan.actions.filter(\.change.isFile), problems: plan.problems, enis: plan.enis, design: plan.design)
-        var applied = m.apply(files)
+        let names = Set(others.map(\.link.name))
+        let secondaries = Set(plan.design.interfaces.filter { names.contains($0.name) }.flatMap { d in
+            (d.eni.ipv4?.secondaryIPs ?? []).map { IPAddress.v4($0) }
+        })
+        let removals = try m.kernel.addresses().filter { names.contains($0.device) && secondaries.contains($0.address) }.sorted().map {
+            Action(.removeAddress($0), interface: $0.device,
+                   reason: "networkd takes the link from another file: its secondary IPs wait (a promoted one makes systemd 252 loop)")
+        }
+        let first = Plan(actions: (applied ? [] : plan.actions.filter(\.change.isFile)) + removals, problems: plan.problems,
+                         enis: plan.enis, design: plan.design)
+        var done = m.apply(first)
         let (notes, problems) = tellNetworkd(links: try m.kernel.links())
         if problems.isEmpty {
             let deadline = ContinuousClock.now + Self.networkdHandoverWait
@@ -154,9 +167,9 @@ extension Agent {
             }
         }
         let again = try replan()
-        applied = applied.followed(by: m.apply(again))
-        return (Plan(actions: files.actions + again.actions, problems: again.problems, enis: again.enis, design: again.design),
-                applied, notes, problems)
+        done = done.followed(by: m.apply(again))
+        return (Plan(actions: first.actions + again.actions, problems: again.problems, enis: again.enis, design: again.design),
+                done, notes, problems)
     }
 
     /// The `uuid=` of a keyfile's `[connection]` section.

@@ -409,7 +409,7 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
         }
         let m = try a.machine()
         let plan = a.plan(described, try m.observe(renderer: a.observedPaths), interfaces: [])
-        let h = try XCTUnwrap(try a.handOverToNetworkd(plan, on: m, replan: {
+        let h = try XCTUnwrap(try a.handOverToNetworkd(plan, applied: false, on: m, replan: {
             a.plan(described, try m.observe(renderer: a.observedPaths), interfaces: [])
         }))
         XCTAssertEqual(networkd.addressesAtReload, [], "nothing added to eth1 before networkd read the agent's file")
@@ -419,7 +419,42 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
         XCTAssertTrue(h.applied.failed.isEmpty)
         XCTAssertTrue(h.plan.actions.first?.change.isFile ?? false, "files first")
         // Once networkd runs the agent's file, a pass applies as usual.
-        XCTAssertNil(try a.handOverToNetworkd(plan, on: m, replan: { plan }))
+        XCTAssertNil(try a.handOverToNetworkd(plan, applied: true, on: m, replan: { plan }))
+    }
+
+    /// networkd took a hot-plugged NIC with its DHCP file after the agent configured it (its
+    /// lease naming the ENI's primary IP): before the reload the ENI's secondary IPs go, so that
+    /// networkd's takeover removes the lease's address with nothing to promote; then they are back.
+    func testAfterThePassTheSecondaryIPsWaitForTheTakeover() throws {
+        let kernel = FakeKernel(links: [eth0, eth1])
+        try scratch.sysctls(for: ["eth0", "eth1"])
+        var c = AgentConfig()
+        c.root = scratch.root
+        c.renderer = .networkd
+        let described = instance([eni(1), eni(2, ["10.0.2.11", "10.0.2.12"])])
+        var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: FakeMetadata(described), kernel: { kernel })
+        a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        final class Networkd: @unchecked Sendable { var running: [Int32: String] = [:]; var atReload: [String]? }
+        let networkd = Networkd()
+        let ours = NetworkdRenderer.path("eth1")
+        a.reloadNetworkd = { () throws(BusError) in
+            networkd.atReload = kernel.addressSet.filter { $0.device == "eth1" }.map(\.address.description).sorted()
+            networkd.running[self.eth1.index] = ours
+        }
+        a.networkdLink = { NetworkdLinkState(networkFile: networkd.running[$0]) }
+        let m = try a.machine()
+        let replan = { a.plan(described, try m.observe(renderer: a.observedPaths), interfaces: []) }
+        // The agent's pass, networkd not running a file on eth1 yet: applied as usual.
+        let plan = try replan()
+        XCTAssertNil(try a.handOverToNetworkd(plan, applied: false, on: m, replan: replan))
+        _ = m.apply(plan)
+        // Then networkd takes eth1 with its catch-all.
+        networkd.running[eth1.index] = catchAll
+        let h = try XCTUnwrap(try a.handOverToNetworkd(try replan(), applied: true, on: m, replan: replan))
+        XCTAssertEqual(networkd.atReload, ["10.0.2.10"], "only the address its lease may name")
+        XCTAssertEqual(kernel.addressSet.filter { $0.device == "eth1" }.map(\.address.description).sorted(),
+                       ["10.0.2.10", "10.0.2.11", "10.0.2.12"], "back once networkd runs the agent's file")
+        XCTAssertTrue(h.applied.failed.isEmpty)
     }
 
     func testNoReloadWithoutTheAgentsFileOrForALinkNetworkdDoesNotManageOrRunsTheAgentsFile() throws {
