@@ -376,20 +376,26 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
         XCTAssertEqual(reloads(), 1)
     }
 
+    /// An agent with the networkd renderer on `kernel`, the metadata describing `described`.
+    func networkdAgent(_ kernel: FakeKernel, _ described: Instance) throws -> Agent {
+        try scratch.sysctls(for: kernel.linkList.map(\.name))
+        var c = AgentConfig()
+        c.root = scratch.root
+        c.renderer = .networkd
+        var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: FakeMetadata(described), kernel: { kernel })
+        a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        return a
+    }
+
     /// Where networkd runs an image's DHCP file on an ENI's link, the agent's files go first,
     /// networkd is told to read them, and the kernel changes come only once it runs the agent's
     /// file there (planned afresh on what networkd left): networkd's takeover must not find the
     /// ENI's secondary IPs beside its lease's address (systemd 252 loops, see
     /// `handOverToNetworkd`).
     func testNetworkdTakesTheLinkBeforeTheAgentAddsAnything() throws {
-        let kernel = FakeKernel(links: [eth0, eth1])
-        try scratch.sysctls(for: ["eth0", "eth1"])
-        var c = AgentConfig()
-        c.root = scratch.root
-        c.renderer = .networkd
         let described = instance([eni(1), eni(2, ["10.0.2.11"])])
-        var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: FakeMetadata(described), kernel: { kernel })
-        a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        let kernel = FakeKernel(links: [eth0, eth1])
+        var a = try networkdAgent(kernel, described)
         final class Networkd: @unchecked Sendable {
             var running: [Int32: String] = [:]
             var addressesAtReload: [InterfaceAddress]?
@@ -426,14 +432,9 @@ final class NetworkdNoticeTests: FakeMachineTestCase {
     /// lease naming the ENI's primary IP): before the reload the ENI's secondary IPs go, so that
     /// networkd's takeover removes the lease's address with nothing to promote; then they are back.
     func testAfterThePassTheSecondaryIPsWaitForTheTakeover() throws {
-        let kernel = FakeKernel(links: [eth0, eth1])
-        try scratch.sysctls(for: ["eth0", "eth1"])
-        var c = AgentConfig()
-        c.root = scratch.root
-        c.renderer = .networkd
         let described = instance([eni(1), eni(2, ["10.0.2.11", "10.0.2.12"])])
-        var a = Agent(config: c, procSys: ProcSys(base: scratch.procSys), provider: FakeMetadata(described), kernel: { kernel })
-        a.udev = Udev(runDirectory: scratch.dir + "/no-udev")
+        let kernel = FakeKernel(links: [eth0, eth1])
+        var a = try networkdAgent(kernel, described)
         final class Networkd: @unchecked Sendable { var running: [Int32: String] = [:]; var atReload: [String]? }
         let networkd = Networkd()
         let ours = NetworkdRenderer.path("eth1")
