@@ -19,9 +19,9 @@ public struct NetworkManagerRenderer: FileRenderer {
     /// The keyfile plugin's own extension: files it writes have it, and files with it are read.
     static let nameSuffix = ".nmconnection"
     /// `RTPROT_STATIC`: what NetworkManager gives the routes of a profile (keyfile routes have no
-    /// protocol attribute; `nmp_utils_ip_config_source_coerce_to_rtprot`) and, since 1.42, its
-    /// routing rules (`nm_ip_routing_rule_to_platform`, src/core/NetworkManagerUtils.c; 0, unspec,
-    /// before).
+    /// protocol attribute; `nmp_utils_ip_config_source_coerce_to_rtprot`) and, since 1.40.4 (1.42
+    /// and backported), its routing rules (`nm_ip_routing_rule_to_platform`,
+    /// src/core/NetworkManagerUtils.c; 0, unspec, before).
     public static let staticProtocol: UInt8 = 4
     /// NetworkManager refuses (`nms_keyfile_utils_check_file_permissions`) a keyfile with any
     /// group or other permission bit.

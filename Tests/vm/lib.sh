@@ -307,4 +307,14 @@ cursor() { gx "journalctl -n 1 --show-cursor --no-pager -q" | sed -n 's/^-- curs
 # (A cursor that could not be read is an error, not an empty journal.)
 warnings_since() { [ -n "$1" ] || { echo "no journal cursor"; return 1; }; gx "journalctl -u eni-agent -p warning -o cat --no-pager --after-cursor='$1'"; }
 # The main table keeps the primary's default route only.
+# measure_outage LABEL COMMAND IP...: runs COMMAND in the guest and reports (`timed`'s list) how
+# long any of the IPs, its rule of eni-agent or its table's default route was missing
+# (`eni-vm-check outage`, until 5 s after the command); checks only that all are there before
+# and at the end.
+measure_outage() {
+    local label=$1 cmd=$2 out rc; shift 2
+    out=$(gx "eni-vm-check outage 5 $* -- $cmd"); rc=$?
+    check "$label (measured): every IP, its rule and its table's default route there before and 5 s after" test "$rc" = 0
+    TIMES+=("$label, outage: $out"); echo "# measured: $label: $out"
+}
 one_default() { gx "r=\$(ip -4 route show table main default); [ \$(echo \"\$r\" | grep -c .) = 1 ] && echo \"\$r\" | grep -q 'via 10.0.1.1 ' || { echo \"\$r\"; exit 1; }"; }

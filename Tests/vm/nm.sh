@@ -148,6 +148,11 @@ check "DHCP: the primary's lease renewed at least once" eventually 120 gx \
 check "DHCP renewal: every ENI configured, one copy of each object" eventually 10 enis_ok 2 3 4
 check "every ENI IP answers the client" eventually 20 reachable 10.0.2.10 10.0.3.12 10.0.4.11 10.0.1.11
 timed "4 NetworkManager restart, reload, renewal" "$(since "$t")"
+# Measured, not asserted: how long an ENI's address, the agent's rule for it or its table's
+# default route is missing around one more restart of NetworkManager.
+measure_outage "NetworkManager restart" "systemctl restart NetworkManager" \
+    10.0.1.11 10.0.2.10 10.0.2.11 10.0.3.10 10.0.3.11 10.0.3.12 10.0.4.10 10.0.4.11 ${V6:+2001:db8:3::10 2001:db8:3::11}
+check "NetworkManager restart (measured): every ENI configured, one copy of each object" eventually 10 enis_ok 2 3 4
 
 # === 5. The agent restarts ==========================================================================
 t=$(now)
